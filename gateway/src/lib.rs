@@ -1,0 +1,6 @@
+use worker::*;
+
+#[event(fetch)]
+async fn fetch(req: Request, _env: Env, _ctx: Context) -> Result<Response> {
+    Response::ok(format!("gateway {}", req.path()))
+}

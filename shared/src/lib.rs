@@ -1,0 +1,4 @@
+//! The logic of List Cutter's edge cutover, free of any Workers binding so that it
+//! runs natively (unit tests, the operator CLI) and inside both Workers (wasm).
+
+pub mod routing;

@@ -1,0 +1,98 @@
+//! Upstream phase: stream the request to the legacy origin or the app Worker.
+//! Bodies are passed as streams both ways (uploads up to 50 MB are never
+//! buffered); redirects are returned to the client, not followed.
+
+use crate::rollout::Slot;
+use crate::settings::Settings;
+use futures_util::future::{select, Either};
+use std::pin::pin;
+use std::time::Duration;
+use worker::{
+    web_sys, AbortController, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect,
+    Response, Result, Url,
+};
+
+/// Headers that describe one hop and must not be forwarded as they are.
+const HOP_HEADERS: &[&str] = &["connection", "keep-alive", "transfer-encoding", "upgrade"];
+
+pub async fn to_legacy(req: Request, settings: &Settings, request_id: &str) -> Result<Response> {
+    let incoming = req.url()?;
+    let mut target = match Url::parse(&settings.legacy_origin) {
+        Ok(url) => url,
+        Err(_) => return crate::respond::error(502, "legacy origin is not configured"),
+    };
+    target.set_path(incoming.path());
+    target.set_query(incoming.query());
+
+    let headers = forward_headers(&req, request_id)?;
+    let client_ip = req.headers().get("CF-Connecting-IP")?;
+    if let Some(ip) = client_ip.as_deref() {
+        let xff = match req.headers().get("X-Forwarded-For")? {
+            Some(prior) => format!("{prior}, {ip}"),
+            None => ip.to_string(),
+        };
+        headers.set("X-Forwarded-For", &xff)?;
+    }
+    headers.set("X-Forwarded-Proto", incoming.scheme())?;
+    if let Some(host) = incoming.host_str() {
+        let host = match incoming.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        };
+        headers.set("X-Forwarded-Host", &host)?;
+    }
+    // fetch() sets Host from the target URL: the legacy origin's own host.
+    headers.delete("Host")?;
+
+    let outbound = build(&req, target.as_str(), headers)?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(outbound);
+    let sent = pin!(fetch.send_with_signal(&signal));
+    let timeout = pin!(Delay::from(Duration::from_millis(settings.legacy_timeout_ms.into())));
+    match select(sent, timeout).await {
+        Either::Left((Ok(resp), _)) => Ok(resp),
+        Either::Left((Err(err), _)) => {
+            worker::console_error!("legacy origin unreachable: {err}");
+            crate::respond::error(502, "legacy origin unreachable")
+        }
+        Either::Right(_) => {
+            controller.abort();
+            crate::respond::error(504, "legacy origin timed out")
+        }
+    }
+}
+
+pub async fn to_app(req: Request, env: &Env, slot: Slot, request_id: &str) -> Result<Response> {
+    let app = match env.service(slot.binding()) {
+        Ok(app) => app,
+        Err(_) => return crate::respond::error(502, "app binding is not configured"),
+    };
+    let headers = forward_headers(&req, request_id)?;
+    let outbound = build(&req, req.url()?.as_str(), headers)?;
+    match app.fetch_request(outbound).await {
+        Ok(resp) => Ok(resp),
+        Err(err) => {
+            worker::console_error!("app {} failed: {err}", slot.name());
+            crate::respond::error(502, "app unavailable")
+        }
+    }
+}
+
+fn forward_headers(req: &Request, request_id: &str) -> Result<Headers> {
+    let headers = Headers(web_sys::Headers::new_with_headers(&req.headers().0)?);
+    for name in HOP_HEADERS {
+        headers.delete(name)?;
+    }
+    headers.set("X-Request-Id", request_id)?;
+    Ok(headers)
+}
+
+fn build(req: &Request, url: &str, headers: Headers) -> Result<Request> {
+    let mut init = RequestInit::new();
+    init.with_method(req.method())
+        .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
+        .with_body(req.inner().body().map(Into::into));
+    Request::new_with_init(url, &init)
+}

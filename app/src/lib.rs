@@ -7,6 +7,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             "status": "healthy",
             "environment": env.var("ENVIRONMENT").map(|v| v.to_string()).unwrap_or_default(),
         })),
-        _ => Response::from_json(&serde_json::json!({"error": "Not found"})).map(|r| r.with_status(404)),
+        _ => Response::from_json(&serde_json::json!({"error": "Not found"}))
+            .map(|r| r.with_status(404)),
     }
 }

@@ -26,7 +26,9 @@ pub fn request_id(req: &Request) -> String {
         .flatten()
         .filter(|id| {
             (1..=128).contains(&id.len())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
         })
         .unwrap_or_else(new_id)
 }

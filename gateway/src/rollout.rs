@@ -61,8 +61,11 @@ pub async fn load(env: &Env, settings: &Settings) -> Snapshot {
             snapshot
         }
         Err(err) => {
-            console_warn(&format!("rollout config unreadable, using last known: {err}"));
-            CACHED.with(|c| c.borrow().as_ref().map(|(_, s)| s.clone()))
+            console_warn(&format!(
+                "rollout config unreadable, using last known: {err}"
+            ));
+            CACHED
+                .with(|c| c.borrow().as_ref().map(|(_, s)| s.clone()))
                 .unwrap_or(Snapshot::ALL_LEGACY)
         }
     }

@@ -49,7 +49,9 @@ pub async fn to_legacy(req: Request, settings: &Settings, request_id: &str) -> R
     let signal = controller.signal();
     let fetch = Fetch::Request(outbound);
     let sent = pin!(fetch.send_with_signal(&signal));
-    let timeout = pin!(Delay::from(Duration::from_millis(settings.legacy_timeout_ms.into())));
+    let timeout = pin!(Delay::from(Duration::from_millis(
+        settings.legacy_timeout_ms.into()
+    )));
     match select(sent, timeout).await {
         Either::Left((Ok(resp), _)) => Ok(resp),
         Either::Left((Err(err), _)) => {

@@ -11,7 +11,7 @@ but every machine-specific value comes from the environment:
     LEGACY_MAX_FILE_SIZE (10485760)
     LEGACY_DEBUG (1)            LEGACY_TEST_ENDPOINTS (0)
     LEGACY_ACCESS_TTL_SECONDS (600)  LEGACY_REFRESH_TTL_SECONDS (86400)
-    LEGACY_THROTTLE_ANON (1000/minute)  LEGACY_THROTTLE_USER (2000/minute)
+    LEGACY_THROTTLE_ANON (1000/minute)  LEGACY_THROTTLE_USER (2000/minute), "off" disables
 """
 import os
 from datetime import timedelta
@@ -120,15 +120,19 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTAuthentication",
     ),
     "DEFAULT_RENDERER_CLASSES": ("rest_framework.renderers.JSONRenderer",),
-    "DEFAULT_THROTTLE_CLASSES": (
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-    ),
-    "DEFAULT_THROTTLE_RATES": {
-        "anon": os.environ.get("LEGACY_THROTTLE_ANON", "1000/minute"),
-        "user": os.environ.get("LEGACY_THROTTLE_USER", "2000/minute"),
-    },
+    "DEFAULT_THROTTLE_CLASSES": (),
+    "DEFAULT_THROTTLE_RATES": {},
 }
+# Legacy dev rates by default; a rate of "off" drops that throttle (handy for
+# load tests, which all come from one address).
+for _scope, _cls, _default in (
+    ("anon", "AnonRateThrottle", "1000/minute"),
+    ("user", "UserRateThrottle", "2000/minute"),
+):
+    _rate = os.environ.get(f"LEGACY_THROTTLE_{_scope.upper()}", _default).strip()
+    if _rate.lower() not in ("", "off", "none", "0"):
+        REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] += (f"rest_framework.throttling.{_cls}",)
+        REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][_scope] = _rate
 
 # Throttle counters live in the process-local cache, as in the legacy dev
 # setup (one counter per gunicorn worker).

@@ -68,7 +68,8 @@ def check(cond, what, detail=""):
 
 
 def main():
-    user = "smoke_" + uuid.uuid4().hex[:8]
+    run = uuid.uuid4().hex[:8]
+    user = "smoke_" + run  # file names are global across users: make this run's unique
     pw = "s3cret-pass"
 
     # accounts
@@ -176,25 +177,25 @@ def main():
     # generated files and lineage: A (upload) -> B -> C
     meta = json.dumps({"generated_file_details": {"source_file": up["file_name"], "columns": ["Name"], "column_filters": {"Name": None}, "original_file_id": a_id}})
     s, _, d = upload("/api/list_cutter/save_generated_file/", "b.csv", b"Name\nAlice", token=access,
-                     fields={"file_name": "cut_b.csv", "metadata": meta, "original_file_id": a_id})
+                     fields={"file_name": f"cut_b_{run}.csv", "metadata": meta, "original_file_id": a_id})
     check(s == 201 and js(d)["message"] == "File saved successfully.", "save_generated_file 201", d)
     b_id = js(d)["file_id"]
     s, _, d = upload("/api/list_cutter/save_generated_file/", "c.csv", b"Name\nAlice", token=access,
-                     fields={"file_name": "cut_c.csv", "metadata": meta, "original_file_id": b_id})
+                     fields={"file_name": f"cut_c_{run}.csv", "metadata": meta, "original_file_id": b_id})
     c_id = js(d)["file_id"]
     s, _, d = upload("/api/list_cutter/save_generated_file/", "x.csv", b"Name\n", token=access,
-                     fields={"file_name": "orphan.csv", "metadata": "{}"})
+                     fields={"file_name": f"orphan_{run}.csv", "metadata": "{}"})
     check(s == 400 and js(d) == {"error": "Original file ID must be included in the request."}, "save_generated_file w/o original 400", d)
     s, _, d = upload("/api/list_cutter/save_generated_file/", "x.csv", b"Name\n", token=access,
-                     fields={"file_name": "ghost.csv", "metadata": "{}", "original_file_id": "ghost"})
+                     fields={"file_name": f"ghost_{run}.csv", "metadata": "{}", "original_file_id": "ghost"})
     check(s == 500 and "ghost" in js(d)["error"], "save_generated_file unknown original 500", d)
     s, _, d = upload("/api/list_cutter/save_generated_file/", "x.csv", b"Name\n", token=access, fields={"metadata": "{}"})
     check(s == 400 and js(d) == {"error": "No file or filename provided."}, "save_generated_file no file_name 400", d)
-    s, _, d = upload("/api/list_cutter/save_generated_file/", "x.csv", b"Name\n", token=access, fields={"file_name": "nometa.csv"})
+    s, _, d = upload("/api/list_cutter/save_generated_file/", "x.csv", b"Name\n", token=access, fields={"file_name": f"nometa_{run}.csv"})
     check(s == 500, "save_generated_file without metadata 500")
     s, _, d = request("GET", "/api/list_cutter/list_saved_files/", token=access)
     names = [x["file_name"] for x in js(d)["files"]]
-    check("orphan.csv" in names and "ghost.csv" in names, "400/500 after save kept the files", names)
+    check(f"orphan_{run}.csv" in names and f"ghost_{run}.csv" in names, "400/500 after save kept the files", names)
     gen = [x for x in js(d)["files"] if x["file_id"] == b_id][0]
     check(gen["metadata"] == meta and gen["system_tags"] == ["generated"], "generated metadata is the posted string", gen)
 

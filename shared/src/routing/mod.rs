@@ -1,5 +1,9 @@
 //! Routing decision: which backend serves a request.
 
+mod bucket;
+
+pub use bucket::{bucket_of, client_key, fnv1a64, BUCKETS, UNKNOWN_CLIENT_KEY};
+
 /// The backend a request is sent to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -1,8 +1,14 @@
 //! Routing decision: which backend serves a request.
 
 mod bucket;
+mod signed;
 
 pub use bucket::{bucket_of, client_key, fnv1a64, BUCKETS, UNKNOWN_CLIENT_KEY};
+pub use signed::{
+    beta_token_claims, mint_beta_token, sticky_cookie_value, sticky_set_cookie, verify_beta_token,
+    verify_sticky, BetaClaims, SigningKey, BETA_COOKIE_NAME, BETA_TOKEN_HEADER, STICKY_COOKIE_NAME,
+    STICKY_MAX_AGE_SECS,
+};
 
 /// The backend a request is sent to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,520 @@
+//! Tests of the decision's precedence and of the rollout's distribution.
+
+use super::*;
+
+const NOW: i64 = 1_700_000_000;
+
+fn key() -> SigningKey {
+    SigningKey::new(b"decision-test-secret")
+}
+
+fn req<'a>(method: &'a str, path: &'a str) -> RequestFacts<'a> {
+    RequestFacts {
+        method,
+        path,
+        host: "listcutter.example",
+        client_ip: Some("203.0.113.7"),
+        now_unix: NOW,
+        ..RequestFacts::default()
+    }
+}
+
+fn cfg(percentage: u8) -> RolloutConfig {
+    RolloutConfig {
+        percentage,
+        ..RolloutConfig::all_legacy()
+    }
+}
+
+fn pin(method: Option<&str>, prefix: &str, backend: Backend) -> RoutePin {
+    RoutePin {
+        method: method.map(str::to_string),
+        path_prefix: prefix.to_string(),
+        backend,
+    }
+}
+
+fn route(d: &Decision) -> (Backend, Reason) {
+    match d {
+        Decision::Route {
+            backend, reason, ..
+        } => (*backend, *reason),
+        other => panic!("expected a route, got {other:?}"),
+    }
+}
+
+fn backend_at(client_key: &str, percentage: u8) -> Backend {
+    backend_for_bucket(bucket_of(client_key), percentage)
+}
+
+fn synthetic_ipv4(i: u32) -> String {
+    let [a, b, c, d] = (0x0a00_0000u32 + i).to_be_bytes();
+    format!("{a}.{b}.{c}.{d}")
+}
+
+// 1. Gateway paths.
+
+#[test]
+fn gateway_paths_are_handled_by_the_gateway() {
+    for p in ["/admin", "/admin/migration", "/health", "/metrics"] {
+        assert_eq!(
+            decide(&req("GET", p), &cfg(50), &key(), true),
+            Decision::Gateway
+        );
+    }
+}
+
+#[test]
+fn gateway_paths_beat_maintenance() {
+    let mut c = cfg(0);
+    c.maintenance = Maintenance::Full;
+    assert_eq!(
+        decide(&req("POST", "/admin/migration"), &c, &key(), true),
+        Decision::Gateway
+    );
+    c.maintenance = Maintenance::WriteFreeze;
+    assert_eq!(
+        decide(&req("POST", "/admin/migration"), &c, &key(), true),
+        Decision::Gateway
+    );
+}
+
+// 2. Maintenance.
+
+#[test]
+fn full_maintenance_blocks_everything_else() {
+    let mut c = cfg(100);
+    c.maintenance = Maintenance::Full;
+    for m in ["GET", "HEAD", "POST", "DELETE"] {
+        assert_eq!(
+            decide(&req(m, "/api/files/"), &c, &key(), true),
+            Decision::Maintenance {
+                write_freeze: false
+            }
+        );
+    }
+}
+
+#[test]
+fn write_freeze_passes_reads_and_blocks_writes() {
+    let mut c = cfg(100);
+    c.maintenance = Maintenance::WriteFreeze;
+    for m in ["GET", "HEAD", "OPTIONS", "get"] {
+        assert_eq!(
+            route(&decide(&req(m, "/api/files/"), &c, &key(), true)).0,
+            Backend::App
+        );
+    }
+    for m in ["POST", "PUT", "PATCH", "DELETE", "PROPFIND"] {
+        assert_eq!(
+            decide(&req(m, "/api/files/"), &c, &key(), true),
+            Decision::Maintenance { write_freeze: true },
+            "{m}"
+        );
+    }
+}
+
+#[test]
+fn maintenance_beats_pins() {
+    let mut c = cfg(0);
+    c.pins = vec![pin(None, "/", Backend::App)];
+    c.maintenance = Maintenance::Full;
+    assert!(matches!(
+        decide(&req("GET", "/api/"), &c, &key(), true),
+        Decision::Maintenance { .. }
+    ));
+    c.maintenance = Maintenance::WriteFreeze;
+    assert_eq!(
+        decide(&req("POST", "/api/"), &c, &key(), true),
+        Decision::Maintenance { write_freeze: true }
+    );
+}
+
+// 3. Pins.
+
+#[test]
+fn pin_routes_by_method_and_prefix_first_match_wins() {
+    let mut c = cfg(100);
+    c.pins = vec![
+        pin(Some("POST"), "/api/accounts/register/", Backend::Legacy),
+        pin(None, "/api/accounts/", Backend::App),
+        pin(None, "/api/accounts/register/", Backend::App),
+    ];
+    let d = decide(&req("POST", "/api/accounts/register/"), &c, &key(), true);
+    assert_eq!(
+        d,
+        Decision::Route {
+            backend: Backend::Legacy,
+            reason: Reason::Pin,
+            bucket: None,
+            set_sticky: None
+        }
+    );
+    // Same path, other method: the second pin.
+    let d = decide(&req("GET", "/api/accounts/register/"), &c, &key(), true);
+    assert_eq!(route(&d), (Backend::App, Reason::Pin));
+    // No pin matches: falls through to the percentage (100% → app by bucket).
+    let d = decide(&req("POST", "/api/files/"), &c, &key(), true);
+    assert_eq!(route(&d), (Backend::App, Reason::Bucket));
+}
+
+#[test]
+fn pin_beats_staging_beta_and_sticky() {
+    let mut c = cfg(100);
+    c.pins = vec![pin(
+        Some("POST"),
+        "/api/accounts/register/",
+        Backend::Legacy,
+    )];
+    c.staging_hosts = vec!["staging.".into()];
+    c.beta_header_enabled = true;
+    let sticky = sticky_cookie_value(&key(), 0);
+    let token = mint_beta_token(&key(), NOW + 60, "t");
+    let r = RequestFacts {
+        host: "staging.listcutter.example",
+        beta_header: Some("true"),
+        beta_token: Some(&token),
+        sticky_cookie: Some(&sticky),
+        ..req("POST", "/api/accounts/register/")
+    };
+    assert_eq!(
+        route(&decide(&r, &c, &key(), true)),
+        (Backend::Legacy, Reason::Pin)
+    );
+}
+
+// 4. Staging hosts.
+
+#[test]
+fn staging_host_goes_to_app() {
+    let mut c = cfg(0);
+    c.staging_hosts = vec!["staging.".into(), "preview.listcutter.example".into()];
+    for host in [
+        "staging.listcutter.example",
+        "STAGING.listcutter.example:8443",
+        "preview.listcutter.example",
+        "Preview.ListCutter.example.:443",
+    ] {
+        let r = RequestFacts {
+            host,
+            ..req("GET", "/")
+        };
+        assert_eq!(
+            route(&decide(&r, &c, &key(), true)),
+            (Backend::App, Reason::Staging),
+            "{host}"
+        );
+    }
+    for host in [
+        "listcutter.example",
+        "notstaging.listcutter.example",
+        "x.preview.listcutter.example",
+        "staging",
+        "",
+    ] {
+        let r = RequestFacts {
+            host,
+            ..req("GET", "/")
+        };
+        assert_eq!(
+            route(&decide(&r, &c, &key(), true)).0,
+            Backend::Legacy,
+            "{host}"
+        );
+    }
+}
+
+#[test]
+fn staging_beats_beta_and_sticky() {
+    let mut c = cfg(0);
+    c.staging_hosts = vec!["staging.".into()];
+    c.beta_header_enabled = true;
+    let sticky = sticky_cookie_value(&key(), 99);
+    let r = RequestFacts {
+        host: "staging.listcutter.example",
+        beta_header: Some("true"),
+        sticky_cookie: Some(&sticky),
+        ..req("GET", "/")
+    };
+    assert_eq!(
+        route(&decide(&r, &c, &key(), true)),
+        (Backend::App, Reason::Staging)
+    );
+}
+
+// 5. Beta testers.
+
+#[test]
+fn beta_header_goes_to_app_when_enabled() {
+    let mut c = cfg(0);
+    c.beta_header_enabled = true;
+    for v in ["true", "TRUE", " True "] {
+        let r = RequestFacts {
+            beta_header: Some(v),
+            ..req("GET", "/")
+        };
+        assert_eq!(
+            route(&decide(&r, &c, &key(), true)),
+            (Backend::App, Reason::BetaHeader)
+        );
+    }
+    for v in ["false", "1", "yes", ""] {
+        let r = RequestFacts {
+            beta_header: Some(v),
+            ..req("GET", "/")
+        };
+        assert_eq!(
+            route(&decide(&r, &c, &key(), true)).0,
+            Backend::Legacy,
+            "{v:?}"
+        );
+    }
+}
+
+#[test]
+fn beta_header_is_ignored_when_disabled() {
+    let c = cfg(0);
+    assert!(!c.beta_header_enabled);
+    let r = RequestFacts {
+        beta_header: Some("true"),
+        ..req("GET", "/")
+    };
+    assert_eq!(
+        route(&decide(&r, &c, &key(), true)),
+        (Backend::Legacy, Reason::Bucket)
+    );
+}
+
+#[test]
+fn beta_token_goes_to_app_even_with_header_switch_off() {
+    let c = cfg(0);
+    let token = mint_beta_token(&key(), NOW + 3600, "tester@example.com");
+    let r = RequestFacts {
+        beta_token: Some(&token),
+        ..req("POST", "/api/files/")
+    };
+    assert_eq!(
+        decide(&r, &c, &key(), true),
+        Decision::Route {
+            backend: Backend::App,
+            reason: Reason::BetaToken,
+            bucket: None,
+            set_sticky: None
+        }
+    );
+}
+
+#[test]
+fn bad_beta_tokens_fall_through() {
+    let c = cfg(0);
+    let expired = mint_beta_token(&key(), NOW - 1, "t");
+    let foreign = mint_beta_token(&SigningKey::new(b"other"), NOW + 3600, "t");
+    for token in [expired.as_str(), foreign.as_str(), "true", ""] {
+        let r = RequestFacts {
+            beta_token: Some(token),
+            ..req("GET", "/")
+        };
+        assert_eq!(
+            route(&decide(&r, &c, &key(), true)),
+            (Backend::Legacy, Reason::Bucket)
+        );
+    }
+}
+
+#[test]
+fn beta_beats_sticky() {
+    let mut c = cfg(0);
+    c.beta_header_enabled = true;
+    let sticky = sticky_cookie_value(&key(), 99);
+    let r = RequestFacts {
+        beta_header: Some("true"),
+        sticky_cookie: Some(&sticky),
+        ..req("GET", "/")
+    };
+    assert_eq!(
+        route(&decide(&r, &c, &key(), true)),
+        (Backend::App, Reason::BetaHeader)
+    );
+}
+
+// 6. Sticky cookie.
+
+#[test]
+fn sticky_cookie_bucket_beats_ip() {
+    let ip_bucket = bucket_of(&client_key(Some("203.0.113.7")));
+    let cookie_bucket = (ip_bucket + 50) % 100;
+    let sticky = sticky_cookie_value(&key(), cookie_bucket);
+    let r = RequestFacts {
+        sticky_cookie: Some(&sticky),
+        ..req("GET", "/")
+    };
+    // A percentage between the two buckets separates them.
+    let pct = ip_bucket.max(cookie_bucket);
+    let d = decide(&r, &cfg(pct), &key(), true);
+    assert_eq!(
+        d,
+        Decision::Route {
+            backend: backend_for_bucket(cookie_bucket, pct),
+            reason: Reason::Sticky,
+            bucket: Some(cookie_bucket),
+            set_sticky: None
+        }
+    );
+    assert_ne!(
+        backend_for_bucket(cookie_bucket, pct),
+        backend_for_bucket(ip_bucket, pct)
+    );
+}
+
+#[test]
+fn sticky_client_keeps_its_side_when_ip_changes() {
+    let first = decide(&req("GET", "/"), &cfg(30), &key(), true);
+    let Decision::Route {
+        backend,
+        set_sticky: Some(set_cookie),
+        ..
+    } = first
+    else {
+        panic!("first visit sets the cookie: {first:?}");
+    };
+    let value = cookie_value(&set_cookie, STICKY_COOKIE_NAME).unwrap();
+    for i in 0..200 {
+        let ip = synthetic_ipv4(i);
+        let r = RequestFacts {
+            client_ip: Some(&ip),
+            sticky_cookie: Some(value),
+            ..req("GET", "/")
+        };
+        assert_eq!(
+            route(&decide(&r, &cfg(30), &key(), true)),
+            (backend, Reason::Sticky)
+        );
+    }
+}
+
+#[test]
+fn bad_sticky_cookie_is_ignored_and_replaced() {
+    let good = sticky_cookie_value(&key(), 42);
+    let tampered = good.replacen("v1.42.", "v1.41.", 1);
+    let foreign = sticky_cookie_value(&SigningKey::new(b"other"), 42);
+    let clean = decide(&req("GET", "/"), &cfg(40), &key(), true);
+    for bad in [tampered.as_str(), foreign.as_str(), "garbage", ""] {
+        let r = RequestFacts {
+            sticky_cookie: Some(bad),
+            ..req("GET", "/")
+        };
+        assert_eq!(decide(&r, &cfg(40), &key(), true), clean, "{bad:?}");
+    }
+}
+
+// 7. IP bucket.
+
+#[test]
+fn ip_bucket_sets_the_sticky_cookie() {
+    let d = decide(&req("GET", "/"), &cfg(50), &key(), true);
+    let bucket = bucket_of("203.0.113.7");
+    assert_eq!(
+        d,
+        Decision::Route {
+            backend: backend_for_bucket(bucket, 50),
+            reason: Reason::Bucket,
+            bucket: Some(bucket),
+            set_sticky: Some(sticky_set_cookie(&key(), bucket, true)),
+        }
+    );
+    let Decision::Route {
+        set_sticky: Some(insecure),
+        ..
+    } = decide(&req("GET", "/"), &cfg(50), &key(), false)
+    else {
+        panic!()
+    };
+    assert!(!insecure.contains("Secure"));
+    assert!(insecure.ends_with("; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000"));
+}
+
+#[test]
+fn ipv6_clients_in_one_64_route_together() {
+    let a = RequestFacts {
+        client_ip: Some("2001:db8:aa:bb::1"),
+        ..req("GET", "/")
+    };
+    let b = RequestFacts {
+        client_ip: Some("2001:db8:aa:bb:ffff:ffff:ffff:fffe"),
+        ..req("GET", "/")
+    };
+    for pct in [0, 10, 37, 63, 100] {
+        assert_eq!(
+            decide(&a, &cfg(pct), &key(), true),
+            decide(&b, &cfg(pct), &key(), true)
+        );
+    }
+}
+
+#[test]
+fn zero_percent_sends_nobody_to_the_app() {
+    for i in 0..10_000 {
+        assert_eq!(
+            backend_at(&client_key(Some(&synthetic_ipv4(i))), 0),
+            Backend::Legacy
+        );
+    }
+    assert_eq!(
+        route(&decide(&req("GET", "/"), &cfg(0), &key(), true)).0,
+        Backend::Legacy
+    );
+}
+
+#[test]
+fn hundred_percent_sends_everybody_to_the_app() {
+    for i in 0..10_000 {
+        assert_eq!(
+            backend_at(&client_key(Some(&synthetic_ipv4(i))), 100),
+            Backend::App
+        );
+    }
+    assert_eq!(backend_at(UNKNOWN_CLIENT_KEY, 100), Backend::App);
+}
+
+#[test]
+fn quarter_rollout_is_about_a_quarter() {
+    let app = (0..10_000)
+        .filter(|&i| backend_at(&client_key(Some(&synthetic_ipv4(i))), 25) == Backend::App)
+        .count();
+    assert!(
+        (2_350..=2_650).contains(&app),
+        "{app} of 10000 on the app at 25%"
+    );
+}
+
+#[test]
+fn raising_the_percentage_only_moves_clients_to_the_app() {
+    let keys: Vec<String> = (0..10_000)
+        .map(|i| client_key(Some(&synthetic_ipv4(i))))
+        .collect();
+    for k in &keys {
+        if backend_at(k, 10) == Backend::App {
+            assert_eq!(backend_at(k, 25), Backend::App, "{k}");
+            assert_eq!(backend_at(k, 50), Backend::App, "{k}");
+        }
+    }
+    // Over all steps, nobody moves back to legacy as the percentage rises.
+    for k in &keys {
+        let mut was_app = false;
+        for pct in 0..=100 {
+            let on_app = backend_at(k, pct) == Backend::App;
+            assert!(on_app || !was_app, "{k} left the app at {pct}%");
+            was_app = on_app;
+        }
+    }
+}
+
+#[test]
+fn reasons_have_stable_names() {
+    assert_eq!(Reason::BetaToken.as_str(), "beta_token");
+    assert_eq!(
+        serde_json::to_string(&Reason::BetaHeader).unwrap(),
+        "\"beta_header\""
+    );
+    assert_eq!(Backend::Legacy.as_str(), "legacy");
+}

@@ -1,35 +1,111 @@
 //! The edge gateway. Each request goes through the phases of a proxy:
 //! decide (which backend) → upstream (stream it there) → response filter
-//! (headers every response carries) → log. The decision itself lives in
+//! (headers every response carries). The decision itself is pure and lives in
 //! `shared::routing`; this crate binds it to KV, fetch and service bindings.
 
+mod own;
 mod respond;
 mod rollout;
 mod settings;
 mod upstream;
 
-use respond::ServedBy;
+use respond::{Finish, ServedBy};
 use settings::Settings;
-use shared::routing::Backend;
+use shared::routing::{self, Backend, Decision, RequestFacts};
 use worker::*;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let settings = Settings::from_env(&env);
     let request_id = respond::request_id(&req);
+    let url = req.url()?;
+    let host = req.headers().get("Host")?.unwrap_or_default();
 
-    let snapshot = rollout::load(&env, &settings).await;
-    let backend = shared::routing::backend_for_percentage(snapshot.percentage);
-
-    let (resp, served_by) = match backend {
-        Backend::Legacy => (
-            upstream::to_legacy(req, &settings, &request_id).await,
-            ServedBy::Legacy,
-        ),
-        Backend::App => (
-            upstream::to_app(req, &env, snapshot.slot, &request_id).await,
-            ServedBy::App(snapshot.slot),
-        ),
+    let path_and_query = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
     };
-    respond::finish(resp, served_by, &request_id)
+    if let Some(location) =
+        routing::https_redirect(url.scheme(), &host, &path_and_query, settings.local_dev)
+    {
+        let resp = ResponseBuilder::new()
+            .with_status(301)
+            .with_header("Location", &location)?
+            .empty();
+        return respond::finish(Ok(resp), Finish::new(ServedBy::Gateway, &request_id));
+    }
+
+    // Decide.
+    let snapshot = rollout::load(&env, &settings).await;
+    let headers = req.headers();
+    let cookies = headers.get("Cookie")?.unwrap_or_default();
+    let client_ip = headers.get("CF-Connecting-IP")?;
+    let beta_header = headers.get("X-Beta-User")?;
+    let beta_token_header = headers.get(routing::BETA_TOKEN_HEADER)?;
+    let method = req.method();
+    let facts = RequestFacts {
+        method: method.as_ref(),
+        path: url.path(),
+        host: &host,
+        client_ip: client_ip.as_deref(),
+        beta_header: beta_header.as_deref(),
+        beta_token: routing::cookie_value(&cookies, routing::BETA_COOKIE_NAME)
+            .or(beta_token_header.as_deref()),
+        sticky_cookie: routing::cookie_value(&cookies, routing::STICKY_COOKIE_NAME),
+        now_unix: (Date::now().as_millis() / 1000) as i64,
+    };
+    let decision = routing::decide(&facts, &snapshot.config, &settings.signing_key, !settings.local_dev);
+
+    // Upstream.
+    match decision {
+        Decision::Gateway => {
+            let resp = own::handle(req, &env, &snapshot).await;
+            respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id))
+        }
+        Decision::Maintenance { write_freeze } => {
+            let resp = respond::maintenance(&req, write_freeze);
+            respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id))
+        }
+        Decision::Route {
+            backend,
+            reason,
+            set_sticky,
+            ..
+        } => {
+            let key = routing::client_key(client_ip.as_deref());
+            if let Some(retry_after) = rate_limited(&env, &key).await {
+                let resp = respond::too_many_requests(retry_after);
+                return respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id));
+            }
+            let (resp, served_by) = match backend {
+                Backend::Legacy => (
+                    upstream::to_legacy(req, &settings, &request_id, &host).await,
+                    ServedBy::Legacy,
+                ),
+                Backend::App => (
+                    upstream::to_app(req, &env, snapshot.slot, &request_id).await,
+                    ServedBy::App(snapshot.slot),
+                ),
+            };
+            let mut finish = Finish::new(served_by, &request_id);
+            finish.set_cookie = set_sticky;
+            finish.reason = Some(reason.as_str());
+            respond::finish(resp, finish)
+        }
+    }
+}
+
+/// Seconds to wait when this client key has used up the `RATE_LIMITER` budget
+/// (100 per 60 s). A missing or failing limiter lets the request through: the
+/// limiter protects the backends, it must not become an outage of its own.
+async fn rate_limited(env: &Env, client_key: &str) -> Option<u32> {
+    let limiter = env.rate_limiter("RATE_LIMITER").ok()?;
+    match limiter.limit(client_key.to_string()).await {
+        Ok(outcome) if !outcome.success => Some(60),
+        Ok(_) => None,
+        Err(err) => {
+            console_warn!("rate limiter unavailable: {err}");
+            None
+        }
+    }
 }

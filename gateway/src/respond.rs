@@ -1,9 +1,12 @@
-//! Response filter: what every response leaving the gateway carries.
+//! Response filter: what every response leaving the gateway carries, and the
+//! gateway's own error, maintenance and rate-limit answers.
 
 use crate::rollout::Slot;
+use shared::routing::SECURITY_HEADERS;
 use worker::{web_sys, Headers, Request, Response, ResponseBuilder, Result};
 
 pub enum ServedBy {
+    Gateway,
     Legacy,
     App(Slot),
 }
@@ -11,9 +14,29 @@ pub enum ServedBy {
 impl ServedBy {
     fn header(&self) -> &'static str {
         match self {
+            ServedBy::Gateway => "gateway",
             ServedBy::Legacy => "legacy",
             ServedBy::App(Slot::Blue) => "app-blue",
             ServedBy::App(Slot::Green) => "app-green",
+        }
+    }
+}
+
+/// What the response filter adds.
+pub struct Finish<'a> {
+    pub served_by: ServedBy,
+    pub request_id: &'a str,
+    pub set_cookie: Option<String>,
+    pub reason: Option<&'static str>,
+}
+
+impl<'a> Finish<'a> {
+    pub fn new(served_by: ServedBy, request_id: &'a str) -> Self {
+        Self {
+            served_by,
+            request_id,
+            set_cookie: None,
+            reason: None,
         }
     }
 }
@@ -24,12 +47,7 @@ pub fn request_id(req: &Request) -> String {
         .get("X-Request-Id")
         .ok()
         .flatten()
-        .filter(|id| {
-            (1..=128).contains(&id.len())
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
-        })
+        .filter(|id| shared::routing::valid_request_id(id))
         .unwrap_or_else(new_id)
 }
 
@@ -40,16 +58,27 @@ fn new_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Re-wraps a response (upstream headers are immutable) with the gateway's headers.
-pub fn finish(resp: Result<Response>, served_by: ServedBy, request_id: &str) -> Result<Response> {
+/// Re-wraps a response (upstream headers are immutable) with the gateway's
+/// headers; the body stays a stream and every upstream header (each
+/// `Set-Cookie` included) is kept.
+pub fn finish(resp: Result<Response>, finish: Finish) -> Result<Response> {
     let resp = resp.or_else(|err| {
         worker::console_error!("gateway error: {err}");
         error(502, "bad gateway")
     })?;
     let raw = web_sys::Response::from(resp);
     let headers = Headers(web_sys::Headers::new_with_headers(&raw.headers())?);
-    headers.set("X-Served-By", served_by.header())?;
-    headers.set("X-Request-Id", request_id)?;
+    for (name, value) in SECURITY_HEADERS {
+        headers.set(name, value)?;
+    }
+    headers.set("X-Served-By", finish.served_by.header())?;
+    headers.set("X-Request-Id", finish.request_id)?;
+    if let Some(reason) = finish.reason {
+        headers.set("X-Route-Reason", reason)?;
+    }
+    if let Some(cookie) = finish.set_cookie {
+        headers.append("Set-Cookie", &cookie)?;
+    }
     let builder = ResponseBuilder::new()
         .with_status(raw.status())
         .with_headers(headers);
@@ -62,4 +91,42 @@ pub fn finish(resp: Result<Response>, served_by: ServedBy, request_id: &str) -> 
 /// A JSON error body `{"error": ...}` with the given status.
 pub fn error(status: u16, message: &str) -> Result<Response> {
     Ok(Response::from_json(&serde_json::json!({ "error": message }))?.with_status(status))
+}
+
+/// 429 with `Retry-After`.
+pub fn too_many_requests(retry_after: u32) -> Result<Response> {
+    let resp = error(429, "too many requests")?;
+    resp.headers().set("Retry-After", &retry_after.to_string())?;
+    Ok(resp)
+}
+
+const MAINTENANCE_RETRY_AFTER: &str = "120";
+
+/// 503 with `Retry-After`: an HTML page for browsers, JSON for API clients.
+pub fn maintenance(req: &Request, write_freeze: bool) -> Result<Response> {
+    let message = if write_freeze {
+        "List Cutter is read-only for a few minutes while data is moved; changes are not accepted right now."
+    } else {
+        "List Cutter is down for maintenance and will be back shortly."
+    };
+    let wants_html = req
+        .headers()
+        .get("Accept")?
+        .is_some_and(|accept| accept.contains("text/html"));
+    let resp = if wants_html {
+        Response::from_html(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>Maintenance — List Cutter</title></head><body>\
+             <main><h1>Back soon</h1><p>{message}</p></main></body></html>"
+        ))?
+    } else {
+        Response::from_json(&serde_json::json!({
+            "error": message,
+            "maintenance": if write_freeze { "write_freeze" } else { "full" },
+        }))?
+    };
+    let resp = resp.with_status(503);
+    resp.headers().set("Retry-After", MAINTENANCE_RETRY_AFTER)?;
+    Ok(resp)
 }

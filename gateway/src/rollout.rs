@@ -1,9 +1,14 @@
 //! The rollout state the decision needs, read from KV with an in-isolate copy.
-//! KV failures never fail a request: the last copy read (or all-legacy) is used.
+//!
+//! Fail-safe rules: a KV *read failure* keeps the last copy this isolate read
+//! (or all-legacy if it has none); an *absent or invalid* value is a definite
+//! answer from KV and falls back per key (`shared::routing::config_from_raw`):
+//! an invalid percentage means all legacy. Neither ever fails a request.
 
 use crate::settings::Settings;
+use shared::routing::{config_from_raw, keys, ConfigError, RawConfig, RolloutConfig};
 use std::cell::RefCell;
-use worker::{Date, Env};
+use worker::{Date, Env, KvStore};
 
 /// Which app Worker slot serves app traffic (DEPLOYMENT_KV `current_version`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,15 +35,8 @@ impl Slot {
 
 #[derive(Clone, Debug)]
 pub struct Snapshot {
-    pub percentage: u8,
+    pub config: RolloutConfig,
     pub slot: Slot,
-}
-
-impl Snapshot {
-    const ALL_LEGACY: Snapshot = Snapshot {
-        percentage: 0,
-        slot: Slot::Blue,
-    };
 }
 
 thread_local! {
@@ -47,13 +45,14 @@ thread_local! {
 
 pub async fn load(env: &Env, settings: &Settings) -> Snapshot {
     let now = Date::now().as_millis() as f64;
-    if let Some(fresh) = CACHED.with(|c| {
+    let fresh = CACHED.with(|c| {
         c.borrow()
             .as_ref()
             .filter(|(at, _)| now - at < settings.config_cache_ms)
             .map(|(_, s)| s.clone())
-    }) {
-        return fresh;
+    });
+    if let Some(snapshot) = fresh {
+        return snapshot;
     }
     match read(env, settings).await {
         Ok(snapshot) => {
@@ -61,12 +60,13 @@ pub async fn load(env: &Env, settings: &Settings) -> Snapshot {
             snapshot
         }
         Err(err) => {
-            console_warn(&format!(
-                "rollout config unreadable, using last known: {err}"
-            ));
+            worker::console_warn!("rollout config unreadable, using last known: {err}");
             CACHED
                 .with(|c| c.borrow().as_ref().map(|(_, s)| s.clone()))
-                .unwrap_or(Snapshot::ALL_LEGACY)
+                .unwrap_or_else(|| Snapshot {
+                    config: settings.defaults.clone(),
+                    slot: Slot::Blue,
+                })
         }
     }
 }
@@ -74,31 +74,42 @@ pub async fn load(env: &Env, settings: &Settings) -> Snapshot {
 async fn read(env: &Env, settings: &Settings) -> worker::Result<Snapshot> {
     let migration = env.kv("MIGRATION_KV")?;
     let deployment = env.kv("DEPLOYMENT_KV")?;
-    let get = |kv: &worker::KvStore, key: &str| {
+    let get = |kv: &KvStore, key: &str| {
         let builder = kv.get(key);
-        if settings.kv_cache_ttl_secs >= 60 {
+        // KV refuses a cacheTtl under 60 s; below that only the isolate copy caches.
+        let builder = if settings.kv_cache_ttl_secs >= 60 {
             builder.cache_ttl(settings.kv_cache_ttl_secs)
         } else {
             builder
-        }
+        };
+        builder.text()
     };
-    let (pct, slot) = futures_util::future::join(
-        get(&migration, "traffic_percentage").text(),
-        get(&deployment, "current_version").text(),
-    )
-    .await;
-    // An absent or invalid percentage is a definite answer from KV: all legacy.
-    let percentage = pct?
-        .and_then(|v| v.trim().parse::<u8>().ok())
-        .filter(|p| *p <= 100)
-        .unwrap_or(0);
-    let slot = match slot?.as_deref().map(str::trim) {
+    let values = futures_util::future::join_all([
+        get(&migration, keys::TRAFFIC_PERCENTAGE),
+        get(&migration, keys::MAINTENANCE_MODE),
+        get(&migration, keys::ROUTE_PINS),
+        get(&migration, keys::STAGING_HOSTS),
+        get(&migration, keys::BETA_HEADER_ENABLED),
+        get(&deployment, "current_version"),
+    ])
+    .await
+    .into_iter()
+    .collect::<Result<Vec<_>, _>>()?;
+    let raw = RawConfig {
+        traffic_percentage: values[0].as_deref(),
+        maintenance_mode: values[1].as_deref(),
+        route_pins: values[2].as_deref(),
+        staging_hosts: values[3].as_deref(),
+        beta_header_enabled: values[4].as_deref(),
+    };
+    let (config, problems) = config_from_raw(&raw, &settings.defaults);
+    // An unset key is the normal state before a rollout starts; only bad values are news.
+    for problem in problems.iter().filter(|p| !matches!(p, ConfigError::Missing { .. })) {
+        worker::console_warn!("rollout config: {problem}");
+    }
+    let slot = match values[5].as_deref().map(str::trim) {
         Some("green") => Slot::Green,
         _ => Slot::Blue,
     };
-    Ok(Snapshot { percentage, slot })
-}
-
-fn console_warn(msg: &str) {
-    worker::console_warn!("{}", msg);
+    Ok(Snapshot { config, slot })
 }

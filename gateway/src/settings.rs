@@ -1,5 +1,6 @@
-//! The gateway's vars, read once per request (they are plain strings in `env`).
+//! The gateway's vars and secrets, read per request (they are plain strings in `env`).
 
+use shared::routing::{parse_flag, parse_staging_hosts, RolloutConfig, SigningKey};
 use worker::Env;
 
 pub struct Settings {
@@ -7,24 +8,63 @@ pub struct Settings {
     pub legacy_timeout_ms: u32,
     pub config_cache_ms: f64,
     pub kv_cache_ttl_secs: u64,
+    /// Plain-http local dev: no https redirect, no `Secure` cookie flag.
+    pub local_dev: bool,
+    pub signing_key: SigningKey,
+    /// What KV leaves unset falls back to these (from vars).
+    pub defaults: RolloutConfig,
 }
 
 impl Settings {
     pub fn from_env(env: &Env) -> Self {
+        let mut defaults = RolloutConfig::all_legacy();
+        if let Some(hosts) = var(env, "STAGING_HOSTS") {
+            defaults.staging_hosts = parse_staging_hosts(&hosts).unwrap_or_default();
+        }
+        defaults.beta_header_enabled = var(env, "BETA_HEADER_ENABLED")
+            .and_then(|v| parse_flag("BETA_HEADER_ENABLED", &v).ok())
+            .unwrap_or(false);
         Self {
             legacy_origin: var(env, "LEGACY_ORIGIN").unwrap_or_default(),
-            legacy_timeout_ms: parse(env, "LEGACY_TIMEOUT_MS", 30_000),
-            config_cache_ms: parse(env, "CONFIG_CACHE_MS", 1_000) as f64,
-            kv_cache_ttl_secs: parse(env, "KV_CACHE_TTL_SECONDS", 0).into(),
+            legacy_timeout_ms: number(env, "LEGACY_TIMEOUT_MS", 30_000),
+            config_cache_ms: number(env, "CONFIG_CACHE_MS", 1_000) as f64,
+            kv_cache_ttl_secs: number(env, "KV_CACHE_TTL_SECONDS", 0).into(),
+            local_dev: var(env, "LOCAL_DEV").as_deref() == Some("true"),
+            signing_key: signing_key(env),
+            defaults,
         }
     }
 }
 
-fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name).ok().map(|v| v.to_string())
+/// Without `ROUTING_SECRET` the gateway signs with a key of this isolate only:
+/// cookies then stop verifying across isolates and clients fall back to their
+/// IP bucket, which is safe, just less sticky.
+fn signing_key(env: &Env) -> SigningKey {
+    match var(env, "ROUTING_SECRET").filter(|s| !s.is_empty()) {
+        Some(secret) => SigningKey::new(secret),
+        None => {
+            thread_local! {
+                static EPHEMERAL: [u8; 32] = {
+                    let mut key = [0u8; 32];
+                    let _ = getrandom::fill(&mut key);
+                    key
+                };
+            }
+            worker::console_warn!("ROUTING_SECRET is not set; sticky cookies are per isolate");
+            EPHEMERAL.with(|key| SigningKey::new(key))
+        }
+    }
 }
 
-fn parse(env: &Env, name: &str, default: u32) -> u32 {
+/// A var or a secret (both are strings to the Worker).
+pub fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|v| v.to_string()))
+        .ok()
+}
+
+fn number(env: &Env, name: &str, default: u32) -> u32 {
     var(env, name)
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(default)

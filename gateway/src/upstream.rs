@@ -15,7 +15,12 @@ use worker::{
 /// Headers that describe one hop and must not be forwarded as they are.
 const HOP_HEADERS: &[&str] = &["connection", "keep-alive", "transfer-encoding", "upgrade"];
 
-pub async fn to_legacy(req: Request, settings: &Settings, request_id: &str) -> Result<Response> {
+pub async fn to_legacy(
+    req: Request,
+    settings: &Settings,
+    request_id: &str,
+    original_host: &str,
+) -> Result<Response> {
     let incoming = req.url()?;
     let mut target = match Url::parse(&settings.legacy_origin) {
         Ok(url) => url,
@@ -26,20 +31,10 @@ pub async fn to_legacy(req: Request, settings: &Settings, request_id: &str) -> R
 
     let headers = forward_headers(&req, request_id)?;
     let client_ip = req.headers().get("CF-Connecting-IP")?;
-    if let Some(ip) = client_ip.as_deref() {
-        let xff = match req.headers().get("X-Forwarded-For")? {
-            Some(prior) => format!("{prior}, {ip}"),
-            None => ip.to_string(),
-        };
-        headers.set("X-Forwarded-For", &xff)?;
-    }
-    headers.set("X-Forwarded-Proto", incoming.scheme())?;
-    if let Some(host) = incoming.host_str() {
-        let host = match incoming.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        };
-        headers.set("X-Forwarded-Host", &host)?;
+    for (name, value) in
+        shared::routing::forwarded_headers(client_ip.as_deref(), original_host, incoming.scheme())
+    {
+        headers.set(name, &value)?;
     }
     // fetch() sets Host from the target URL: the legacy origin's own host.
     headers.delete("Host")?;

@@ -37,11 +37,15 @@
 //! of one empty cell is written as `""` so it does not read back as a blank line), `\n`
 //! after every record. Output only ever receives whole records.
 
+mod eval;
+mod filter;
 mod header;
 mod record;
 mod write;
 
 
+pub use eval::parse_number;
+pub use filter::Filter;
 pub use header::{read_header, Header, HeaderReader, RenamedColumn};
 
 use std::fmt;

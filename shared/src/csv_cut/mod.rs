@@ -37,6 +37,8 @@
 //! of one empty cell is written as `""` so it does not read back as a blank line), `\n`
 //! after every record. Output only ever receives whole records.
 
+mod counter;
+mod cutter;
 mod eval;
 mod filter;
 mod header;
@@ -44,6 +46,8 @@ mod record;
 mod write;
 
 
+pub use counter::{Counter, Counts};
+pub use cutter::{CutSpec, CutStats, Cutter};
 pub use eval::parse_number;
 pub use filter::Filter;
 pub use header::{read_header, Header, HeaderReader, RenamedColumn};

@@ -45,6 +45,8 @@ mod header;
 mod record;
 mod write;
 
+#[cfg(test)]
+mod tests;
 
 pub use counter::{Counter, Counts};
 pub use cutter::{CutSpec, CutStats, Cutter};

@@ -1,0 +1,69 @@
+//! RFC 4180 output with `\n` record terminators.
+
+/// Appends one record: cells joined by `,`, quoted when needed, then `\n`.
+pub(crate) fn write_record<'a, I>(out: &mut Vec<u8>, cells: I)
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let start = out.len();
+    let mut count = 0usize;
+    for cell in cells {
+        if count > 0 {
+            out.push(b',');
+        }
+        write_cell(out, cell);
+        count += 1;
+    }
+    // A lone empty cell would be a blank line, which readers skip.
+    if count == 1 && out.len() == start {
+        out.extend_from_slice(b"\"\"");
+    }
+    out.push(b'\n');
+}
+
+fn write_cell(out: &mut Vec<u8>, cell: &str) {
+    let bytes = cell.as_bytes();
+    if !bytes
+        .iter()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    for part in bytes.split_inclusive(|&b| b == b'"') {
+        out.extend_from_slice(part);
+        if part.last() == Some(&b'"') {
+            out.push(b'"');
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_record;
+
+    fn line(cells: &[&str]) -> String {
+        let mut out = Vec::new();
+        write_record(&mut out, cells.iter().copied());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn quotes_only_when_needed() {
+        assert_eq!(line(&["a", "b c", " d "]), "a,b c, d \n");
+        assert_eq!(
+            line(&["a,b", "say \"hi\"", "x\ny", "cr\r"]),
+            "\"a,b\",\"say \"\"hi\"\"\",\"x\ny\",\"cr\r\"\n"
+        );
+        assert_eq!(line(&["\""]), "\"\"\"\"\n");
+    }
+
+    #[test]
+    fn lone_empty_cell_is_quoted() {
+        assert_eq!(line(&[""]), "\"\"\n");
+        assert_eq!(line(&["", ""]), ",\n");
+    }
+}

@@ -54,7 +54,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         sticky_cookie: routing::cookie_value(&cookies, routing::STICKY_COOKIE_NAME),
         now_unix: (Date::now().as_millis() / 1000) as i64,
     };
-    let decision = routing::decide(&facts, &snapshot.config, &settings.signing_key, !settings.local_dev);
+    let decision = routing::decide(
+        &facts,
+        &snapshot.config,
+        &settings.signing_key,
+        !settings.local_dev,
+    );
 
     // Upstream.
     match decision {

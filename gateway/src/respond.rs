@@ -96,7 +96,8 @@ pub fn error(status: u16, message: &str) -> Result<Response> {
 /// 429 with `Retry-After`.
 pub fn too_many_requests(retry_after: u32) -> Result<Response> {
     let resp = error(429, "too many requests")?;
-    resp.headers().set("Retry-After", &retry_after.to_string())?;
+    resp.headers()
+        .set("Retry-After", &retry_after.to_string())?;
     Ok(resp)
 }
 

@@ -104,7 +104,10 @@ async fn read(env: &Env, settings: &Settings) -> worker::Result<Snapshot> {
     };
     let (config, problems) = config_from_raw(&raw, &settings.defaults);
     // An unset key is the normal state before a rollout starts; only bad values are news.
-    for problem in problems.iter().filter(|p| !matches!(p, ConfigError::Missing { .. })) {
+    for problem in problems
+        .iter()
+        .filter(|p| !matches!(p, ConfigError::Missing { .. }))
+    {
         worker::console_warn!("rollout config: {problem}");
     }
     let slot = match values[5].as_deref().map(str::trim) {

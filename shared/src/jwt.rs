@@ -122,12 +122,9 @@ pub fn issue(
         username: Some(user.username.clone()),
         is_admin: Some(user.is_admin),
     };
-    let token = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(&cfg.secret),
-    )
-    .map_err(|_| JwtError::Signing("encode"))?;
+    let key = EncodingKey::from_secret(&cfg.secret).map_err(|_| JwtError::Signing("key"))?;
+    let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
+        .map_err(|_| JwtError::Signing("encode"))?;
     Ok((token, claims))
 }
 
@@ -191,18 +188,17 @@ fn verified_payload(cfg: &JwtConfig, token: &str) -> Result<Map<String, Value>, 
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
     validation.leeway = 0;
-    let data = jsonwebtoken::decode::<Map<String, Value>>(
-        token,
-        &DecodingKey::from_secret(&cfg.secret),
-        &validation,
-    )
-    .map_err(|e| match e.kind() {
-        ErrorKind::InvalidSignature => JwtError::BadSignature,
-        ErrorKind::InvalidAlgorithm
-        | ErrorKind::InvalidAlgorithmName
-        | ErrorKind::MissingAlgorithm => JwtError::BadAlgorithm,
-        _ => JwtError::Malformed("encoding"),
-    })?;
+    // An unusable key (e.g. an empty secret) can verify nothing.
+    let key = DecodingKey::from_secret(&cfg.secret).map_err(|_| JwtError::BadSignature)?;
+    let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(
+        |e| match e.kind() {
+            ErrorKind::InvalidSignature => JwtError::BadSignature,
+            ErrorKind::InvalidAlgorithm
+            | ErrorKind::InvalidAlgorithmName
+            | ErrorKind::MissingAlgorithm => JwtError::BadAlgorithm,
+            _ => JwtError::Malformed("encoding"),
+        },
+    )?;
     Ok(data.claims)
 }
 

@@ -1,0 +1,299 @@
+//! The whole local stack for one test run.
+
+use crate::process::Group;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The shared JWT secret of the local configs (`wrangler.*.toml` [vars]); the
+/// stand-in signs with it too, as Django and the app share it in production.
+pub const JWT_SECRET: &str = "local-dev-jwt-secret-not-for-production-0123456789";
+/// The gateway's `ROUTING_SECRET` in the local config.
+pub const ROUTING_SECRET: &str = "local-dev-routing-secret";
+/// How long the gateway trusts its copy of the rollout config in this suite.
+pub const CONFIG_CACHE_MS: u64 = 300;
+/// The gateway's legacy timeout in this suite.
+pub const LEGACY_TIMEOUT_MS: u64 = 5_000;
+
+pub struct Stack {
+    pub root: PathBuf,
+    pub dir: PathBuf,
+    /// Base URL of the gateway, e.g. `http://127.0.0.1:41234`.
+    pub gateway: String,
+    /// Base URL of the Django stand-in (direct, not through the gateway).
+    pub legacy: String,
+    pub pg_port: u16,
+    /// PostgreSQL's data lives under the system temp dir: the `postgres` user
+    /// it runs as may not be allowed into the checkout (e.g. under /root).
+    pg_dir: PathBuf,
+    legacy_port: u16,
+    legacy_proc: Mutex<Option<Group>>,
+    wrangler: Mutex<Option<Group>>,
+    pg_started: Mutex<bool>,
+}
+
+impl Stack {
+    /// Starts PostgreSQL, the stand-in and both Workers; panics (after cleaning
+    /// up what did start) when any of them does not come up.
+    pub fn start() -> Stack {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("workspace root")
+            .to_path_buf();
+        let dir = root.join("target/e2e-run");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("media")).expect("run dir");
+
+        let (pg_port, legacy_port, gateway_port) = (free_port(), free_port(), free_port());
+        let stack = Stack {
+            gateway: format!("http://127.0.0.1:{gateway_port}"),
+            legacy: format!("http://127.0.0.1:{legacy_port}"),
+            root,
+            dir,
+            pg_port,
+            pg_dir: std::env::temp_dir().join(format!("list-cutter-e2e-pg-{}", std::process::id())),
+            legacy_port,
+            legacy_proc: Mutex::new(None),
+            wrangler: Mutex::new(None),
+            pg_started: Mutex::new(false),
+        };
+
+        let mut pg = stack.script("pg");
+        pg.args([
+            "start",
+            stack.pg_dir.to_str().unwrap(),
+            &pg_port.to_string(),
+        ]);
+        stack.run("pg", pg);
+        *stack.pg_started.lock().unwrap() = true;
+        stack.start_legacy();
+
+        let mut migrate = stack.wrangler_cmd();
+        migrate.args([
+            "d1",
+            "migrations",
+            "apply",
+            "DB",
+            "--local",
+            "-c",
+            "wrangler.app.toml",
+        ]);
+        migrate.args(["--persist-to", stack.persist_dir().to_str().unwrap()]);
+        stack.run("d1 migrations", migrate);
+
+        let mut dev = stack.wrangler_cmd();
+        dev.args([
+            "dev",
+            "-c",
+            "wrangler.gateway.toml",
+            "-c",
+            "wrangler.app.toml",
+        ])
+        .args(["--ip", "127.0.0.1", "--port", &gateway_port.to_string()])
+        .args(["--inspector-port", &free_port().to_string()])
+        .args(["--persist-to", stack.persist_dir().to_str().unwrap()])
+        .args([
+            "--show-interactive-dev-session=false",
+            "--log-level",
+            "warn",
+        ])
+        .args(["--var", &format!("LEGACY_ORIGIN:{}", stack.legacy)])
+        .args(["--var", &format!("CONFIG_CACHE_MS:{CONFIG_CACHE_MS}")])
+        .args(["--var", &format!("LEGACY_TIMEOUT_MS:{LEGACY_TIMEOUT_MS}")]);
+        *stack.wrangler.lock().unwrap() = Some(Group::spawn(
+            "wrangler dev",
+            dev,
+            &stack.dir.join("wrangler.log"),
+        ));
+        stack.wait_for_workers();
+        stack
+    }
+
+    /// Stops everything this stack started (idempotent).
+    pub fn shutdown(&self) {
+        if let Some(mut w) = self.wrangler.lock().unwrap().take() {
+            w.stop();
+        }
+        self.stop_legacy();
+        let mut pg = self.pg_started.lock().unwrap();
+        if *pg {
+            let _ = self
+                .script("pg")
+                .args(["stop", self.pg_dir.to_str().unwrap()])
+                .status();
+            let _ = std::fs::remove_dir_all(&self.pg_dir);
+            *pg = false;
+        }
+    }
+
+    /// Starts (or restarts) the Django stand-in and waits until it answers.
+    pub fn start_legacy(&self) {
+        let mut cmd = Command::new(self.root.join("e2e/legacy/run.sh"));
+        cmd.envs(self.legacy_env());
+        let group = Group::spawn("legacy stand-in", cmd, &self.dir.join("legacy.log"));
+        *self.legacy_proc.lock().unwrap() = Some(group);
+        let probe = format!("{}/__test__/status?code=200", self.legacy);
+        self.wait_until("the legacy stand-in", Duration::from_secs(90), || {
+            crate::client()
+                .get(&probe)
+                .send()
+                .is_ok_and(|r| r.status() == 200)
+        });
+    }
+
+    pub fn stop_legacy(&self) {
+        if let Some(mut g) = self.legacy_proc.lock().unwrap().take() {
+            g.stop();
+        }
+    }
+
+    /// The stand-in's environment, for `run.sh` and `manage.py` alike.
+    pub fn legacy_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("LEGACY_PORT", self.legacy_port.to_string()),
+            ("LEGACY_DB_PORT", self.pg_port.to_string()),
+            (
+                "LEGACY_MEDIA_ROOT",
+                self.dir.join("media").display().to_string(),
+            ),
+            ("JWT_SECRET", JWT_SECRET.to_string()),
+            ("LEGACY_TEST_ENDPOINTS", "1".into()),
+            // Every test request reaches Django from 127.0.0.1: DRF's per-IP
+            // throttle would stand in for the gateway's own limiter.
+            ("LEGACY_THROTTLE_ANON", "off".into()),
+            ("LEGACY_THROTTLE_USER", "off".into()),
+        ]
+    }
+
+    /// Runs one of the stand-in's `manage.py` commands.
+    pub fn legacy_manage(&self, args: &[&str]) -> String {
+        let venv = self.root.join("e2e/legacy/.venv/bin/python");
+        let out = Command::new(venv)
+            .arg(self.root.join("e2e/legacy/manage.py"))
+            .args(args)
+            .envs(self.legacy_env())
+            .output()
+            .expect("manage.py");
+        assert!(
+            out.status.success(),
+            "manage.py {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Writes a KV value into the local state the running Workers read, then
+    /// waits out the gateway's config cache.
+    pub fn kv_put(&self, binding: &str, key: &str, value: &str) {
+        self.kv(&["put", "--binding", binding, key, value]);
+    }
+
+    pub fn kv_delete(&self, binding: &str, key: &str) {
+        self.kv(&["delete", "--binding", binding, key]);
+    }
+
+    /// Sets `MIGRATION_KV` `traffic_percentage` (any string, valid or not).
+    pub fn set_percentage(&self, value: &str) {
+        self.kv_put("MIGRATION_KV", "traffic_percentage", value);
+    }
+
+    fn kv(&self, args: &[&str]) {
+        let mut cmd = self.wrangler_cmd();
+        cmd.args(["kv", "key"]).args(args).args([
+            "--local",
+            "-c",
+            "wrangler.gateway.toml",
+            "--persist-to",
+            self.persist_dir().to_str().unwrap(),
+        ]);
+        self.run("wrangler kv", cmd);
+        std::thread::sleep(Duration::from_millis(CONFIG_CACHE_MS + 200));
+    }
+
+    fn persist_dir(&self) -> PathBuf {
+        self.dir.join("wrangler-state")
+    }
+
+    fn wrangler_cmd(&self) -> Command {
+        let mut cmd = Command::new(self.root.join("node_modules/.bin/wrangler"));
+        cmd.current_dir(&self.root)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("NO_UPDATE_NOTIFIER", "1");
+        cmd
+    }
+
+    fn script(&self, name: &str) -> Command {
+        Command::new(self.root.join("scripts").join(name))
+    }
+
+    fn run(&self, what: &str, mut cmd: Command) {
+        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            out.status.success(),
+            "{what} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Waits for the gateway and, through its service binding, the app.
+    fn wait_for_workers(&self) {
+        let health = format!("{}/health", self.gateway);
+        let app_probe = format!("{}/__stack_ready", self.gateway);
+        self.wait_until(
+            "wrangler dev (both Workers)",
+            Duration::from_secs(180),
+            || {
+                let client = crate::client();
+                client.get(&health).send().is_ok_and(|r| r.status() == 200)
+                    && client
+                        .get(&app_probe)
+                        .header("X-Beta-User", "true")
+                        .header("CF-Connecting-IP", "192.0.2.1")
+                        .send()
+                        .is_ok_and(|r| {
+                            r.headers().get("x-served-by").and_then(|v| v.to_str().ok())
+                                == Some("app-blue")
+                        })
+            },
+        );
+    }
+
+    fn wait_until(&self, what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if ready() {
+                return;
+            }
+            for group in [&self.wrangler, &self.legacy_proc] {
+                if let Some(g) = group.lock().unwrap().as_mut() {
+                    assert!(
+                        !g.exited(),
+                        "{what}: a process exited; see logs in {}",
+                        self.dir.display()
+                    );
+                }
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!(
+            "{what} not ready after {limit:?}; see logs in {}",
+            self.dir.display()
+        );
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}

@@ -1,0 +1,37 @@
+//! The end-to-end suite: one stack (PostgreSQL, the Django stand-in, both
+//! Workers in local workerd) for the whole run, torn down whatever happens.
+//! Tests run one at a time because several of them change the rollout config.
+
+mod common;
+mod foundation;
+mod proxy;
+mod split;
+
+use e2e::Stack;
+use libtest_mimic::{Arguments, Trial};
+
+type TestFn = fn(&Stack);
+
+fn main() {
+    let mut args = Arguments::from_args();
+    args.test_threads = Some(1);
+
+    let mut tests: Vec<(&str, TestFn)> = Vec::new();
+    tests.extend(foundation::TESTS);
+    tests.extend(split::TESTS);
+    tests.extend(proxy::TESTS);
+
+    let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
+    let trials = tests
+        .into_iter()
+        .map(|(name, test)| {
+            Trial::test(name, move || {
+                test(stack);
+                Ok(())
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    stack.shutdown();
+    conclusion.exit();
+}

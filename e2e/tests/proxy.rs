@@ -1,0 +1,352 @@
+//! Proxy fidelity and failure handling: bodies, queries, headers, cookies and
+//! redirects pass unchanged; a dead or slow origin gives a JSON error in time.
+
+use crate::common::{header, headers_all, served_by};
+use crate::TestFn;
+use e2e::{client, ipv4, sha256_hex, Stack, LEGACY_TIMEOUT_MS};
+use serde_json::Value;
+use shared::routing::SECURITY_HEADERS;
+use std::time::{Duration, Instant};
+
+pub const TESTS: &[(&str, TestFn)] = &[
+    (
+        "proxy::multipart_upload_20mb_arrives_byte_identical",
+        multipart_upload_20mb_arrives_byte_identical,
+    ),
+    (
+        "proxy::encoded_query_strings_pass_unchanged",
+        encoded_query_strings_pass_unchanged,
+    ),
+    (
+        "proxy::headers_and_forwarding_info_reach_legacy",
+        headers_and_forwarding_info_reach_legacy,
+    ),
+    (
+        "proxy::several_set_cookie_headers_pass",
+        several_set_cookie_headers_pass,
+    ),
+    (
+        "proxy::redirects_are_returned_not_followed",
+        redirects_are_returned_not_followed,
+    ),
+    (
+        "proxy::security_headers_on_every_response",
+        security_headers_on_every_response,
+    ),
+    (
+        "proxy::legacy_down_gives_json_502_then_recovers",
+        legacy_down_gives_json_502_then_recovers,
+    ),
+    (
+        "proxy::slow_legacy_gives_json_504_in_time",
+        slow_legacy_gives_json_504_in_time,
+    ),
+    (
+        "proxy::rate_limit_gives_429_with_retry_after",
+        rate_limit_gives_429_with_retry_after,
+    ),
+];
+
+fn echo(stack: &Stack) -> String {
+    format!("{}/__test__/echo", stack.gateway)
+}
+
+fn multipart_upload_20mb_arrives_byte_identical(stack: &Stack) {
+    stack.set_percentage("0");
+    // A 20 MB multipart body built by hand, so the exact bytes sent are known.
+    let boundary = "----lc-e2e-boundary-7f3a";
+    let mut body = Vec::with_capacity(21 << 20);
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n\
+             Content-Type: text/csv\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(b"id,name,value\n");
+    let mut i = 0u64;
+    while body.len() < 20 << 20 {
+        body.extend_from_slice(
+            format!(
+                "{i},name-{i},{}\n",
+                i.wrapping_mul(2_654_435_761) % 1_000_003
+            )
+            .as_bytes(),
+        );
+        i += 1;
+    }
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let expected = sha256_hex(&body);
+    let len = body.len();
+
+    let resp = client()
+        .post(echo(stack))
+        .header("CF-Connecting-IP", ipv4(100_000))
+        .header(
+            "Content-Type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(served_by(&resp), "legacy");
+    let got: Value = resp.json().unwrap();
+    assert_eq!(got["method"], "POST");
+    assert_eq!(got["body_length"], len as u64);
+    assert_eq!(got["body_sha256"], expected);
+}
+
+fn encoded_query_strings_pass_unchanged(stack: &Stack) {
+    stack.set_percentage("0");
+    let query =
+        "q=a%20b&slash=%2F%3F%26%3D&utf=%C3%A9t%C3%A9&plus=a+b&empty=&dup=1&dup=2&raw=~!*()";
+    let resp = client()
+        .get(format!("{}?{query}", echo(stack)))
+        .header("CF-Connecting-IP", ipv4(100_001))
+        .send()
+        .unwrap();
+    let got: Value = resp.json().unwrap();
+    assert_eq!(got["query"], query);
+    assert_eq!(got["path"], "/__test__/echo");
+}
+
+fn headers_and_forwarding_info_reach_legacy(stack: &Stack) {
+    stack.set_percentage("0");
+    let ip = ipv4(100_002);
+    let resp = client()
+        .put(echo(stack))
+        .header("CF-Connecting-IP", &ip)
+        .header("X-Request-Id", "client-chosen-id.42")
+        .header("X-Multi", "first")
+        .header("X-Multi", "second")
+        .header("Authorization", "Bearer not-a-real-token")
+        .body("hello")
+        .send()
+        .unwrap();
+    assert_eq!(
+        header(&resp, "x-request-id").as_deref(),
+        Some("client-chosen-id.42")
+    );
+    let got: Value = resp.json().unwrap();
+    assert_eq!(got["method"], "PUT");
+    assert_eq!(got["body_sha256"], sha256_hex(b"hello"));
+    let headers: Vec<(String, String)> = got["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h[0].as_str().unwrap().to_lowercase(),
+                h[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let values = |name: &str| -> Vec<&str> {
+        headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    // fetch() joins repeated request headers into one, in order.
+    let multi = values("x-multi").join(", ");
+    assert_eq!(multi, "first, second");
+    assert_eq!(values("authorization"), ["Bearer not-a-real-token"]);
+    assert_eq!(values("x-request-id"), ["client-chosen-id.42"]);
+    assert_eq!(values("x-forwarded-for"), [ip.as_str()]);
+    assert_eq!(values("x-forwarded-proto"), ["http"]);
+    let gateway_host = stack.gateway.trim_start_matches("http://");
+    assert_eq!(values("x-forwarded-host"), [gateway_host]);
+    let legacy_host = stack.legacy.trim_start_matches("http://");
+    assert_eq!(values("host"), [legacy_host], "Host is the legacy origin's");
+
+    // An unsafe client request id is replaced, not passed on.
+    let resp = client()
+        .get(echo(stack))
+        .header("CF-Connecting-IP", &ip)
+        .header("X-Request-Id", "bad id with spaces")
+        .send()
+        .unwrap();
+    let id = header(&resp, "x-request-id").unwrap();
+    assert_eq!(id.len(), 32, "a generated id: {id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+}
+
+fn several_set_cookie_headers_pass(stack: &Stack) {
+    stack.set_percentage("0");
+    let resp = client()
+        .get(format!("{}/__test__/cookies", stack.gateway))
+        .header("CF-Connecting-IP", ipv4(100_003))
+        .send()
+        .unwrap();
+    let cookies = headers_all(&resp, "set-cookie");
+    for expected in [
+        "a=1; Path=/",
+        "b=2; HttpOnly; Path=/",
+        "c=3; Max-Age=60; Path=/",
+    ] {
+        let name = &expected[..2];
+        let got = cookies
+            .iter()
+            .find(|c| c.starts_with(name))
+            .unwrap_or_else(|| panic!("cookie {name} missing from {cookies:?}"));
+        let mut got_parts: Vec<&str> = got.split("; ").collect();
+        let mut want_parts: Vec<&str> = expected.split("; ").collect();
+        got_parts.sort();
+        want_parts.sort();
+        assert_eq!(got_parts, want_parts);
+    }
+    // Plus the gateway's own sticky cookie, as a separate header.
+    assert!(cookies.iter().any(|c| c.starts_with("lc_route=")));
+    assert_eq!(cookies.len(), 4, "{cookies:?}");
+}
+
+fn redirects_are_returned_not_followed(stack: &Stack) {
+    stack.set_percentage("0");
+    let ip = ipv4(100_004);
+    let resp = client()
+        .get(format!("{}/__test__/redirect", stack.gateway))
+        .header("CF-Connecting-IP", &ip)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 302);
+    assert_eq!(
+        header(&resp, "location").as_deref(),
+        Some("/__test__/echo?from=redirect")
+    );
+    // Django's APPEND_SLASH answer comes back as it is too.
+    let resp = client()
+        .get(format!("{}/api/accounts/user?x=1", stack.gateway))
+        .header("CF-Connecting-IP", &ip)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 301);
+    assert_eq!(
+        header(&resp, "location").as_deref(),
+        Some("/api/accounts/user/?x=1")
+    );
+}
+
+fn security_headers_on_every_response(stack: &Stack) {
+    stack.set_percentage("0");
+    let ip = ipv4(100_005);
+    let c = client();
+    let responses = [
+        c.get(echo(stack))
+            .header("CF-Connecting-IP", &ip)
+            .send()
+            .unwrap(),
+        c.get(format!("{}/api/nothing", stack.gateway))
+            .header("CF-Connecting-IP", &ip)
+            .header("X-Beta-User", "true")
+            .send()
+            .unwrap(),
+        c.get(format!("{}/health", stack.gateway)).send().unwrap(),
+    ];
+    for resp in &responses {
+        for (name, value) in SECURITY_HEADERS {
+            assert_eq!(
+                header(resp, name).as_deref(),
+                Some(*value),
+                "{name} on a response served by {}",
+                served_by(resp)
+            );
+        }
+    }
+}
+
+fn legacy_down_gives_json_502_then_recovers(stack: &Stack) {
+    stack.set_percentage("0");
+    let ip = ipv4(100_006);
+    stack.stop_legacy();
+    let started = Instant::now();
+    let resp = client()
+        .get(format!("{}/api/accounts/user/", stack.gateway))
+        .header("CF-Connecting-IP", &ip)
+        .send();
+    let elapsed = started.elapsed();
+    stack.start_legacy();
+    let resp = resp.unwrap();
+    assert_eq!(resp.status(), 502);
+    assert_eq!(served_by(&resp), "legacy");
+    assert!(
+        elapsed < Duration::from_millis(LEGACY_TIMEOUT_MS + 2_000),
+        "took {elapsed:?}"
+    );
+    let body: Value = resp.json().unwrap();
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("legacy")),
+        "{body}"
+    );
+
+    let resp = client()
+        .get(format!("{}/api/accounts/user/", stack.gateway))
+        .header("CF-Connecting-IP", &ip)
+        .send()
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        401,
+        "the next request after a restart is served"
+    );
+    assert_eq!(served_by(&resp), "legacy");
+}
+
+fn slow_legacy_gives_json_504_in_time(stack: &Stack) {
+    stack.set_percentage("0");
+    let started = Instant::now();
+    let resp = client()
+        .get(format!(
+            "{}/__test__/slow?ms={}",
+            stack.gateway,
+            LEGACY_TIMEOUT_MS + 4_000
+        ))
+        .header("CF-Connecting-IP", ipv4(100_007))
+        .send()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(resp.status(), 504);
+    assert!(
+        elapsed >= Duration::from_millis(LEGACY_TIMEOUT_MS - 100)
+            && elapsed < Duration::from_millis(LEGACY_TIMEOUT_MS + 2_000),
+        "answered after {elapsed:?}"
+    );
+    let body: Value = resp.json().unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("timed out")),
+        "{body}"
+    );
+}
+
+fn rate_limit_gives_429_with_retry_after(stack: &Stack) {
+    stack.set_percentage("0");
+    let ip = ipv4(100_008);
+    let c = client();
+    let mut limited = None;
+    for n in 1..=150 {
+        let resp = c
+            .get(format!("{}/__test__/status?code=204", stack.gateway))
+            .header("CF-Connecting-IP", &ip)
+            .send()
+            .unwrap();
+        if resp.status() == 429 {
+            limited = Some((n, resp));
+            break;
+        }
+        assert_eq!(resp.status(), 204);
+    }
+    let (n, resp) = limited.expect("no 429 after 150 requests in a minute");
+    assert!(n > 100, "limited after only {n} requests");
+    assert_eq!(header(&resp, "retry-after").as_deref(), Some("60"));
+    let body: Value = resp.json().unwrap();
+    assert!(body["error"].is_string());
+    // Another client is not affected.
+    let other = c
+        .get(format!("{}/__test__/status?code=204", stack.gateway))
+        .header("CF-Connecting-IP", ipv4(100_009))
+        .send()
+        .unwrap();
+    assert_eq!(other.status(), 204);
+}

@@ -1,0 +1,377 @@
+//! The traffic split end to end: distribution, monotonicity, IPv6 grouping,
+//! the sticky cookie, the overrides and the fail-safe config.
+
+use crate::common::{header, headers_all, served_by};
+use crate::TestFn;
+use e2e::{client, ipv4, Stack, ROUTING_SECRET};
+use shared::routing::{bucket_of, client_key, mint_beta_token, SigningKey};
+
+pub const TESTS: &[(&str, TestFn)] = &[
+    (
+        "split::distribution_follows_percentage_and_is_monotonic",
+        distribution_follows_percentage_and_is_monotonic,
+    ),
+    (
+        "split::zero_and_hundred_percent_are_absolute",
+        zero_and_hundred_percent_are_absolute,
+    ),
+    (
+        "split::ipv6_addresses_in_one_64_land_together",
+        ipv6_addresses_in_one_64_land_together,
+    ),
+    (
+        "split::sticky_cookie_keeps_branch_when_ip_changes",
+        sticky_cookie_keeps_branch_when_ip_changes,
+    ),
+    (
+        "split::tampered_sticky_cookie_is_ignored",
+        tampered_sticky_cookie_is_ignored,
+    ),
+    (
+        "split::beta_testers_and_staging_reach_app_at_zero",
+        beta_testers_and_staging_reach_app_at_zero,
+    ),
+    (
+        "split::route_pin_wins_over_percentage",
+        route_pin_wins_over_percentage,
+    ),
+    (
+        "split::invalid_or_missing_percentage_routes_to_legacy",
+        invalid_or_missing_percentage_routes_to_legacy,
+    ),
+];
+
+/// A cheap path on both sides: the stand-in answers 204, the app 404.
+const PROBE: &str = "/__test__/status?code=204";
+const CLIENTS: u32 = 10_000;
+
+/// The branch (`X-Served-By`) for each client IP, `threads` requests at a time.
+fn branches(stack: &Stack, ips: &[String]) -> Vec<String> {
+    let threads = 8;
+    let chunk = ips.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = ips
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let c = client();
+                    part.iter()
+                        .map(|ip| {
+                            let resp = c
+                                .get(format!("{}{PROBE}", stack.gateway))
+                                .header("CF-Connecting-IP", ip)
+                                .send()
+                                .unwrap_or_else(|e| panic!("{ip}: {e}"));
+                            let status = resp.status().as_u16();
+                            assert!(
+                                status == 204 || status == 404,
+                                "{ip}: unexpected status {status}"
+                            );
+                            served_by(&resp)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("worker thread"))
+            .collect()
+    })
+}
+
+fn clients(n: u32) -> Vec<String> {
+    (0..n).map(ipv4).collect()
+}
+
+fn app_count(branches: &[String]) -> usize {
+    branches.iter().filter(|b| *b == "app-blue").count()
+}
+
+/// One pass over 10 000 clients at 10%, 25% and 50%: the 25% share is within
+/// ±1.5 points, and raising the percentage never moves a client back to legacy.
+fn distribution_follows_percentage_and_is_monotonic(stack: &Stack) {
+    let ips = clients(CLIENTS);
+    let mut previous: Option<Vec<String>> = None;
+    for pct in ["10", "25", "50"] {
+        stack.set_percentage(pct);
+        let got = branches(stack, &ips);
+        assert!(
+            got.iter().all(|b| b == "app-blue" || b == "legacy"),
+            "unknown branch"
+        );
+        let app = app_count(&got);
+        if pct == "25" {
+            assert!(
+                (2_350..=2_650).contains(&app),
+                "25%: {app} of {CLIENTS} clients reached the app"
+            );
+        }
+        if let Some(before) = &previous {
+            let moved_back = before
+                .iter()
+                .zip(&got)
+                .filter(|(b, a)| *b == "app-blue" && *a != "app-blue")
+                .count();
+            assert_eq!(
+                moved_back, 0,
+                "{moved_back} clients left the app when raising to {pct}%"
+            );
+            assert!(app > app_count(before), "raising to {pct}% moved nobody");
+        }
+        previous = Some(got);
+    }
+    stack.set_percentage("0");
+}
+
+fn zero_and_hundred_percent_are_absolute(stack: &Stack) {
+    let ips = clients(2_000);
+    for (pct, want) in [("0", 0), ("100", 2_000)] {
+        stack.set_percentage(pct);
+        assert_eq!(app_count(&branches(stack, &ips)), want, "{pct}%");
+    }
+    stack.set_percentage("0");
+}
+
+fn ipv6_addresses_in_one_64_land_together(stack: &Stack) {
+    stack.set_percentage("50");
+    let mut pairs = Vec::new();
+    for n in 0..200u32 {
+        pairs.push(format!("2001:db8:{:x}:{:x}::1", n >> 8, n & 0xff));
+        pairs.push(format!(
+            "2001:db8:{:x}:{:x}:dead:beef:1234:{:x}",
+            n >> 8,
+            n & 0xff,
+            n + 7
+        ));
+    }
+    let got = branches(stack, &pairs);
+    for (i, pair) in got.chunks(2).enumerate() {
+        assert_eq!(
+            pair[0],
+            pair[1],
+            "{} and {} split",
+            pairs[2 * i],
+            pairs[2 * i + 1]
+        );
+    }
+    let app = app_count(&got) / 2;
+    assert!(
+        (40..=160).contains(&app),
+        "{app} of 200 /64s at 50%: grouping looks broken"
+    );
+    stack.set_percentage("0");
+}
+
+/// An IP whose own bucket sends it to the other branch than `bucket` would.
+fn ip_on_other_side(bucket: u8, pct: u8) -> String {
+    let want_app = bucket >= pct;
+    (50_000..60_000)
+        .map(ipv4)
+        .find(|ip| (bucket_of(&client_key(Some(ip))) < pct) == want_app)
+        .expect("an IP on the other side")
+}
+
+fn first_visit(stack: &Stack, ip: &str) -> (String, String) {
+    let resp = client()
+        .get(format!("{}{PROBE}", stack.gateway))
+        .header("CF-Connecting-IP", ip)
+        .send()
+        .unwrap();
+    let cookie = headers_all(&resp, "set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("lc_route="))
+        .expect("a sticky cookie on the first visit");
+    let value = cookie["lc_route=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    (served_by(&resp), value)
+}
+
+fn sticky_cookie_keeps_branch_when_ip_changes(stack: &Stack) {
+    stack.set_percentage("50");
+    let home = ipv4(70_001);
+    let (branch, cookie) = first_visit(stack, &home);
+    let bucket = bucket_of(&client_key(Some(&home)));
+    let roaming = ip_on_other_side(bucket, 50);
+
+    let resp = client()
+        .get(format!("{}{PROBE}", stack.gateway))
+        .header("CF-Connecting-IP", &roaming)
+        .header("Cookie", format!("lc_route={cookie}"))
+        .send()
+        .unwrap();
+    assert_eq!(
+        served_by(&resp),
+        branch,
+        "the cookie holder flapped after an IP change"
+    );
+    assert_eq!(header(&resp, "x-route-reason").as_deref(), Some("sticky"));
+    assert!(
+        headers_all(&resp, "set-cookie")
+            .iter()
+            .all(|c| !c.starts_with("lc_route=")),
+        "a valid cookie is not re-issued"
+    );
+    stack.set_percentage("0");
+}
+
+fn tampered_sticky_cookie_is_ignored(stack: &Stack) {
+    stack.set_percentage("50");
+    let home = ipv4(70_002);
+    let (_, cookie) = first_visit(stack, &home);
+    let bucket = bucket_of(&client_key(Some(&home)));
+    let (prefix, sig) = cookie.rsplit_once('.').unwrap();
+
+    // Each forged cookie claims a bucket; it is sent from an IP whose own
+    // bucket is on the other side, so honouring the cookie would show.
+    let other_bucket = if bucket < 50 { 99 } else { 0 };
+    let mut bad_sig = sig.to_string();
+    bad_sig.replace_range(0..1, if sig.starts_with('A') { "B" } else { "A" });
+    let forgeries = [
+        (format!("v1.{other_bucket}.{sig}"), other_bucket),
+        (format!("{prefix}.{bad_sig}"), bucket),
+        ("garbage".to_string(), bucket),
+    ];
+    for (forged, claimed) in forgeries {
+        let roaming = ip_on_other_side(claimed, 50);
+        let expected = if bucket_of(&client_key(Some(&roaming))) < 50 {
+            "app-blue"
+        } else {
+            "legacy"
+        };
+        let resp = client()
+            .get(format!("{}{PROBE}", stack.gateway))
+            .header("CF-Connecting-IP", &roaming)
+            .header("Cookie", format!("lc_route={forged}"))
+            .send()
+            .unwrap();
+        assert_eq!(
+            served_by(&resp),
+            expected,
+            "forged cookie {forged} was honoured"
+        );
+        assert_eq!(header(&resp, "x-route-reason").as_deref(), Some("bucket"));
+        assert!(
+            headers_all(&resp, "set-cookie")
+                .iter()
+                .any(|c| c.starts_with("lc_route=v1.")),
+            "a forged cookie is replaced"
+        );
+    }
+    stack.set_percentage("0");
+}
+
+fn beta_testers_and_staging_reach_app_at_zero(stack: &Stack) {
+    stack.set_percentage("0");
+    let ip = ipv4(80_000);
+    let get = || {
+        client()
+            .get(format!("{}{PROBE}", stack.gateway))
+            .header("CF-Connecting-IP", &ip)
+    };
+    assert_eq!(served_by(&get().send().unwrap()), "legacy");
+    assert_eq!(
+        served_by(&get().header("X-Beta-User", "true").send().unwrap()),
+        "app-blue"
+    );
+    assert_eq!(
+        served_by(&get().header("X-Beta-User", "false").send().unwrap()),
+        "legacy"
+    );
+    let staging = get()
+        .header("Host", "staging.list-cutter.test")
+        .send()
+        .unwrap();
+    assert_eq!(served_by(&staging), "app-blue");
+    assert_eq!(
+        header(&staging, "x-route-reason").as_deref(),
+        Some("staging")
+    );
+
+    let key = SigningKey::new(ROUTING_SECRET);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let token = mint_beta_token(&key, now + 3_600, "qa-team");
+    let by_cookie = get()
+        .header("Cookie", format!("lc_beta={token}"))
+        .send()
+        .unwrap();
+    assert_eq!(served_by(&by_cookie), "app-blue");
+    assert_eq!(
+        header(&by_cookie, "x-route-reason").as_deref(),
+        Some("beta_token")
+    );
+    let by_header = get().header("X-Beta-Token", &token).send().unwrap();
+    assert_eq!(served_by(&by_header), "app-blue");
+
+    let expired = mint_beta_token(&key, now - 10, "qa-team");
+    let forged = mint_beta_token(&SigningKey::new("not-the-secret"), now + 3_600, "qa-team");
+    for bad in [expired, forged] {
+        let resp = get()
+            .header("Cookie", format!("lc_beta={bad}"))
+            .send()
+            .unwrap();
+        assert_eq!(
+            served_by(&resp),
+            "legacy",
+            "an invalid beta token reached the app"
+        );
+    }
+}
+
+fn route_pin_wins_over_percentage(stack: &Stack) {
+    stack.set_percentage("100");
+    stack.kv_put(
+        "MIGRATION_KV",
+        "route_pins",
+        r#"[{"method":"POST","path_prefix":"/__test__/echo","backend":"legacy"}]"#,
+    );
+    let ip = ipv4(90_000);
+    let pinned = client()
+        .post(format!("{}/__test__/echo", stack.gateway))
+        .header("CF-Connecting-IP", &ip)
+        .body("pinned")
+        .send()
+        .unwrap();
+    assert_eq!(served_by(&pinned), "legacy");
+    assert_eq!(header(&pinned, "x-route-reason").as_deref(), Some("pin"));
+    // Same path, other method: not pinned, so the 100% applies.
+    let unpinned = client()
+        .get(format!("{}/__test__/echo", stack.gateway))
+        .header("CF-Connecting-IP", &ip)
+        .send()
+        .unwrap();
+    assert_eq!(served_by(&unpinned), "app-blue");
+    stack.kv_delete("MIGRATION_KV", "route_pins");
+    stack.set_percentage("0");
+}
+
+fn invalid_or_missing_percentage_routes_to_legacy(stack: &Stack) {
+    let ips = clients(200);
+    stack.set_percentage("100");
+    assert_eq!(
+        app_count(&branches(stack, &ips)),
+        200,
+        "precondition: all on the app"
+    );
+    for bad in ["abc", "150", "-1", "50.5"] {
+        stack.set_percentage(bad);
+        let got = branches(stack, &ips);
+        assert!(
+            got.iter().all(|b| b == "legacy"),
+            "{bad:?} sent clients to the app"
+        );
+    }
+    stack.set_percentage("100");
+    stack.kv_delete("MIGRATION_KV", "traffic_percentage");
+    assert!(
+        branches(stack, &ips).iter().all(|b| b == "legacy"),
+        "missing key"
+    );
+    stack.set_percentage("0");
+}

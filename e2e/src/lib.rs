@@ -2,7 +2,7 @@
 //! PostgreSQL cluster, the Django stand-in on it, both Workers in local workerd
 //! through `wrangler dev` — on free ports, and tears it all down again.
 
-mod process;
+pub mod process;
 mod stack;
 
 pub use stack::{Stack, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS, ROUTING_SECRET};

@@ -111,6 +111,36 @@ impl Stack {
         stack
     }
 
+    /// Starts a second `wrangler dev` serving the app Worker alone on its own
+    /// port (for measurements that compare the app with and without the
+    /// gateway); it stops when the returned guard is dropped.
+    pub fn start_app_alone(&self) -> (String, Group) {
+        let port = free_port();
+        let mut dev = self.wrangler_cmd();
+        dev.args(["dev", "-c", "wrangler.app.toml"])
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &free_port().to_string()])
+            .args([
+                "--persist-to",
+                self.dir.join("app-alone-state").to_str().unwrap(),
+            ])
+            .args([
+                "--show-interactive-dev-session=false",
+                "--log-level",
+                "warn",
+            ]);
+        let group = Group::spawn("wrangler dev (app)", dev, &self.dir.join("app-alone.log"));
+        let url = format!("http://127.0.0.1:{port}");
+        let probe = format!("{url}/health");
+        self.wait_until("wrangler dev (app alone)", Duration::from_secs(120), || {
+            crate::client()
+                .get(&probe)
+                .send()
+                .is_ok_and(|r| r.status() == 200)
+        });
+        (url, group)
+    }
+
     /// Stops everything this stack started (idempotent).
     pub fn shutdown(&self) {
         if let Some(mut w) = self.wrangler.lock().unwrap().take() {

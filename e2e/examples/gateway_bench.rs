@@ -76,6 +76,12 @@ fn main() {
     let probe = "/api/bench-probe";
     let legacy_probe = "/__test__/status?code=204";
     let rows = [
+        load(
+            "gateway /health",
+            &format!("{}/health", stack.gateway),
+            secs,
+            clients,
+        ),
         load("app direct", &format!("{app}{probe}"), secs, clients),
         load(
             "app via gateway",

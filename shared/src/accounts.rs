@@ -15,6 +15,8 @@
 
 use serde_json::{Map, Value};
 
+pub mod throttle;
+
 pub const REQUIRED: &str = "This field is required.";
 pub const BLANK: &str = "This field may not be blank.";
 pub const NULL: &str = "This field may not be null.";

@@ -32,11 +32,15 @@ pub struct Pair {
 impl Pair {
     /// The legacy `{access, refresh}` plus the names the seed's Workers clients read.
     pub fn body(&self) -> serde_json::Map<String, serde_json::Value> {
-        let v = json!({
-            "access": self.access, "refresh": self.refresh,
-            "access_token": self.access, "refresh_token": self.refresh,
-        });
-        v.as_object().cloned().unwrap_or_default()
+        [
+            ("access", &self.access),
+            ("refresh", &self.refresh),
+            ("access_token", &self.access),
+            ("refresh_token", &self.refresh),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.as_str().into()))
+        .collect()
     }
 }
 

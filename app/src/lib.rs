@@ -1,13 +1,41 @@
+mod accounts;
+mod audit;
+mod auth;
+mod http;
+mod limits;
+mod settings;
+mod tokens;
+mod users;
+
 use worker::*;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    match (req.method(), req.path().as_str()) {
-        (Method::Get, "/health") => Response::from_json(&serde_json::json!({
-            "status": "healthy",
-            "environment": env.var("ENVIRONMENT").map(|v| v.to_string()).unwrap_or_default(),
-        })),
-        _ => Response::from_json(&serde_json::json!({"error": "Not found"}))
-            .map(|r| r.with_status(404)),
-    }
+    // Legacy paths end with a slash; clients of the Workers era leave it off. Both work.
+    let path = req.path();
+    let route = path.strip_suffix('/').unwrap_or(&path);
+    let method = req.method();
+    let answer = match route {
+        "/health" if method == Method::Get => Ok(http::json(
+            200,
+            &serde_json::json!({
+                "status": "healthy",
+                "environment": settings::var(&env, "ENVIRONMENT").unwrap_or_default(),
+            }),
+        )),
+        "/api/accounts/register" if method == Method::Post => accounts::register(req, &env).await,
+        "/api/accounts/login" if method == Method::Post => accounts::login(req, &env).await,
+        "/api/accounts/token/refresh" if method == Method::Post => {
+            accounts::refresh(req, &env).await
+        }
+        "/api/accounts/logout" if method == Method::Post => accounts::logout(req, &env).await,
+        "/api/accounts/user" if method == Method::Get => accounts::current_user(req, &env).await,
+        "/api/accounts/register"
+        | "/api/accounts/login"
+        | "/api/accounts/token/refresh"
+        | "/api/accounts/logout"
+        | "/api/accounts/user" => Err(http::method_not_allowed(&req)),
+        _ => Err(http::json(404, &serde_json::json!({"error": "Not found"}))),
+    };
+    Ok(answer.unwrap_or_else(|resp| resp))
 }

@@ -242,6 +242,55 @@ impl Stack {
         std::thread::sleep(Duration::from_millis(CONFIG_CACHE_MS + 200));
     }
 
+    /// Runs SQL on the app's local D1 (the state the running `wrangler dev` serves) and
+    /// returns the rows of the last statement as JSON objects.
+    pub fn d1_execute(&self, sql: &str) -> Vec<serde_json::Value> {
+        let mut cmd = self.wrangler_cmd();
+        cmd.args(["d1", "execute", "DB", "--local", "-c", "wrangler.app.toml"])
+            .args(["--persist-to", self.persist_dir().to_str().unwrap()])
+            .args(["--json", "--command", sql]);
+        let out = cmd.output().expect("wrangler d1 execute");
+        assert!(
+            out.status.success(),
+            "d1 execute {sql:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let results: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("d1 execute --json output");
+        results
+            .as_array()
+            .and_then(|r| r.last())
+            .and_then(|r| r["results"].as_array())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Runs SQL on the stand-in's PostgreSQL database and returns `psql`'s unaligned output.
+    pub fn psql(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .args(["-h", "127.0.0.1", "-p", &self.pg_port.to_string()])
+            .args([
+                "-U",
+                "postgres",
+                "-d",
+                "legacy",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "psql {sql:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     fn persist_dir(&self) -> PathBuf {
         self.dir.join("wrangler-state")
     }

@@ -1,6 +1,7 @@
 //! The logic of List Cutter's edge cutover, free of any Workers binding so that it
 //! runs natively (unit tests, the operator CLI) and inside both Workers (wasm).
 
+pub mod accounts;
 pub mod csv_cut;
 pub mod jwt;
 pub mod password;

@@ -1,0 +1,233 @@
+//! `/api/accounts/*`: the legacy accounts API, same shapes and status codes as Django's.
+
+use crate::audit::{self, Entry};
+use crate::auth::{self, AuthUser};
+use crate::http::{self, detail, json, json_body};
+use crate::{limits, settings, tokens, users};
+use serde_json::{json, Value};
+use shared::accounts::{self as rules, BAD_CREDENTIALS, USERNAME_TAKEN};
+use shared::jwt::{self, simplejwt_error_body, JwtConfig, TokenType};
+use shared::password;
+use worker::{Env, Request, Response};
+
+/// Verified against when the username is unknown, so that a miss costs the same time as a
+/// wrong password and does not reveal which usernames exist (Django does the same).
+const TIMING_DUMMY_HASH: &str =
+    "pbkdf2_sha256$870000$timingdummysalt0000000$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+
+/// The handler result: every outcome, error or not, is a response.
+type Answer = Result<Response, Response>;
+
+fn jwt_config(env: &Env) -> Result<JwtConfig, Response> {
+    settings::jwt(env).ok_or_else(|| http::internal_error("config", "JWT_SECRET is not set"))
+}
+
+fn internal(context: &'static str) -> impl FnOnce(worker::Error) -> Response {
+    move |e| http::internal_error(context, e)
+}
+
+/// The body sent with a new token pair: the legacy keys, the Workers-era names and the user.
+fn pair_body(pair: &tokens::Pair, user: &users::User, extra: &[(&str, Value)]) -> Value {
+    let mut body = pair.body();
+    body.insert("user".into(), user.public());
+    for (k, v) in extra {
+        body.insert((*k).into(), v.clone());
+    }
+    Value::Object(body)
+}
+
+pub async fn register(mut req: Request, env: &Env) -> Answer {
+    let body = json_body(&mut req).await?;
+    let taken = match rules::candidate_username(&body) {
+        Some(name) => users::exists(env, &name)
+            .await
+            .map_err(internal("user lookup"))?,
+        None => false,
+    };
+    let form =
+        rules::validate_registration(&body, taken).map_err(|e| json(400, &Value::Object(e)))?;
+    let cfg = jwt_config(env)?;
+    let salt = password::make_salt(&http::random_bytes::<32>().map_err(internal("salt"))?);
+    let hash = password::hash(&form.password, &salt, password::DJANGO_DEFAULT_ITERATIONS);
+    let offset = settings::user_id_offset(env);
+    let user = match users::create(env, offset, &form.username, &form.email, &hash).await {
+        Ok(user) => user,
+        Err(users::CreateError::UsernameTaken) => {
+            return Err(json(400, &json!({"username": [USERNAME_TAKEN]})))
+        }
+        Err(users::CreateError::Db(e)) => return Err(http::internal_error("user insert", e)),
+    };
+    let pair = tokens::issue_pair(env, &cfg, &user.token_user(), http::now_unix())
+        .await
+        .map_err(internal("issue tokens"))?;
+    audit::record(
+        env,
+        &req,
+        Entry {
+            user_id: Some(user.id),
+            action: "register",
+            metadata: json!({"username": user.username}),
+        },
+    )
+    .await;
+    let detail = ("detail", json!("User created successfully"));
+    Ok(json(201, &pair_body(&pair, &user, &[detail])))
+}
+
+pub async fn login(mut req: Request, env: &Env) -> Answer {
+    let body = json_body(&mut req).await?;
+    let creds = rules::validate_login(&body).map_err(|e| json(400, &Value::Object(e)))?;
+    let cfg = jwt_config(env)?;
+    let now = http::now_unix();
+    let ip = http::client_ip(&req);
+    if let Some(wait) = limits::retry_after(env, &creds.username, ip.as_deref(), now)
+        .await
+        .map_err(internal("login limits"))?
+    {
+        audit::record(
+            env,
+            &req,
+            Entry {
+                user_id: None,
+                action: "login_throttled",
+                metadata: json!({"username": creds.username}),
+            },
+        )
+        .await;
+        let mut resp = detail(
+            429,
+            &format!("Request was throttled. Expected available in {wait} seconds."),
+        );
+        let _ = resp.headers_mut().set("Retry-After", &wait.to_string());
+        return Err(resp);
+    }
+    let user = users::by_username(env, &creds.username)
+        .await
+        .map_err(internal("user lookup"))?;
+    let hash = user
+        .as_ref()
+        .map_or(TIMING_DUMMY_HASH, |u| u.password.as_str());
+    let verified = password::verify(&creds.password, hash);
+    let user = match user {
+        Some(user) if verified && user.is_active() => user,
+        user => {
+            limits::record_failure(env, &creds.username, ip.as_deref(), now)
+                .await
+                .map_err(internal("login limits"))?;
+            audit::record(
+                env,
+                &req,
+                Entry {
+                    user_id: user.map(|u| u.id),
+                    action: "login_failed",
+                    metadata: json!({"username": creds.username}),
+                },
+            )
+            .await;
+            return Err(detail(401, BAD_CREDENTIALS));
+        }
+    };
+    limits::clear_user(env, &creds.username)
+        .await
+        .map_err(internal("login limits"))?;
+    users::touch_last_login(env, user.id)
+        .await
+        .map_err(internal("last login"))?;
+    let pair = tokens::issue_pair(env, &cfg, &user.token_user(), now)
+        .await
+        .map_err(internal("issue tokens"))?;
+    audit::record(
+        env,
+        &req,
+        Entry {
+            user_id: Some(user.id),
+            action: "login",
+            metadata: json!({}),
+        },
+    )
+    .await;
+    Ok(json(200, &pair_body(&pair, &user, &[])))
+}
+
+/// Rotation: the presented refresh token is revoked and a new pair is issued.
+pub async fn refresh(mut req: Request, env: &Env) -> Answer {
+    let body = json_body(&mut req).await?;
+    let token = rules::validate_refresh(&body).map_err(|e| json(400, &Value::Object(e)))?;
+    let cfg = jwt_config(env)?;
+    let now = http::now_unix();
+    let invalid = || json(401, &simplejwt_error_body());
+    let claims = jwt::verify(&cfg, &token, TokenType::Refresh, now).map_err(|e| {
+        worker::console_log!("refresh token refused: {e}");
+        invalid()
+    })?;
+    if !tokens::refresh_usable(env, &cfg, &claims)
+        .await
+        .map_err(internal("refresh lookup"))?
+    {
+        return Err(invalid());
+    }
+    let user = users::by_id(env, claims.user_id)
+        .await
+        .map_err(internal("user lookup"))?
+        .filter(users::User::is_active)
+        .ok_or_else(invalid)?;
+    tokens::revoke(env, &claims, "token_rotated", now)
+        .await
+        .map_err(internal("revoke"))?;
+    let pair = tokens::issue_pair(env, &cfg, &user.token_user(), now)
+        .await
+        .map_err(internal("issue tokens"))?;
+    audit::record(
+        env,
+        &req,
+        Entry {
+            user_id: Some(user.id),
+            action: "token_refresh",
+            metadata: json!({"legacy_token": claims.is_legacy()}),
+        },
+    )
+    .await;
+    Ok(json(200, &pair_body(&pair, &user, &[])))
+}
+
+/// Revokes the bearer access token and, when the body names one, the caller's refresh token.
+/// A refresh token that is invalid or someone else's refuses the whole logout (nothing is
+/// revoked), so a client learns its logout did not take.
+pub async fn logout(mut req: Request, env: &Env) -> Answer {
+    let AuthUser { user, claims } = auth::authenticate(&req, env).await?;
+    let body = json_body(&mut req).await?;
+    let cfg = jwt_config(env)?;
+    let now = http::now_unix();
+    let refresh = match body.get("refresh") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(token)) => {
+            let refresh = jwt::verify(&cfg, token, TokenType::Refresh, now)
+                .ok()
+                .filter(|c| c.user_id == user.id)
+                .ok_or_else(|| json(401, &simplejwt_error_body()))?;
+            Some(refresh)
+        }
+        Some(_) => return Err(json(400, &json!({"refresh": [rules::NOT_A_STRING]}))),
+    };
+    for c in std::iter::once(&claims).chain(refresh.as_ref()) {
+        tokens::revoke(env, c, "user_logout", now)
+            .await
+            .map_err(internal("revoke"))?;
+    }
+    audit::record(
+        env,
+        &req,
+        Entry {
+            user_id: Some(user.id),
+            action: "logout",
+            metadata: json!({"refresh_revoked": refresh.is_some()}),
+        },
+    )
+    .await;
+    Ok(detail(200, "Successfully logged out."))
+}
+
+pub async fn current_user(req: Request, env: &Env) -> Answer {
+    let AuthUser { user, .. } = auth::authenticate(&req, env).await?;
+    Ok(json(200, &user.public()))
+}

@@ -8,8 +8,8 @@ use futures_util::future::{select, Either};
 use std::pin::pin;
 use std::time::Duration;
 use worker::{
-    web_sys, AbortController, Delay, Env, Fetch, Headers, Request, RequestInit, RequestRedirect,
-    Response, Result, Url,
+    web_sys, AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit,
+    RequestRedirect, Response, Result, Url,
 };
 
 /// Headers that describe one hop and must not be forwarded as they are.
@@ -39,15 +39,31 @@ pub async fn to_legacy(
     // fetch() sets Host from the target URL: the legacy origin's own host.
     headers.delete("Host")?;
 
-    let outbound = build(&req, target.as_str(), headers)?;
+    // A body is a stream that can be sent once; a bodiless idempotent request
+    // may be sent again when a pooled connection turns out to be closed.
+    let retryable = req.inner().body().is_none()
+        && matches!(req.method(), Method::Get | Method::Head | Method::Options);
     let controller = AbortController::default();
     let signal = controller.signal();
-    let fetch = Fetch::Request(outbound);
-    let sent = pin!(fetch.send_with_signal(&signal));
     let timeout = pin!(Delay::from(Duration::from_millis(
         settings.legacy_timeout_ms.into()
     )));
-    match select(sent, timeout).await {
+    let attempts = pin!(async {
+        let first = Fetch::Request(build(&req, target.as_str(), copy(&headers)?)?)
+            .send_with_signal(&signal)
+            .await;
+        match first {
+            Err(err) if retryable => {
+                worker::console_warn!("legacy origin: {err}; retrying once");
+                Fetch::Request(build(&req, target.as_str(), headers)?)
+                    .send_with_signal(&signal)
+                    .await
+            }
+            other => other,
+        }
+    });
+    let outcome = select(attempts, timeout).await;
+    match outcome {
         Either::Left((Ok(resp), _)) => Ok(resp),
         Either::Left((Err(err), _)) => {
             worker::console_error!("legacy origin unreachable: {err}");
@@ -76,8 +92,12 @@ pub async fn to_app(req: Request, env: &Env, slot: Slot, request_id: &str) -> Re
     }
 }
 
+fn copy(headers: &Headers) -> Result<Headers> {
+    Ok(Headers(web_sys::Headers::new_with_headers(&headers.0)?))
+}
+
 fn forward_headers(req: &Request, request_id: &str) -> Result<Headers> {
-    let headers = Headers(web_sys::Headers::new_with_headers(&req.headers().0)?);
+    let headers = copy(req.headers())?;
     for name in HOP_HEADERS {
         headers.delete(name)?;
     }

@@ -3,5 +3,6 @@
 
 pub mod csv_cut;
 pub mod jwt;
+pub mod ops;
 pub mod password;
 pub mod routing;

@@ -2,6 +2,7 @@
 //! Workers in local workerd) for the whole run, torn down whatever happens.
 //! Tests run one at a time because several of them change the rollout config.
 
+mod admin;
 mod common;
 mod foundation;
 mod proxy;
@@ -20,6 +21,7 @@ fn main() {
     tests.extend(foundation::TESTS);
     tests.extend(split::TESTS);
     tests.extend(proxy::TESTS);
+    tests.extend(admin::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

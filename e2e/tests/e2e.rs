@@ -4,6 +4,7 @@
 
 mod admin;
 mod common;
+mod dashboard;
 mod foundation;
 mod proxy;
 mod split;
@@ -22,6 +23,7 @@ fn main() {
     tests.extend(split::TESTS);
     tests.extend(proxy::TESTS);
     tests.extend(admin::TESTS);
+    tests.extend(dashboard::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

@@ -6,6 +6,7 @@
 mod admin;
 mod alerting;
 mod control;
+mod dashboard;
 mod health;
 mod metrics;
 mod own;
@@ -132,7 +133,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 /// Seconds to wait when this client key has used up the `RATE_LIMITER` budget
 /// (100 per 60 s). A missing or failing limiter lets the request through: the
 /// limiter protects the backends, it must not become an outage of its own.
-async fn rate_limited(env: &Env, client_key: &str) -> Option<u32> {
+pub(crate) async fn rate_limited(env: &Env, client_key: &str) -> Option<u32> {
     let limiter = env.rate_limiter("RATE_LIMITER").ok()?;
     match limiter.limit(client_key.to_string()).await {
         Ok(outcome) if !outcome.success => Some(60),

@@ -2,7 +2,7 @@
 
 use crate::rollout::Snapshot;
 use crate::settings::Settings;
-use crate::{admin, health, metrics};
+use crate::{admin, dashboard, health, metrics};
 use serde_json::json;
 use worker::{Env, Request, Response, Result};
 
@@ -13,7 +13,11 @@ pub async fn handle(
     snapshot: &Snapshot,
 ) -> Result<Response> {
     let path = req.path();
-    match path.trim_end_matches('/') {
+    let path = path.trim_end_matches('/');
+    if let Some(asset) = dashboard::asset(path) {
+        return asset;
+    }
+    match path {
         "/health" => health_report(env, settings, snapshot).await,
         "/metrics" => match metrics::summary(env).await {
             Ok(summary) => Response::from_json(&summary),
@@ -22,6 +26,16 @@ pub async fn handle(
                 crate::respond::error(503, "metrics unavailable")
             }
         },
+        "/admin/login" => {
+            // The one unauthenticated admin route: limited like proxied traffic.
+            let ip = req.headers().get("CF-Connecting-IP")?;
+            if let Some(retry_after) =
+                crate::rate_limited(env, &shared::routing::client_key(ip.as_deref())).await
+            {
+                return crate::respond::too_many_requests(retry_after);
+            }
+            dashboard::login(req, env, snapshot.slot).await
+        }
         p if p.starts_with("/admin/") => admin::handle(req, env, p).await,
         _ => crate::respond::error(404, "not found"),
     }

@@ -53,6 +53,8 @@ try {
     percentage,
     { timeout: 10000 },
   );
+  // For a look at the page: SCREENSHOT=/tmp/dashboard.png
+  if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
   const shown = await page.textContent("#traffic-percentage");
   const audit = await page.textContent("#audit tbody tr:first-child");
   const charts = await page.locator("#charts svg").count();

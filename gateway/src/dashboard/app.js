@@ -108,8 +108,11 @@ function chart(title, points, field, unit) {
   svg.appendChild(label);
   const branches = [...new Set(points.map((p) => p.branch))];
   for (const b of branches) {
-    const pts = points.filter((p) => p.branch === b).map((p) => `${x(p.at_ms).toFixed(1)},${y(p[field]).toFixed(1)}`);
-    svg.appendChild(svgEl("polyline", { points: pts.join(" "), fill: "none", stroke: COLORS[b] || "#333", "stroke-width": 2 }));
+    const color = COLORS[b] || "#333";
+    const xy = points.filter((p) => p.branch === b).map((p) => [x(p.at_ms).toFixed(1), y(p[field]).toFixed(1)]);
+    svg.appendChild(svgEl("polyline", { points: xy.map((c) => c.join(",")).join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
+    // Dots too: a minute with traffic between idle ones is a single point.
+    for (const [cx, cy] of xy) svg.appendChild(svgEl("circle", { cx, cy, r: 3, fill: color }));
   }
   return svg;
 }

@@ -202,6 +202,21 @@ fn requests_without_admin_rights_are_refused_and_change_nothing(stack: &Stack) {
         (401, "gateway".into())
     );
 
+    // Guessing spends the client's rate-limit budget (100 per minute).
+    let guesser = ipv4(300_900);
+    let codes: Vec<u16> = (0..105)
+        .map(|n| {
+            get(stack, write, Some(&format!("guess-{n}")))
+                .header("CF-Connecting-IP", &guesser)
+                .send()
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+        .collect();
+    assert_eq!(codes[0], 401);
+    assert_eq!(codes.last(), Some(&429), "{codes:?}");
+
     std::thread::sleep(Duration::from_millis(CONFIG_CACHE_MS + 100));
     assert_eq!(status(stack)["traffic_percentage"], 0);
     assert_eq!(

@@ -50,6 +50,11 @@ fn is_served_with_a_strict_csp_and_no_outside_assets(stack: &Stack) {
             "inline code"
         );
     }
+    let resp = client()
+        .post(format!("{}/admin/", stack.gateway))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 405);
     for (asset, kind) in [("app.js", "javascript"), ("app.css", "css")] {
         let resp = client()
             .get(format!("{}/admin/assets/{asset}", stack.gateway))

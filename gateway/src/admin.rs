@@ -27,7 +27,16 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         now,
     ) {
         Ok(admin) => admin,
-        Err(denied) => return error(denied.status(), denied.message()),
+        Err(denied) => {
+            // Refusals spend the client's rate-limit budget, so guessing the
+            // operator token is no faster than any other traffic.
+            let ip = req.headers().get("CF-Connecting-IP")?;
+            let key = shared::routing::client_key(ip.as_deref());
+            if let Some(retry_after) = crate::rate_limited(env, &key).await {
+                return crate::respond::too_many_requests(retry_after);
+            }
+            return error(denied.status(), denied.message());
+        }
     };
     match (req.method(), path) {
         (Method::Get | Method::Post, "/admin/migration") => {

@@ -14,13 +14,16 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The dashboard's files, by path (`/admin` trimmed of its trailing slash).
-pub fn asset(path: &str) -> Option<Result<Response>> {
+pub fn asset(method: Method, path: &str) -> Option<Result<Response>> {
     let (body, content_type) = match path {
         "/admin" => (INDEX, "text/html; charset=utf-8"),
         "/admin/assets/app.js" => (SCRIPT, "text/javascript; charset=utf-8"),
         "/admin/assets/app.css" => (STYLE, "text/css; charset=utf-8"),
         _ => return None,
     };
+    if !matches!(method, Method::Get | Method::Head) {
+        return Some(crate::respond::error(405, "method not allowed"));
+    }
     Some((|| {
         let resp = Response::ok(body)?;
         let headers = resp.headers();

@@ -14,7 +14,7 @@ pub async fn handle(
 ) -> Result<Response> {
     let path = req.path();
     let path = path.trim_end_matches('/');
-    if let Some(asset) = dashboard::asset(path) {
+    if let Some(asset) = dashboard::asset(req.method(), path) {
         return asset;
     }
     match path {

@@ -259,6 +259,21 @@ mod tests {
     }
 
     #[test]
+    fn app_totals_join_blue_and_green_and_leave_legacy_out() {
+        let mut summary = Summary::default();
+        summary.branches.insert("app-blue".into(), app(90, 0, 50));
+        summary
+            .branches
+            .insert("app-green".into(), app(10, 10, 2_000));
+        summary
+            .branches
+            .insert("legacy".into(), app(1_000, 500, 50));
+        let t = app_totals(&summary);
+        assert_eq!((t.requests, t.errors, t.error_rate), (100, 10, 10.0));
+        assert_eq!(t.p95_ms, 2_000, "the worse slot's p95");
+    }
+
+    #[test]
     fn webhook_config_and_payloads() {
         let hooks = parse_webhooks(
             r#"[{"kind":"slack","url":"http://s"},{"kind":"pagerduty","url":"http://p","routing_key":"rk"},{"kind":"generic","url":"http://g"}]"#,

@@ -27,12 +27,16 @@ cd "$here"
 access_log=()
 if [ "${LEGACY_ACCESS_LOG:-0}" = 1 ]; then access_log=(--access-logfile /dev/stderr); fi
 
+# --keep-alive above workerd's idle pooling: with gunicorn's 2 s default it
+# closes pooled connections just as the gateway reuses them, and a busy run
+# sees spurious "Network connection lost" 502s.
 exec "$venv/bin/gunicorn" legacy_site.wsgi:application \
   --config "$here/gunicorn.conf.py" \
   --chdir "$here" \
   --bind "127.0.0.1:${LEGACY_PORT}" \
   --worker-class gthread --workers "${LEGACY_WORKERS:-2}" --threads "${LEGACY_THREADS:-8}" \
   --timeout 120 \
+  --keep-alive 75 \
   --no-control-socket \
   --error-logfile - \
   "${access_log[@]}"

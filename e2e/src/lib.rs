@@ -4,6 +4,7 @@
 
 pub mod process;
 mod stack;
+pub mod webhook;
 
 pub use stack::{Stack, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS, ROUTING_SECRET};
 

@@ -25,6 +25,9 @@ pub struct Stack {
     /// Base URL of the Django stand-in (direct, not through the gateway).
     pub legacy: String,
     pub pg_port: u16,
+    /// Where the gateway's `ALERT_WEBHOOKS` points (a generic receiver); a
+    /// test binds it with `e2e::webhook::Receiver` to capture alerts.
+    pub webhook_port: u16,
     /// PostgreSQL's data lives under the system temp dir: the `postgres` user
     /// it runs as may not be allowed into the checkout (e.g. under /root).
     pg_dir: PathBuf,
@@ -53,6 +56,7 @@ impl Stack {
             root,
             dir,
             pg_port,
+            webhook_port: free_port(),
             pg_dir: std::env::temp_dir().join(format!("list-cutter-e2e-pg-{}", std::process::id())),
             legacy_port,
             legacy_proc: Mutex::new(None),
@@ -101,7 +105,22 @@ impl Stack {
         ])
         .args(["--var", &format!("LEGACY_ORIGIN:{}", stack.legacy)])
         .args(["--var", &format!("CONFIG_CACHE_MS:{CONFIG_CACHE_MS}")])
-        .args(["--var", &format!("LEGACY_TIMEOUT_MS:{LEGACY_TIMEOUT_MS}")]);
+        .args(["--var", &format!("LEGACY_TIMEOUT_MS:{LEGACY_TIMEOUT_MS}")])
+        // The alert cron runs on demand (GET /__scheduled) and acts on one bad window.
+        .arg("--test-scheduled")
+        .args([
+            "--var",
+            "ALERT_BAD_WINDOWS:1",
+            "--var",
+            "ALERT_MIN_REQUESTS:10",
+        ])
+        .args([
+            "--var",
+            &format!(
+                r#"ALERT_WEBHOOKS:[{{"kind":"generic","url":"http://127.0.0.1:{}/alert"}}]"#,
+                stack.webhook_port
+            ),
+        ]);
         *stack.wrangler.lock().unwrap() = Some(Group::spawn(
             "wrangler dev",
             dev,

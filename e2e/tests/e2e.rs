@@ -3,7 +3,9 @@
 //! Tests run one at a time because several of them change the rollout config.
 
 mod accounts;
+mod admin;
 mod common;
+mod dashboard;
 mod foundation;
 mod proxy;
 mod split;
@@ -22,6 +24,8 @@ fn main() {
     tests.extend(split::TESTS);
     tests.extend(proxy::TESTS);
     tests.extend(accounts::TESTS);
+    tests.extend(admin::TESTS);
+    tests.extend(dashboard::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

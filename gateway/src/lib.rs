@@ -3,11 +3,20 @@
 //! (headers every response carries). The decision itself is pure and lives in
 //! `shared::routing`; this crate binds it to KV, fetch and service bindings.
 
+mod admin;
+mod alerting;
+mod control;
+mod dashboard;
+mod health;
+mod metrics;
 mod own;
 mod respond;
 mod rollout;
 mod settings;
 mod upstream;
+mod window;
+
+pub use window::MetricsWindow;
 
 use respond::{Finish, ServedBy};
 use settings::Settings;
@@ -15,7 +24,7 @@ use shared::routing::{self, Backend, Decision, RequestFacts};
 use worker::*;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let settings = Settings::from_env(&env);
     let request_id = respond::request_id(&req);
     let url = req.url()?;
@@ -64,7 +73,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     // Upstream.
     match decision {
         Decision::Gateway => {
-            let resp = own::handle(req, &env, &snapshot).await;
+            let resp = own::handle(req, &env, &settings, &snapshot).await;
             respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id))
         }
         Decision::Maintenance { write_freeze } => {
@@ -82,6 +91,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                 let resp = respond::too_many_requests(retry_after);
                 return respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id));
             }
+            let started = Date::now().as_millis();
             let (resp, served_by) = match backend {
                 Backend::Legacy => (
                     upstream::to_legacy(req, &settings, &request_id, &host).await,
@@ -92,6 +102,18 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
                     ServedBy::App(snapshot.slot),
                 ),
             };
+            metrics::observe(
+                &env,
+                &ctx,
+                metrics::Observation {
+                    branch: served_by.header(),
+                    reason: reason.as_str(),
+                    // An upstream error becomes the 502 the response filter sends.
+                    status: resp.as_ref().map_or(502, |r| r.status_code()),
+                    latency_ms: Date::now().as_millis().saturating_sub(started) as u32,
+                    client_key: &key,
+                },
+            );
             let mut finish = Finish::new(served_by, &request_id);
             finish.set_cookie = set_sticky;
             finish.reason = Some(reason.as_str());
@@ -100,10 +122,18 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     }
 }
 
+/// The alert cron (`[triggers] crons`).
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    if let Err(err) = alerting::run(&env).await {
+        console_error!("alert cron failed: {err}");
+    }
+}
+
 /// Seconds to wait when this client key has used up the `RATE_LIMITER` budget
 /// (100 per 60 s). A missing or failing limiter lets the request through: the
 /// limiter protects the backends, it must not become an outage of its own.
-async fn rate_limited(env: &Env, client_key: &str) -> Option<u32> {
+pub(crate) async fn rate_limited(env: &Env, client_key: &str) -> Option<u32> {
     let limiter = env.rate_limiter("RATE_LIMITER").ok()?;
     match limiter.limit(client_key.to_string()).await {
         Ok(outcome) if !outcome.success => Some(60),

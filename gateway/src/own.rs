@@ -1,15 +1,64 @@
 //! Paths the gateway answers itself: `/health`, `/metrics`, `/admin/*`.
 
 use crate::rollout::Snapshot;
+use crate::settings::Settings;
+use crate::{admin, dashboard, health, metrics};
+use serde_json::json;
 use worker::{Env, Request, Response, Result};
 
-pub async fn handle(req: Request, _env: &Env, snapshot: &Snapshot) -> Result<Response> {
-    match req.path().trim_end_matches('/') {
-        "/health" => Response::from_json(&serde_json::json!({
-            "status": "healthy",
-            "traffic_percentage": snapshot.config.percentage,
-            "current_version": snapshot.slot.name(),
-        })),
+pub async fn handle(
+    req: Request,
+    env: &Env,
+    settings: &Settings,
+    snapshot: &Snapshot,
+) -> Result<Response> {
+    let path = req.path();
+    let path = path.trim_end_matches('/');
+    if let Some(asset) = dashboard::asset(req.method(), path) {
+        return asset;
+    }
+    match path {
+        "/health" => health_report(env, settings, snapshot).await,
+        "/metrics" => match metrics::summary(env).await {
+            Ok(summary) => Response::from_json(&summary),
+            Err(err) => {
+                worker::console_error!("metrics unavailable: {err}");
+                crate::respond::error(503, "metrics unavailable")
+            }
+        },
+        "/admin/login" => {
+            // The one unauthenticated admin route: limited like proxied traffic.
+            let ip = req.headers().get("CF-Connecting-IP")?;
+            if let Some(retry_after) =
+                crate::rate_limited(env, &shared::routing::client_key(ip.as_deref())).await
+            {
+                return crate::respond::too_many_requests(retry_after);
+            }
+            dashboard::login(req, env, snapshot.slot).await
+        }
+        p if p.starts_with("/admin/") => admin::handle(req, env, p).await,
         _ => crate::respond::error(404, "not found"),
     }
+}
+
+/// healthy: every check passes; unhealthy: neither backend answers (503);
+/// degraded otherwise (KV down still routes on the last known config).
+async fn health_report(env: &Env, settings: &Settings, snapshot: &Snapshot) -> Result<Response> {
+    let (kv, app, legacy) = futures_util::join!(
+        health::kv(env),
+        health::app(env, snapshot.slot),
+        health::legacy(settings)
+    );
+    let (status, code) = match (kv.ok, app.ok, legacy.ok) {
+        (true, true, true) => ("healthy", 200),
+        (_, false, false) => ("unhealthy", 503),
+        _ => ("degraded", 200),
+    };
+    let resp = Response::from_json(&json!({
+        "status": status,
+        "traffic_percentage": snapshot.config.percentage,
+        "current_version": snapshot.slot.name(),
+        "checks": { "kv": kv, "app": app, "legacy": legacy },
+    }))?;
+    Ok(resp.with_status(code))
 }

@@ -12,12 +12,11 @@ pub enum ServedBy {
 }
 
 impl ServedBy {
-    fn header(&self) -> &'static str {
+    pub fn header(&self) -> &'static str {
         match self {
             ServedBy::Gateway => "gateway",
             ServedBy::Legacy => "legacy",
-            ServedBy::App(Slot::Blue) => "app-blue",
-            ServedBy::App(Slot::Green) => "app-green",
+            ServedBy::App(slot) => slot.branch(),
         }
     }
 }

@@ -18,10 +18,26 @@ pub enum Slot {
 }
 
 impl Slot {
+    /// Reads `current_version`: unset or unknown means blue.
+    pub fn from_stored(raw: Option<&str>) -> Slot {
+        match raw.map(str::trim) {
+            Some("green") => Slot::Green,
+            _ => Slot::Blue,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Slot::Blue => "blue",
             Slot::Green => "green",
+        }
+    }
+
+    /// The metrics branch and `X-Served-By` value of this slot.
+    pub fn branch(self) -> &'static str {
+        match self {
+            Slot::Blue => "app-blue",
+            Slot::Green => "app-green",
         }
     }
 
@@ -110,9 +126,8 @@ async fn read(env: &Env, settings: &Settings) -> worker::Result<Snapshot> {
     {
         worker::console_warn!("rollout config: {problem}");
     }
-    let slot = match values[5].as_deref().map(str::trim) {
-        Some("green") => Slot::Green,
-        _ => Slot::Blue,
-    };
-    Ok(Snapshot { config, slot })
+    Ok(Snapshot {
+        config,
+        slot: Slot::from_stored(values[5].as_deref()),
+    })
 }

@@ -69,3 +69,24 @@ fn number(env: &Env, name: &str, default: u32) -> u32 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(default)
 }
+
+/// The JWT settings shared with the app and Django (admin tokens are the app's).
+pub fn jwt_config(env: &Env) -> shared::jwt::JwtConfig {
+    shared::jwt::JwtConfig::new(
+        var(env, "JWT_SECRET").unwrap_or_default(),
+        &var(env, "JWT_ISSUER").unwrap_or_else(|| "list-cutter".into()),
+        &var(env, "JWT_AUDIENCE").unwrap_or_else(|| "list-cutter-api".into()),
+    )
+}
+
+/// The alert cron's limits (`ALERT_*` vars; unset or invalid keeps the default).
+pub fn thresholds(env: &Env) -> shared::ops::alerts::Thresholds {
+    let d = shared::ops::alerts::Thresholds::default();
+    let parsed = |name: &str| var(env, name).and_then(|v| v.trim().parse::<f64>().ok());
+    shared::ops::alerts::Thresholds {
+        max_error_rate: parsed("ALERT_ERROR_RATE").unwrap_or(d.max_error_rate),
+        max_p95_ms: number(env, "ALERT_P95_MS", d.max_p95_ms),
+        min_requests: number(env, "ALERT_MIN_REQUESTS", d.min_requests as u32).into(),
+        bad_windows: number(env, "ALERT_BAD_WINDOWS", d.bad_windows),
+    }
+}

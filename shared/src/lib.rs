@@ -4,5 +4,6 @@
 pub mod accounts;
 pub mod csv_cut;
 pub mod jwt;
+pub mod ops;
 pub mod password;
 pub mod routing;

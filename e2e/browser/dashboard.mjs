@@ -1,0 +1,68 @@
+// Drives the dashboard in headless Chromium: sign in with the operator token,
+// set a percentage through the confirmation step, and read it back in the
+// status panel. Usage: node e2e/browser/dashboard.mjs <gateway url> <token> <percentage>
+import { chromium } from "playwright-core";
+
+const [gateway, token, percentage] = process.argv.slice(2);
+if (!gateway || !token || !percentage) {
+  console.error("usage: dashboard.mjs <gateway url> <token> <percentage>");
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+});
+const problems = [];
+try {
+  const page = await browser.newPage();
+  // A CSP violation or script error is a failure of the page, not noise.
+  page.on("pageerror", (err) => problems.push("page error: " + err.message));
+  page.on("console", (msg) => {
+    // Failed loads are reported with their URL below.
+    if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) {
+      problems.push("console error: " + msg.text());
+    }
+  });
+  page.on("response", (resp) => {
+    // The browser's own favicon probe is not the page's doing.
+    if (resp.status() >= 400 && new URL(resp.url()).pathname !== "/favicon.ico") {
+      problems.push(`${resp.status()} for ${resp.url()}`);
+    }
+  });
+  await page.goto(gateway + "/admin/");
+  await page.fill("#token-form input[name=token]", token);
+  await page.click("#token-form button");
+  await page.waitForSelector("#console:not([hidden])", { timeout: 10000 });
+  await page.waitForFunction(() => document.getElementById("traffic-percentage").textContent !== "–");
+
+  await page.fill("#percentage", percentage);
+  await page.fill("#percentage-form input[name=reason]", "dashboard test");
+  await page.click("#percentage-form button");
+  await page.waitForSelector("#confirm:not([hidden])");
+  await page.click("#confirm-yes");
+  await page.waitForFunction(
+    (p) => document.getElementById("traffic-percentage").textContent === p,
+    percentage,
+    { timeout: 10000 },
+  );
+  // For a look at the page: SCREENSHOT=/tmp/dashboard.png
+  if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
+  const shown = await page.textContent("#traffic-percentage");
+  const audit = await page.textContent("#audit tbody tr:first-child");
+  const charts = await page.locator("#charts svg").count();
+  console.log(JSON.stringify({ shown, audit, charts, problems }));
+} finally {
+  await browser.close();
+}
+if (problems.length) {
+  console.error(problems.join("\n"));
+  process.exit(1);
+}

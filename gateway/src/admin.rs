@@ -1,0 +1,246 @@
+//! The admin API (`/admin/*` except the dashboard page): migration control,
+//! audit trail, blue/green deployment, metrics history. Every route needs an
+//! admin (see `shared::ops::admin::authorize`).
+
+use crate::control::{self, Change};
+use crate::respond::error;
+use crate::rollout::Slot;
+use crate::{health, metrics, settings};
+use serde::Deserialize;
+use serde_json::json;
+use shared::ops::admin::{self, Admin, MigrationAction};
+use shared::routing::Maintenance;
+use worker::{Date, Env, Method, Request, Response, Result};
+
+/// Most the target slot may take to answer its health check.
+const SWITCH_MAX_LATENCY_MS: u64 = 1_000;
+/// Most the target slot's error rate (percent) may be over the window.
+const SWITCH_MAX_ERROR_RATE: f64 = 1.0;
+
+pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response> {
+    let auth = req.headers().get("Authorization")?;
+    let now = (Date::now().as_millis() / 1000) as i64;
+    let admin = match admin::authorize(
+        auth.as_deref(),
+        &settings::var(env, "ADMIN_API_TOKEN").unwrap_or_default(),
+        &settings::jwt_config(env),
+        now,
+    ) {
+        Ok(admin) => admin,
+        Err(denied) => {
+            // Refusals spend the client's rate-limit budget, so guessing the
+            // operator token is no faster than any other traffic.
+            let ip = req.headers().get("CF-Connecting-IP")?;
+            let key = shared::routing::client_key(ip.as_deref());
+            if let Some(retry_after) = crate::rate_limited(env, &key).await {
+                return crate::respond::too_many_requests(retry_after);
+            }
+            return error(denied.status(), denied.message());
+        }
+    };
+    match (req.method(), path) {
+        (Method::Get | Method::Post, "/admin/migration") => {
+            let params: Vec<(String, String)> = req.url()?.query_pairs().into_owned().collect();
+            match admin::parse_migration(&params) {
+                Ok(request) => migration(env, &admin, request).await,
+                Err(message) => error(400, &message),
+            }
+        }
+        (Method::Get, "/admin/audit") => {
+            Response::from_json(&json!({ "entries": control::audit_trail(env).await? }))
+        }
+        (Method::Get, "/admin/metrics/history") => {
+            Response::from_json(&json!({ "points": metrics::history(env).await? }))
+        }
+        (Method::Get, "/admin/deployment/current") => {
+            Response::from_json(&deployment_current(env).await?)
+        }
+        (Method::Post, "/admin/deployment/switch") => {
+            let body = req.text().await.unwrap_or_default();
+            match serde_json::from_str::<SwitchRequest>(&body) {
+                Ok(switch) => deployment_switch(env, &admin, switch).await,
+                Err(err) => error(
+                    400,
+                    &format!("expected {{\"version\":\"blue|green\",\"force\":false}}: {err}"),
+                ),
+            }
+        }
+        (_, "/admin/migration" | "/admin/deployment/switch") => error(405, "method not allowed"),
+        _ => error(404, "not found"),
+    }
+}
+
+async fn migration(env: &Env, admin: &Admin, request: admin::MigrationRequest) -> Result<Response> {
+    let current = control::current(env).await?;
+    let change = |action: &'static str, old: String, new: String| Change {
+        who: &admin.name,
+        action,
+        old,
+        new,
+        reason: request.reason.clone(),
+    };
+    match request.action {
+        MigrationAction::GetStatus => status(env, current).await,
+        MigrationAction::UpdatePercentage(pct) => {
+            let c = change(
+                "update_percentage",
+                current.percentage.to_string(),
+                pct.to_string(),
+            );
+            control::set_percentage(env, pct, c).await?;
+            Response::from_json(&json!({ "success": true, "percentage": pct }))
+        }
+        MigrationAction::EnableMaintenance(mode) => {
+            let c = change(
+                "enable_maintenance",
+                current.maintenance.as_str().into(),
+                mode.as_str().into(),
+            );
+            control::set_maintenance(env, mode, c).await?;
+            Response::from_json(&json!({ "success": true, "maintenance_mode": mode.as_str() }))
+        }
+        MigrationAction::DisableMaintenance => {
+            let c = change(
+                "disable_maintenance",
+                current.maintenance.as_str().into(),
+                Maintenance::Off.as_str().into(),
+            );
+            control::set_maintenance(env, Maintenance::Off, c).await?;
+            Response::from_json(&json!({ "success": true, "maintenance_mode": "off" }))
+        }
+    }
+}
+
+async fn status(env: &Env, current: control::Current) -> Result<Response> {
+    // Metrics are reported as unavailable rather than failing the status.
+    let summary = metrics::summary(env).await.ok();
+    let config_age_seconds = current.last_updated.as_deref().and_then(|at| {
+        let ms = worker::js_sys::Date::parse(at);
+        (!ms.is_nan()).then(|| ((Date::now().as_millis() as f64 - ms) / 1000.0).floor() as i64)
+    });
+    let deployment = deployment_current(env).await?;
+    Response::from_json(&json!({
+        "traffic_percentage": current.percentage,
+        "maintenance_mode": current.maintenance.as_str(),
+        "last_updated": current.last_updated,
+        "config_age_seconds": config_age_seconds,
+        "current_version": deployment["version"],
+        "active_users": summary.as_ref().map(|s| {
+            let mut users: serde_json::Map<String, serde_json::Value> = s
+                .branches
+                .iter()
+                .map(|(b, v)| (b.clone(), v.active_users.into()))
+                .collect();
+            users.insert("total".into(), s.total.active_users.into());
+            users
+        }),
+        "error_rate": summary.as_ref().map(|s| {
+            let mut rates: serde_json::Map<String, serde_json::Value> = s
+                .branches
+                .iter()
+                .map(|(b, v)| (b.clone(), v.error_rate.into()))
+                .collect();
+            rates.insert("total".into(), s.total.error_rate.into());
+            rates
+        }),
+        "window_seconds": shared::ops::metrics::WINDOW_MS / 1000,
+    }))
+}
+
+async fn deployment_current(env: &Env) -> Result<serde_json::Value> {
+    let kv = env.kv("DEPLOYMENT_KV")?;
+    let version = kv.get("current_version").text().await?;
+    let switched_at = kv.get("switched_at").text().await?;
+    Ok(json!({
+        "version": Slot::from_stored(version.as_deref()).name(),
+        "switched_at": switched_at,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SwitchRequest {
+    version: String,
+    #[serde(default)]
+    force: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn deployment_switch(env: &Env, admin: &Admin, switch: SwitchRequest) -> Result<Response> {
+    let target = match admin::parse_slot(&switch.version) {
+        Some("green") => Slot::Green,
+        Some(_) => Slot::Blue,
+        None => return error(400, "version must be blue or green"),
+    };
+    let probe = health::app(env, target).await;
+    let error_rate = metrics::summary(env)
+        .await
+        .ok()
+        .and_then(|s| s.branches.get(target.branch()).map(|b| b.error_rate))
+        .unwrap_or(0.0);
+    let mut failing = Vec::new();
+    if !probe.ok {
+        failing.push(format!(
+            "health: {}",
+            probe
+                .error
+                .clone()
+                .unwrap_or_else(|| format!("status {}", probe.status.unwrap_or(0)))
+        ));
+    }
+    if probe.latency_ms >= SWITCH_MAX_LATENCY_MS {
+        failing.push(format!(
+            "latency: {} ms >= {SWITCH_MAX_LATENCY_MS} ms",
+            probe.latency_ms
+        ));
+    }
+    if error_rate >= SWITCH_MAX_ERROR_RATE {
+        failing.push(format!(
+            "error rate: {error_rate}% >= {SWITCH_MAX_ERROR_RATE}%"
+        ));
+    }
+    let checks = json!({ "health": probe, "error_rate": error_rate });
+    if !failing.is_empty() && !switch.force {
+        let resp = Response::from_json(&json!({
+            "error": format!("{} is not ready to take traffic", target.name()),
+            "failing": failing,
+            "checks": checks,
+        }))?;
+        return Ok(resp.with_status(409));
+    }
+    let kv = env.kv("DEPLOYMENT_KV")?;
+    let old = Slot::from_stored(kv.get("current_version").text().await?.as_deref());
+    let at = control::now_iso();
+    kv.put("current_version", target.name())?.execute().await?;
+    kv.put("switched_at", &at)?.execute().await?;
+    let forced = if failing.is_empty() {
+        String::new()
+    } else {
+        format!(" (forced past: {})", failing.join("; "))
+    };
+    control::record(
+        env,
+        &at,
+        Change {
+            who: &admin.name,
+            action: "switch_deployment",
+            old: old.name().into(),
+            new: target.name().into(),
+            reason: Some(
+                format!("{}{forced}", switch.reason.unwrap_or_default())
+                    .trim()
+                    .to_string(),
+            )
+            .filter(|r| !r.is_empty()),
+        },
+    )
+    .await?;
+    Response::from_json(&json!({
+        "success": true,
+        "version": target.name(),
+        "switched_at": at,
+        "forced": !failing.is_empty(),
+        "checks": checks,
+    }))
+}

@@ -1,0 +1,203 @@
+// The cutover dashboard: talks only to the gateway's own /admin API with a
+// bearer token kept in sessionStorage (gone when the tab closes).
+"use strict";
+
+const TOKEN_KEY = "lc_admin_token";
+const COLORS = { legacy: "#6a5acd", "app-blue": "#1e88e5", "app-green": "#2e7d32" };
+const $ = (id) => document.getElementById(id);
+let pending = null;
+
+function token() { return sessionStorage.getItem(TOKEN_KEY); }
+
+async function api(path, options = {}) {
+  const headers = Object.assign({ Authorization: "Bearer " + token() }, options.headers || {});
+  const resp = await fetch(path, Object.assign({}, options, { headers }));
+  const body = await resp.json().catch(() => ({}));
+  if (resp.status === 401) { signOut("Your session has ended; sign in again."); }
+  return { ok: resp.ok, status: resp.status, body };
+}
+
+function say(text, isError) {
+  const m = $("message");
+  m.textContent = text;
+  m.className = isError ? "error" : "";
+}
+
+function showConsole(on) {
+  $("login").hidden = on;
+  $("console").hidden = !on;
+  $("logout").hidden = !on;
+}
+
+function signOut(reason) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  showConsole(false);
+  $("login-error").textContent = reason || "";
+}
+
+async function signIn(value) {
+  sessionStorage.setItem(TOKEN_KEY, value);
+  const check = await api("/admin/migration?action=get_status");
+  if (!check.ok) {
+    signOut(check.status === 403 ? "This account is not an admin." : "Sign-in refused.");
+    return;
+  }
+  showConsole(true);
+  refresh();
+}
+
+function perBranch(map) {
+  if (!map) return "unavailable";
+  return Object.entries(map).map(([k, v]) => k + ": " + v).join(", ") || "no traffic";
+}
+
+async function refresh() {
+  if (!token()) return;
+  const [status, audit, history] = await Promise.all([
+    api("/admin/migration?action=get_status"),
+    api("/admin/audit"),
+    api("/admin/metrics/history"),
+  ]);
+  if (status.ok) {
+    const s = status.body;
+    $("traffic-percentage").textContent = s.traffic_percentage;
+    $("maintenance-mode").textContent = s.maintenance_mode;
+    $("current-version").textContent = s.current_version;
+    $("last-updated").textContent = s.last_updated
+      ? s.last_updated + " (" + s.config_age_seconds + " s ago)" : "never";
+    $("active-users").textContent = perBranch(s.active_users);
+    $("error-rate").textContent = perBranch(s.error_rate && Object.fromEntries(
+      Object.entries(s.error_rate).map(([k, v]) => [k, v + "%"])));
+  }
+  if (audit.ok) renderAudit(audit.body.entries || []);
+  if (history.ok) renderCharts(history.body.points || []);
+}
+
+function renderAudit(entries) {
+  const body = $("audit").tBodies[0];
+  body.replaceChildren(...entries.map((e) => {
+    const tr = document.createElement("tr");
+    for (const text of [e.at, e.who, e.action, e.old + " → " + e.new, e.reason || ""]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.appendChild(td);
+    }
+    return tr;
+  }));
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svgEl(name, attrs) {
+  const el = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  return el;
+}
+
+// One small line chart per metric: x = minute, one line per branch.
+function chart(title, points, field, unit) {
+  const W = 640, H = 140, P = 30;
+  const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", class: "chart", role: "img", "aria-label": title });
+  const times = points.map((p) => p.at_ms);
+  const t0 = Math.min(...times), t1 = Math.max(...times, t0 + 60000);
+  const max = Math.max(1, ...points.map((p) => p[field]));
+  const x = (t) => P + (W - 2 * P) * (t - t0) / (t1 - t0);
+  const y = (v) => H - P + -(H - 2 * P) * v / max;
+  svg.appendChild(svgEl("line", { x1: P, y1: H - P, x2: W - P, y2: H - P, stroke: "#999" }));
+  const label = svgEl("text", { x: P, y: 14 });
+  label.textContent = `${title} (max ${max}${unit})`;
+  svg.appendChild(label);
+  const branches = [...new Set(points.map((p) => p.branch))];
+  for (const b of branches) {
+    const color = COLORS[b] || "#333";
+    const xy = points.filter((p) => p.branch === b).map((p) => [x(p.at_ms).toFixed(1), y(p[field]).toFixed(1)]);
+    svg.appendChild(svgEl("polyline", { points: xy.map((c) => c.join(",")).join(" "), fill: "none", stroke: color, "stroke-width": 2 }));
+    // Dots too: a minute with traffic between idle ones is a single point.
+    for (const [cx, cy] of xy) svg.appendChild(svgEl("circle", { cx, cy, r: 3, fill: color }));
+  }
+  return svg;
+}
+
+function renderCharts(points) {
+  const box = $("charts");
+  if (points.length === 0) { box.textContent = "No traffic in the last hour."; return; }
+  const legend = document.createElement("p");
+  legend.className = "legend";
+  for (const b of new Set(points.map((p) => p.branch))) {
+    const s = document.createElement("span");
+    s.className = b;
+    s.textContent = "■ " + b;
+    legend.appendChild(s);
+  }
+  box.replaceChildren(legend, chart("Error rate", points, "error_rate", "%"), chart("p95 latency", points, "p95_ms", " ms"));
+}
+
+function ask(text, action) {
+  pending = action;
+  $("confirm-text").textContent = text;
+  $("confirm").hidden = false;
+}
+
+async function report(result, done) {
+  if (result.ok) say(done);
+  else say("Refused (" + result.status + "): " + (result.body.error || "") +
+    (result.body.failing ? " — " + result.body.failing.join("; ") : ""), true);
+  await refresh();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = new FormData(ev.target);
+    const resp = await fetch("/admin/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: form.get("username"), password: form.get("password") }),
+    });
+    const body = await resp.json().catch(() => ({}));
+    const access = body.access || (body.tokens && body.tokens.access) || body.access_token;
+    if (!resp.ok || !access) { $("login-error").textContent = body.error || body.detail || "Sign-in failed."; return; }
+    signIn(access);
+  });
+  $("token-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    signIn(new FormData(ev.target).get("token"));
+  });
+  $("logout").addEventListener("click", () => signOut());
+
+  $("percentage-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const form = new FormData(ev.target);
+    const pct = form.get("percentage"), reason = form.get("reason") || "";
+    ask(`Send ${pct}% of clients to the app?`, async () => {
+      const q = new URLSearchParams({ action: "update_percentage", percentage: pct, reason });
+      await report(await api("/admin/migration?" + q, { method: "POST" }), `Traffic set to ${pct}%.`);
+    });
+  });
+  for (const button of document.querySelectorAll("[data-maintenance]")) {
+    button.addEventListener("click", () => {
+      const mode = button.dataset.maintenance;
+      const q = mode === "off"
+        ? new URLSearchParams({ action: "disable_maintenance" })
+        : new URLSearchParams({ action: "enable_maintenance", mode });
+      ask(`Set maintenance to ${mode}?`, async () =>
+        report(await api("/admin/migration?" + q, { method: "POST" }), `Maintenance: ${mode}.`));
+    });
+  }
+  $("switch-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const form = new FormData(ev.target);
+    const body = JSON.stringify({ version: form.get("version"), force: form.get("force") === "on" });
+    ask(`Switch app traffic to ${form.get("version")}?`, async () =>
+      report(await api("/admin/deployment/switch", { method: "POST", body }), `Now serving ${form.get("version")}.`));
+  });
+  $("confirm-yes").addEventListener("click", async () => {
+    $("confirm").hidden = true;
+    const action = pending;
+    pending = null;
+    if (action) await action();
+  });
+  $("confirm-no").addEventListener("click", () => { $("confirm").hidden = true; pending = null; });
+
+  if (token()) signIn(token());
+  setInterval(refresh, 5000);
+});

@@ -1,0 +1,135 @@
+//! Per-request metrics. On the request path this only writes an Analytics
+//! Engine data point (non-blocking) and appends to this isolate's buffer; the
+//! buffer goes to the metrics Durable Object in `wait_until`, every
+//! `FLUSH_EVERY` requests or once its oldest sample is `FLUSH_AFTER_MS` old.
+//! Readers (`/metrics`, status, the cron) flush this isolate's buffer first.
+
+use shared::ops::alerts::AlertState;
+use shared::ops::metrics::{HistoryPoint, Sample, Summary};
+use std::cell::RefCell;
+use worker::{
+    AnalyticsEngineDataPointBuilder, Context, Date, Env, Method, Request, RequestInit, Response,
+    Result, Stub,
+};
+
+const FLUSH_EVERY: usize = 25;
+const FLUSH_AFTER_MS: u64 = 1_000;
+
+thread_local! {
+    static BUFFER: RefCell<Vec<Sample>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One proxied request.
+pub struct Observation<'a> {
+    pub branch: &'static str,
+    pub reason: &'static str,
+    pub status: u16,
+    pub latency_ms: u32,
+    pub client_key: &'a str,
+}
+
+pub fn observe(env: &Env, ctx: &Context, o: Observation) {
+    let now = Date::now().as_millis();
+    if let Ok(dataset) = env.analytics_engine("ANALYTICS") {
+        let written = AnalyticsEngineDataPointBuilder::new()
+            .indexes([o.branch])
+            .add_blob(o.branch)
+            .add_blob(o.reason)
+            .add_double(o.status)
+            .add_double(o.latency_ms)
+            .write_to(&dataset);
+        if let Err(err) = written {
+            worker::console_warn!("analytics engine write failed: {err}");
+        }
+    }
+    let sample = Sample {
+        at_ms: now,
+        branch: o.branch.to_string(),
+        status: o.status,
+        latency_ms: o.latency_ms,
+        // A hash, not the address: the window only needs to tell clients apart.
+        client: shared::routing::fnv1a64(o.client_key.as_bytes()) as u32,
+    };
+    let due = BUFFER.with(|b| {
+        let mut b = b.borrow_mut();
+        b.push(sample);
+        b.len() >= FLUSH_EVERY || now.saturating_sub(b[0].at_ms) >= FLUSH_AFTER_MS
+    });
+    if due {
+        let batch = take();
+        let env = env.clone();
+        ctx.wait_until(async move {
+            if let Err(err) = send(&env, &batch).await {
+                worker::console_warn!("metrics flush of {} samples failed: {err}", batch.len());
+            }
+        });
+    }
+}
+
+fn take() -> Vec<Sample> {
+    BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()))
+}
+
+/// Sends what this isolate still holds (for readers that must see it).
+pub async fn flush(env: &Env) -> Result<()> {
+    let batch = take();
+    if batch.is_empty() {
+        return Ok(());
+    }
+    send(env, &batch).await
+}
+
+async fn send(env: &Env, batch: &[Sample]) -> Result<()> {
+    call(
+        env,
+        Method::Post,
+        "/record",
+        Some(serde_json::to_string(batch)?),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn summary(env: &Env) -> Result<Summary> {
+    flush(env).await?;
+    call(env, Method::Get, "/summary", None).await?.json().await
+}
+
+pub async fn history(env: &Env) -> Result<Vec<HistoryPoint>> {
+    flush(env).await?;
+    call(env, Method::Get, "/history", None).await?.json().await
+}
+
+pub async fn alert_state(env: &Env) -> Result<AlertState> {
+    call(env, Method::Get, "/alert-state", None)
+        .await?
+        .json()
+        .await
+}
+
+pub async fn save_alert_state(env: &Env, state: &AlertState) -> Result<()> {
+    let body = serde_json::to_string(state)?;
+    call(env, Method::Put, "/alert-state", Some(body)).await?;
+    Ok(())
+}
+
+fn stub(env: &Env) -> Result<Stub> {
+    env.durable_object("METRICS")?.get_by_name("global")
+}
+
+async fn call(env: &Env, method: Method, path: &str, body: Option<String>) -> Result<Response> {
+    let mut init = RequestInit::new();
+    init.with_method(method);
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
+    }
+    let req = Request::new_with_init(&format!("https://metrics{path}"), &init)?;
+    let resp = stub(env)?.fetch_with_request(req).await?;
+    if resp.status_code() >= 400 {
+        return Err(worker::Error::RustError(format!(
+            "metrics object answered {} to {path}",
+            resp.status_code()
+        )));
+    }
+    Ok(resp)
+}

@@ -1,0 +1,8 @@
+//! Operations of the gateway that need no Workers binding: who may use the admin
+//! API and what an admin request asks for, the audit trail, the rolling metrics
+//! window, and the alert / rollback rules.
+
+pub mod admin;
+pub mod alerts;
+pub mod audit;
+pub mod metrics;

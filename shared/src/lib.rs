@@ -3,5 +3,6 @@
 
 pub mod csv_cut;
 pub mod jwt;
+pub mod multipart;
 pub mod password;
 pub mod routing;

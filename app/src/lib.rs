@@ -1,8 +1,16 @@
 use worker::*;
 
+mod cutter;
+mod http;
+mod storage;
+
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    match (req.method(), req.path().as_str()) {
+    // API paths answer with or without their trailing slash, like Django's.
+    let path = req.path();
+    match (req.method(), path.trim_end_matches('/')) {
+        (Method::Post, "/api/list_cutter/csv_cutter") => cutter::upload(req, &env).await,
+        (Method::Post, "/api/list_cutter/export_csv") => cutter::export(req, &env).await,
         (Method::Get, "/health") => Response::from_json(&serde_json::json!({
             "status": "healthy",
             "environment": env.var("ENVIRONMENT").map(|v| v.to_string()).unwrap_or_default(),

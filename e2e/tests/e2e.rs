@@ -3,6 +3,7 @@
 //! Tests run one at a time because several of them change the rollout config.
 
 mod common;
+mod cutter;
 mod foundation;
 mod proxy;
 mod split;
@@ -20,6 +21,7 @@ fn main() {
     tests.extend(foundation::TESTS);
     tests.extend(split::TESTS);
     tests.extend(proxy::TESTS);
+    tests.extend(cutter::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

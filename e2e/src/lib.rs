@@ -32,7 +32,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// A CSV of exactly `size` bytes (`id,name,city,amount,note`) with quoted cells,
-/// commas, doubled quotes and multi-byte text, ending on a complete record.
+/// commas, doubled quotes and multi-byte text, ending on a complete record
+/// (`size` must exceed 64).
 pub fn sample_csv(size: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(size + 128);
     out.extend_from_slice(b"id,name,city,amount,note\n");
@@ -48,16 +49,14 @@ pub fn sample_csv(size: usize) -> Vec<u8> {
         out.extend_from_slice(line.as_bytes());
         i += 1;
     }
-    // Back to the last whole record, then pad with short all-digit ones.
-    let last = out[..size]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
+    // Back to the last whole record that leaves room for one more, then one
+    // all-empty record whose note pads the file to `size` (every record has the
+    // header's five fields, so strict readers like xsv accept it).
+    let last = out[..size - 5].iter().rposition(|&b| b == b'\n').unwrap() + 1;
     out.truncate(last);
-    while out.len() < size {
-        let pad = (size - out.len()).min(40);
-        out.extend(std::iter::repeat_n(b'9', pad - 1));
-        out.push(b'\n');
-    }
+    let pad = size - out.len();
+    out.extend_from_slice(b",,,,");
+    out.extend(std::iter::repeat_n(b'9', pad - 5));
+    out.push(b'\n');
     out
 }

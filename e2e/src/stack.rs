@@ -277,6 +277,38 @@ impl Stack {
         state
     }
 
+    /// Rewrites an R2 object's custom metadata in the local state under the
+    /// running Workers (to make an object look old without waiting a day).
+    pub fn r2_set_custom_metadata(&self, key: &str, json: &str) {
+        let sql = format!(
+            "UPDATE _mf_objects SET custom_metadata = '{}' WHERE key = '{}'",
+            json.replace('\'', "''"),
+            key.replace('\'', "''")
+        );
+        let mut updated = 0;
+        for path in files_under(&self.persist_dir().join("v3/r2")) {
+            let name = path.file_name().unwrap_or_default();
+            if path.extension().is_some_and(|e| e == "sqlite") && name != "metadata.sqlite" {
+                let out = Command::new("sqlite3")
+                    .arg(&path)
+                    .arg(format!("{sql}; SELECT changes();"))
+                    .output()
+                    .expect("sqlite3");
+                assert!(
+                    out.status.success(),
+                    "sqlite3 {}: {:?}",
+                    path.display(),
+                    out
+                );
+                updated += String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse::<u32>()
+                    .unwrap_or(0);
+            }
+        }
+        assert_eq!(updated, 1, "no R2 object {key}");
+    }
+
     fn persist_dir(&self) -> PathBuf {
         self.dir.join("wrangler-state")
     }

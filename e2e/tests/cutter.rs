@@ -30,6 +30,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
     ("cutter::bad_exports_get_4xx_json", bad_exports_get_4xx_json),
     (
+        "cutter::expired_uploads_are_not_found_and_deleted",
+        expired_uploads_are_not_found_and_deleted,
+    ),
+    (
         "cutter::matches_the_legacy_endpoints_except_documented_fixes",
         matches_the_legacy_endpoints_except_documented_fixes,
     ),
@@ -365,6 +369,24 @@ fn bad_exports_get_4xx_json(stack: &Stack) {
         .unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.json::<Value>().unwrap()["error"].is_string());
+}
+
+fn expired_uploads_are_not_found_and_deleted(stack: &Stack) {
+    let id = upload_ok(stack, "people.csv", PEOPLE.as_bytes());
+    let key = format!("anon/{id}.csv");
+    let request = json!({"columns": ["name"], "file_path": id});
+    assert_eq!(export(&stack.gateway, &request).status, 200);
+    stack.r2_set_custom_metadata(
+        &key,
+        r#"{"expires_at":"2020-01-01T00:00:00Z","original_name":"people.csv"}"#,
+    );
+    let r = export(&stack.gateway, &request);
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(r.json(), json!({"error": "File not found"}));
+    assert!(
+        !stack.r2_state().keys.contains(&key),
+        "the expired object is deleted"
+    );
 }
 
 fn matches_the_legacy_endpoints_except_documented_fixes(stack: &Stack) {

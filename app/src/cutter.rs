@@ -9,7 +9,7 @@ use shared::csv_cut::{CutSpec, Cutter, UploadCheck};
 use shared::multipart::{Event, Limits, Multipart, MultipartErrorKind};
 use worker::{ByteStream, Env, Headers, Request, Response, Result};
 
-use crate::http::{json_error, Reject};
+use crate::http::{json_error, read_json, Reject};
 use crate::storage::{anon_key, anon_metadata, is_expired, new_anon_id, ObjectWriter};
 
 /// Largest text field accepted next to the file.
@@ -35,7 +35,9 @@ pub async fn upload(mut req: Request, env: &Env) -> Result<Response> {
         Ok(parser) => parser,
         Err(error) => return json_error(400, &error.message),
     };
-    let mut body = req.stream()?;
+    let Ok(mut body) = req.stream() else {
+        return json_error(400, "No file uploaded");
+    };
     let id = new_anon_id();
     let key = anon_key(&id).expect("a fresh id is well formed");
     let mut file: Option<(ObjectWriter, UploadCheck)> = None;
@@ -154,8 +156,7 @@ pub async fn export(mut req: Request, env: &Env) -> Result<Response> {
 }
 
 async fn start_export(req: &mut Request, env: &Env) -> std::result::Result<Response, Reject> {
-    let body: Value = serde_json::from_str(&req.text().await?)
-        .map_err(|_| Reject::bad_request("Invalid JSON body"))?;
+    let body = read_json(req).await?;
     let mut cutter = Cutter::new(parse_spec(&body)?).map_err(|e| Reject::bad_request(e.message))?;
     let file_path = body
         .get("file_path")

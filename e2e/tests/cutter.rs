@@ -232,6 +232,24 @@ fn bad_uploads_get_4xx_json_and_leave_r2_unchanged(stack: &Stack) {
             "multipart",
         ),
         (
+            "truncated body",
+            post(gw, "/api/list_cutter/csv_cutter/")
+                .header("content-type", "multipart/form-data; boundary=b0")
+                .body(
+                    "--b0\r\nContent-Disposition: form-data; name=\"file\"; \
+                     filename=\"t.csv\"\r\n\r\na,b\n1,2\n",
+                ),
+            400,
+            "ended before its closing boundary",
+        ),
+        (
+            "no body at all",
+            post(gw, "/api/list_cutter/csv_cutter/")
+                .header("content-type", "multipart/form-data; boundary=b0"),
+            400,
+            "",
+        ),
+        (
             "empty file",
             post(gw, "/api/list_cutter/csv_cutter/").multipart(file_form("e.csv", vec![])),
             400,
@@ -362,13 +380,25 @@ fn bad_exports_get_4xx_json(stack: &Stack) {
         let error = body["error"].as_str().unwrap_or_default();
         assert!(error.contains(message), "{what}: {body}");
     }
-    let resp = post(&stack.gateway, "/api/list_cutter/export_csv/")
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    assert!(resp.json::<Value>().unwrap()["error"].is_string());
+    let raw = |body: Vec<u8>| {
+        let resp = post(&stack.gateway, "/api/list_cutter/export_csv/")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().unwrap()["error"].clone())
+    };
+    assert_eq!(
+        raw(b"{not json".to_vec()),
+        (400, json!("Invalid JSON body"))
+    );
+    assert_eq!(raw(Vec::new()), (400, json!("Invalid JSON body")));
+    // A body too large for a request of a few names is refused, not buffered.
+    assert_eq!(
+        raw(vec![b' '; 2 << 20]),
+        (413, json!("Request body too large"))
+    );
 }
 
 fn expired_uploads_are_not_found_and_deleted(stack: &Stack) {

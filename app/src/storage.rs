@@ -53,7 +53,11 @@ pub fn anon_metadata(original_name: &str) -> HashMap<String, String> {
             "expires_at".to_string(),
             expires.to_rfc3339_opts(SecondsFormat::Secs, true),
         ),
-        ("original_name".to_string(), original_name.to_string()),
+        // R2 allows 2 KiB of custom metadata per object: a long client name is cut.
+        (
+            "original_name".to_string(),
+            original_name.chars().take(255).collect(),
+        ),
     ])
 }
 

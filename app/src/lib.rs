@@ -1,9 +1,11 @@
 mod accounts;
 mod audit;
 mod auth;
+mod cutter;
 mod http;
 mod limits;
 mod settings;
+mod storage;
 mod tokens;
 mod users;
 
@@ -30,6 +32,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
         "/api/accounts/logout" if method == Method::Post => accounts::logout(req, &env).await,
         "/api/accounts/user" if method == Method::Get => accounts::current_user(req, &env).await,
+        "/api/list_cutter/csv_cutter" if method == Method::Post => {
+            return cutter::upload(req, &env).await
+        }
+        "/api/list_cutter/export_csv" if method == Method::Post => {
+            return cutter::export(req, &env).await
+        }
         "/api/accounts/register"
         | "/api/accounts/login"
         | "/api/accounts/token/refresh"

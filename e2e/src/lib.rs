@@ -6,7 +6,7 @@ pub mod process;
 mod stack;
 pub mod webhook;
 
-pub use stack::{Stack, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS, ROUTING_SECRET};
+pub use stack::{R2State, Stack, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS, ROUTING_SECRET};
 
 use reqwest::blocking::Client;
 use std::time::Duration;
@@ -30,4 +30,34 @@ pub fn ipv4(n: u32) -> String {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A CSV of exactly `size` bytes (`id,name,city,amount,note`) with quoted cells,
+/// commas, doubled quotes and multi-byte text, ending on a complete record
+/// (`size` must exceed 64).
+pub fn sample_csv(size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size + 128);
+    out.extend_from_slice(b"id,name,city,amount,note\n");
+    let cities = ["NYC", "LA", "Chicago", "Zürich", "São Paulo"];
+    let mut i: u64 = 0;
+    while out.len() < size {
+        let amount = i.wrapping_mul(2_654_435_761) % 100_000;
+        let line = format!(
+            "{i},\"Name, {i}\",{},{amount},\"say \"\"{}\"\" ✓\"\n",
+            cities[(i % 5) as usize],
+            i % 97
+        );
+        out.extend_from_slice(line.as_bytes());
+        i += 1;
+    }
+    // Back to the last whole record that leaves room for one more, then one
+    // all-empty record whose note pads the file to `size` (every record has the
+    // header's five fields, so strict readers like xsv accept it).
+    let last = out[..size - 5].iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    out.truncate(last);
+    let pad = size - out.len();
+    out.extend_from_slice(b",,,,");
+    out.extend(std::iter::repeat_n(b'9', pad - 5));
+    out.push(b'\n');
+    out
 }

@@ -310,6 +310,73 @@ impl Stack {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The local R2 state of the running Workers: the object keys (sorted) and
+    /// the number of stored blobs (objects and multipart parts, finished or not),
+    /// read from Miniflare's files so that a test sees orphans the API would hide.
+    pub fn r2_state(&self) -> R2State {
+        let r2 = self.persist_dir().join("v3/r2");
+        let mut state = R2State::default();
+        for path in files_under(&r2) {
+            // One database per bucket (Miniflare's `metadata.sqlite` is not one).
+            let name = path.file_name().unwrap_or_default();
+            if path.extension().is_some_and(|e| e == "sqlite") && name != "metadata.sqlite" {
+                let out = Command::new("sqlite3")
+                    .arg("-readonly")
+                    .arg(&path)
+                    .arg("SELECT key FROM _mf_objects")
+                    .output()
+                    .expect("sqlite3");
+                assert!(
+                    out.status.success(),
+                    "sqlite3 {}: {:?}",
+                    path.display(),
+                    out
+                );
+                state.keys.extend(
+                    String::from_utf8_lossy(&out.stdout)
+                        .lines()
+                        .map(str::to_string),
+                );
+            } else if path.components().any(|c| c.as_os_str() == "blobs") {
+                state.blobs += 1;
+            }
+        }
+        state.keys.sort();
+        state
+    }
+
+    /// Rewrites an R2 object's custom metadata in the local state under the
+    /// running Workers (to make an object look old without waiting a day).
+    pub fn r2_set_custom_metadata(&self, key: &str, json: &str) {
+        let sql = format!(
+            "UPDATE _mf_objects SET custom_metadata = '{}' WHERE key = '{}'",
+            json.replace('\'', "''"),
+            key.replace('\'', "''")
+        );
+        let mut updated = 0;
+        for path in files_under(&self.persist_dir().join("v3/r2")) {
+            let name = path.file_name().unwrap_or_default();
+            if path.extension().is_some_and(|e| e == "sqlite") && name != "metadata.sqlite" {
+                let out = Command::new("sqlite3")
+                    .arg(&path)
+                    .arg(format!("{sql}; SELECT changes();"))
+                    .output()
+                    .expect("sqlite3");
+                assert!(
+                    out.status.success(),
+                    "sqlite3 {}: {:?}",
+                    path.display(),
+                    out
+                );
+                updated += String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse::<u32>()
+                    .unwrap_or(0);
+            }
+        }
+        assert_eq!(updated, 1, "no R2 object {key}");
+    }
+
     fn persist_dir(&self) -> PathBuf {
         self.dir.join("wrangler-state")
     }
@@ -394,4 +461,28 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// See [`Stack::r2_state`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct R2State {
+    pub keys: Vec<String>,
+    pub blobs: usize,
+}
+
+/// Every file below `dir` (none when it does not exist).
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
 }

@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod common;
+mod cutter;
 mod dashboard;
 mod foundation;
 mod proxy;
@@ -26,6 +27,7 @@ fn main() {
     tests.extend(accounts::TESTS);
     tests.extend(admin::TESTS);
     tests.extend(dashboard::TESTS);
+    tests.extend(cutter::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

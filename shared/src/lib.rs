@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod csv_cut;
 pub mod jwt;
+pub mod multipart;
 pub mod ops;
 pub mod password;
 pub mod routing;

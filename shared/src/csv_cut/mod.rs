@@ -7,6 +7,7 @@
 //! * [`read_header`] / [`HeaderReader`]: the column names of an upload.
 //! * [`Cutter`]: selects columns and keeps the rows that pass every filter.
 //! * [`Counter`]: counts rows and columns after an upload.
+//! * [`UploadCheck`]: accepts or refuses an upload while it streams into storage.
 //! * [`Filter`]: one parsed filter expression (usable to validate saved filters).
 //!
 //! # Input rules
@@ -43,6 +44,7 @@ mod eval;
 mod filter;
 mod header;
 mod record;
+mod upload;
 mod write;
 
 #[cfg(test)]
@@ -53,6 +55,7 @@ pub use cutter::{CutSpec, CutStats, Cutter};
 pub use eval::parse_number;
 pub use filter::Filter;
 pub use header::{read_header, Header, HeaderReader, RenamedColumn};
+pub use upload::{UploadCheck, UploadSummary};
 
 use std::fmt;
 
@@ -64,6 +67,8 @@ pub const DEFAULT_MAX_RECORD_BYTES: usize = 8 << 20;
 pub enum ErrorKind {
     /// The file is not valid UTF-8.
     InvalidUtf8,
+    /// The file holds binary data (NUL bytes), not text.
+    NotText,
     /// The file holds no record at all.
     EmptyFile,
     /// The first record has no non-empty column name.
@@ -86,6 +91,7 @@ impl ErrorKind {
         matches!(
             self,
             ErrorKind::InvalidUtf8
+                | ErrorKind::NotText
                 | ErrorKind::EmptyFile
                 | ErrorKind::MissingHeader
                 | ErrorKind::RecordTooLarge

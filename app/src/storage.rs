@@ -1,0 +1,159 @@
+//! R2 objects of the anonymous cutter: opaque ids, keys under `anon/`, expiry, and
+//! writing an object as it streams in.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, SecondsFormat};
+use worker::{Bucket, Date, HttpMetadata, MultipartUpload, Result, UploadedPart};
+
+/// Size of every multipart part but the last (R2: at least 5 MiB, all equal). It is
+/// also the most an upload holds in memory.
+pub const PART_SIZE: usize = 5 << 20;
+/// How long an anonymous upload stays readable.
+const ANON_TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// A fresh random id (UUID v4 text); the client gets it as `file_path`.
+pub fn new_anon_id() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the Workers runtime provides crypto randomness");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex_lower(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The R2 key of an anonymous id, or `None` when `id` is not exactly one of ours
+/// (so no client string ever becomes a key: no `../`, no other prefix).
+pub fn anon_key(id: &str) -> Option<String> {
+    let well_formed = id.len() == 36
+        && id.bytes().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => matches!(c, b'0'..=b'9' | b'a'..=b'f'),
+        });
+    well_formed.then(|| format!("anon/{id}.csv"))
+}
+
+/// Custom metadata of a new anonymous object: it expires 24 h from now.
+pub fn anon_metadata(original_name: &str) -> HashMap<String, String> {
+    let expires = DateTime::from_timestamp_millis(Date::now().as_millis() as i64 + ANON_TTL_MS)
+        .expect("a current timestamp is in range");
+    HashMap::from([
+        (
+            "expires_at".to_string(),
+            expires.to_rfc3339_opts(SecondsFormat::Secs, true),
+        ),
+        // R2 allows 2 KiB of custom metadata per object: a long client name is cut.
+        (
+            "original_name".to_string(),
+            original_name.chars().take(255).collect(),
+        ),
+    ])
+}
+
+/// True when the metadata's `expires_at` has passed (or cannot be read).
+pub fn is_expired(metadata: &HashMap<String, String>) -> bool {
+    metadata
+        .get("expires_at")
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .is_none_or(|t| t.timestamp_millis() <= Date::now().as_millis() as i64)
+}
+
+/// Writes one object from a stream of chunks: a single `put` when it fits in one
+/// part, else an R2 multipart upload of `PART_SIZE` parts. Nothing is visible under
+/// the key until [`ObjectWriter::finish`]; [`ObjectWriter::abort`] leaves nothing.
+pub struct ObjectWriter {
+    bucket: Bucket,
+    key: String,
+    metadata: HashMap<String, String>,
+    buf: Vec<u8>,
+    upload: Option<MultipartUpload>,
+    parts: Vec<UploadedPart>,
+}
+
+impl ObjectWriter {
+    pub fn new(bucket: Bucket, key: String, metadata: HashMap<String, String>) -> Self {
+        ObjectWriter {
+            bucket,
+            key,
+            metadata,
+            buf: Vec::new(),
+            upload: None,
+            parts: Vec::new(),
+        }
+    }
+
+    pub async fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.buf.extend_from_slice(data);
+        while self.buf.len() >= PART_SIZE {
+            let rest = self.buf.split_off(PART_SIZE);
+            let part = std::mem::replace(&mut self.buf, rest);
+            self.upload_part(part).await?;
+        }
+        Ok(())
+    }
+
+    async fn upload_part(&mut self, part: Vec<u8>) -> Result<()> {
+        if self.upload.is_none() {
+            let upload = self
+                .bucket
+                .create_multipart_upload(&self.key)
+                .http_metadata(csv_http_metadata())
+                .custom_metadata(self.metadata.clone())
+                .execute()
+                .await?;
+            self.upload = Some(upload);
+        }
+        let upload = self.upload.as_ref().expect("created above");
+        let number = u16::try_from(self.parts.len() + 1)
+            .map_err(|_| worker::Error::RustError("too many parts".into()))?;
+        self.parts.push(upload.upload_part(number, part).await?);
+        Ok(())
+    }
+
+    /// Makes the object visible under its key.
+    pub async fn finish(mut self) -> Result<()> {
+        let last = std::mem::take(&mut self.buf);
+        if self.upload.is_none() {
+            self.bucket
+                .put(&self.key, last)
+                .http_metadata(csv_http_metadata())
+                .custom_metadata(self.metadata)
+                .execute()
+                .await?;
+            return Ok(());
+        }
+        if !last.is_empty() {
+            self.upload_part(last).await?;
+        }
+        let upload = self.upload.take().expect("checked above");
+        upload.complete(self.parts).await?;
+        Ok(())
+    }
+
+    /// Drops the parts uploaded so far; no object is left behind.
+    pub async fn abort(self) {
+        if let Some(upload) = self.upload {
+            if let Err(error) = upload.abort().await {
+                worker::console_error!("aborting the multipart upload of {}: {error}", self.key);
+            }
+        }
+    }
+}
+
+fn csv_http_metadata() -> HttpMetadata {
+    HttpMetadata {
+        content_type: Some("text/csv".into()),
+        ..Default::default()
+    }
+}

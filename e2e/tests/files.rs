@@ -199,8 +199,11 @@ fn journey(stack: &Stack, app: bool) -> Vec<Step> {
     );
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&cut));
     assert_eq!(
-        String::from_utf8_lossy(&cut).replace("\r\n", "\n"),
-        "name,city\nJohn,NYC\nBob,NYC\n"
+        // Legacy leaves the last record unterminated (a documented difference).
+        String::from_utf8_lossy(&cut)
+            .replace("\r\n", "\n")
+            .trim_end(),
+        "name,city\nJohn,NYC\nBob,NYC"
     );
     steps.push(("export", status, vec![]));
 

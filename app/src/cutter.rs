@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use futures_util::{stream, StreamExt};
 use serde_json::Value;
 use shared::csv_cut::{CutSpec, Cutter, UploadCheck};
-use shared::multipart::{Event, Limits, Multipart, MultipartErrorKind};
+use shared::multipart::{Event, Limits, Multipart, MultipartErrorKind, PartInfo};
 use worker::{ByteStream, Env, Headers, Request, Response, Result};
 
 use crate::http::{json_error, read_json, Reject};
@@ -16,7 +16,7 @@ use crate::storage::{anon_key, anon_metadata, is_expired, new_anon_id, ObjectWri
 const MAX_FIELD_BYTES: usize = 4096;
 
 /// `MAX_FILE_SIZE` (bytes), 50 MiB when unset.
-fn max_file_size(env: &Env) -> u64 {
+pub fn max_file_size(env: &Env) -> u64 {
     env.var("MAX_FILE_SIZE")
         .ok()
         .and_then(|v| v.to_string().parse().ok())
@@ -42,7 +42,17 @@ pub async fn upload(mut req: Request, env: &Env) -> Result<Response> {
     let key = anon_key(&id).expect("a fresh id is well formed");
     let mut file: Option<(ObjectWriter, UploadCheck)> = None;
 
-    let outcome = receive(&mut body, &mut parser, &mut file, env, &key, max).await;
+    let start = |info: &PartInfo| -> std::result::Result<ObjectWriter, Reject> {
+        check_csv_name(&info.filename)?;
+        let bucket = env.bucket("FILE_STORAGE")?;
+        Ok(ObjectWriter::new(
+            bucket,
+            key.clone(),
+            anon_metadata(&info.filename),
+        ))
+    };
+    let mut fields = Vec::new();
+    let outcome = receive(&mut body, &mut parser, &mut file, &mut fields, &start, max).await;
     let stored = match outcome {
         Ok(()) => store(file).await,
         Err(reject) => {
@@ -81,14 +91,29 @@ async fn store(
     }
 }
 
-/// Reads the body: the first `file` part goes to storage through the checks; other
-/// parts are read and dropped.
-async fn receive(
+/// Refuses a file part without a name or without a `.csv`/`.txt` name.
+pub fn check_csv_name(filename: &str) -> std::result::Result<(), Reject> {
+    if filename.is_empty() {
+        return Err(Reject::bad_request("No file uploaded"));
+    }
+    if !has_csv_extension(filename) {
+        return Err(Reject::bad_request(
+            "Invalid file type. Only CSV and TXT files are allowed.",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the body: the first `file` part goes to storage through the checks (its
+/// writer made by `start`, which may refuse the part); text fields are collected in
+/// `fields`; other file parts are read and dropped. Nothing is published: the
+/// caller finishes or aborts the writer.
+pub async fn receive(
     body: &mut ByteStream,
     parser: &mut Multipart,
     file: &mut Option<(ObjectWriter, UploadCheck)>,
-    env: &Env,
-    key: &str,
+    fields: &mut Vec<(String, String)>,
+    start: &dyn Fn(&PartInfo) -> std::result::Result<ObjectWriter, Reject>,
     max: u64,
 ) -> std::result::Result<(), Reject> {
     let mut in_file = false;
@@ -103,20 +128,10 @@ async fn receive(
         })? {
             match event {
                 Event::FileStart(info) if info.name == "file" && file.is_none() => {
-                    if info.filename.is_empty() {
-                        return Err(Reject::bad_request("No file uploaded"));
-                    }
-                    if !has_csv_extension(&info.filename) {
-                        return Err(Reject::bad_request(
-                            "Invalid file type. Only CSV and TXT files are allowed.",
-                        ));
-                    }
-                    let bucket = env.bucket("FILE_STORAGE")?;
-                    let writer =
-                        ObjectWriter::new(bucket, key.to_string(), anon_metadata(&info.filename));
-                    *file = Some((writer, UploadCheck::new()));
+                    *file = Some((start(&info)?, UploadCheck::new()));
                     in_file = true;
                 }
+                Event::Field { name, value } => fields.push((name, value)),
                 Event::Data(data) if in_file => {
                     let (writer, check) = file.as_mut().expect("in_file");
                     check
@@ -141,7 +156,7 @@ fn has_csv_extension(filename: &str) -> bool {
 }
 
 /// The engine's message as a sentence for the client.
-fn csv_message(message: &str) -> String {
+pub fn csv_message(message: &str) -> String {
     format!("Invalid CSV file: {message}")
 }
 
@@ -163,10 +178,15 @@ async fn start_export(req: &mut Request, env: &Env) -> std::result::Result<Respo
         .and_then(Value::as_str)
         .ok_or_else(|| Reject::bad_request("No file_path provided."))?;
     let not_found = || Reject::Client(404, "File not found".into());
-    let key = anon_key(file_path).ok_or_else(not_found)?;
+    // An anonymous upload's id, or (signed in) the `file_path` of one of the caller's
+    // saved files.
+    let (key, anonymous) = match anon_key(file_path) {
+        Some(key) => (key, true),
+        None => (crate::files::owned_key(req, env, file_path).await?, false),
+    };
     let bucket = env.bucket("FILE_STORAGE")?;
     let object = bucket.get(&key).execute().await?.ok_or_else(not_found)?;
-    if is_expired(&object.custom_metadata()?) {
+    if anonymous && is_expired(&object.custom_metadata()?) {
         bucket.delete(&key).await?;
         return Err(not_found());
     }

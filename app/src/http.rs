@@ -33,7 +33,7 @@ pub fn method_not_allowed(req: &Request) -> Response {
 pub async fn json_body(req: &mut Request) -> Result<Value, Response> {
     let bytes = read_capped(req).await.map_err(|reject| match reject {
         Reject::Client(status, message) => detail(status, &message),
-        Reject::Internal(_) => detail(400, "Could not read the request body."),
+        Reject::Internal(_) | Reject::Answer(_) => detail(400, "Could not read the request body."),
     })?;
     shared::accounts::parse_json_body(&bytes).map_err(|body| json(400, &body))
 }
@@ -78,6 +78,8 @@ pub fn json_error(status: u16, message: &str) -> worker::Result<Response> {
 pub enum Reject {
     Client(u16, String),
     Internal(worker::Error),
+    /// A complete answer (e.g. authentication's 401).
+    Answer(Response),
 }
 
 impl Reject {
@@ -92,6 +94,7 @@ impl Reject {
                 worker::console_error!("internal error: {error}");
                 json_error(500, "Internal server error")
             }
+            Reject::Answer(response) => Ok(response),
         }
     }
 }

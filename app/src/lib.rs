@@ -2,8 +2,10 @@ mod accounts;
 mod audit;
 mod auth;
 mod cutter;
+mod files;
 mod http;
 mod limits;
+mod lineage;
 mod settings;
 mod storage;
 mod tokens;
@@ -17,6 +19,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
     let route = path.strip_suffix('/').unwrap_or(&path);
     let method = req.method();
+    if let Some(endpoint) = route
+        .strip_prefix("/api/list_cutter/")
+        .and_then(files::endpoint)
+    {
+        return files::handle(endpoint, req, &env).await;
+    }
     let answer = match route {
         "/health" if method == Method::Get => Ok(http::json(
             200,

@@ -12,7 +12,8 @@ pub const PART_SIZE: usize = 5 << 20;
 /// How long an anonymous upload stays readable.
 const ANON_TTL_MS: i64 = 24 * 3600 * 1000;
 
-/// A fresh random id (UUID v4 text); the client gets it as `file_path`.
+/// A fresh random id (UUID v4 text): an anonymous upload's `file_path`, a saved
+/// file's `file_id`.
 pub fn new_anon_id() -> String {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).expect("the Workers runtime provides crypto randomness");
@@ -91,6 +92,13 @@ impl ObjectWriter {
             upload: None,
             parts: Vec::new(),
         }
+    }
+
+    /// Adds custom metadata known only at the end (a checksum). R2 fixes a multipart
+    /// upload's metadata when it starts, so it reaches the object only when the
+    /// file fit in one part.
+    pub fn insert_metadata(&mut self, key: &str, value: String) {
+        self.metadata.insert(key.to_string(), value);
     }
 
     pub async fn write(&mut self, data: &[u8]) -> Result<()> {

@@ -7,6 +7,7 @@ mod admin;
 mod common;
 mod cutter;
 mod dashboard;
+mod files;
 mod foundation;
 mod proxy;
 mod split;
@@ -28,6 +29,7 @@ fn main() {
     tests.extend(admin::TESTS);
     tests.extend(dashboard::TESTS);
     tests.extend(cutter::TESTS);
+    tests.extend(files::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

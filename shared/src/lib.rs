@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod csv_cut;
+pub mod files;
 pub mod jwt;
 pub mod multipart;
 pub mod ops;

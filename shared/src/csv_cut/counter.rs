@@ -72,7 +72,13 @@ impl Counter {
     /// row was found.
     ///
     /// [`ErrorKind::EmptyFile`]: super::ErrorKind::EmptyFile
-    pub fn finish(mut self) -> Result<Counts, CsvError> {
+    pub fn finish(self) -> Result<Counts, CsvError> {
+        self.finish_with_header().map(|(counts, _)| counts)
+    }
+
+    /// [`Counter::finish`], also giving the header (whose column names a file's
+    /// summary shows).
+    pub fn finish_with_header(mut self) -> Result<(Counts, Header), CsvError> {
         let Counter {
             reader,
             header,
@@ -83,10 +89,11 @@ impl Counter {
             Ok(ControlFlow::Continue(()))
         })?;
         let header = self.header.ok_or_else(empty_file)?;
-        Ok(Counts {
+        let counts = Counts {
             rows: self.rows,
             columns: header.columns.len(),
-        })
+        };
+        Ok((counts, header))
     }
 }
 

@@ -42,3 +42,21 @@ pub fn keys(v: &Value) -> Vec<String> {
     k.sort();
     k
 }
+
+/// The filter fixture of the legacy tests (`name,age,city,salary`).
+pub const PEOPLE: &str = "name,age,city,salary\n\
+                          John,25,NYC,50000\n\
+                          Jane,30,LA,75000\n\
+                          Bob,35,NYC,60000\n\
+                          Alice,28,Chicago,65000\n\
+                          Charlie,42,LA,80000\n";
+
+/// The app's `MAX_FILE_SIZE` in the local config.
+pub const MAX_FILE_SIZE: usize = 52_428_800;
+
+/// The next client address of a module's own range `next..end`.
+pub fn next_ip(next: &std::sync::atomic::AtomicU32, end: u32) -> String {
+    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    assert!(n < end, "this module's address range is used up");
+    e2e::ipv4(n)
+}

@@ -2,14 +2,14 @@
 //! app Worker: uploads stream into R2, cuts stream out of it, every bad input is a
 //! JSON 4xx that leaves R2 as it was, and the shapes match the legacy endpoints.
 
-use crate::common::{header, keys, served_by};
+use crate::common::{header, keys, served_by, MAX_FILE_SIZE, PEOPLE};
 use crate::TestFn;
-use e2e::{client, ipv4, sample_csv, Stack};
+use e2e::{client, sample_csv, Stack};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use serde_json::{json, Value};
 use shared::csv_cut::{CutSpec, Cutter};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 
 pub const TESTS: &[(&str, TestFn)] = &[
     (
@@ -43,22 +43,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
 ];
 
-const PEOPLE: &str = "name,age,city,salary\n\
-                      John,25,NYC,50000\n\
-                      Jane,30,LA,75000\n\
-                      Bob,35,NYC,60000\n\
-                      Alice,28,Chicago,65000\n\
-                      Charlie,42,LA,80000\n";
-
-/// The app's `MAX_FILE_SIZE` in the local config.
-const MAX_FILE_SIZE: usize = 52_428_800;
-
 /// A new client address for each request: the gateway allows 100 a minute per IP.
 fn next_ip() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(400_000);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    assert!(n < 500_000, "this module's address range is used up");
-    ipv4(n)
+    crate::common::next_ip(&NEXT, 500_000)
 }
 
 /// A POST to the app through the gateway (beta header).

@@ -4,9 +4,9 @@
 //! and the app (through the gateway) with the same statuses and keys bar the
 //! documented fixes; other users get 404 for everything; bad inputs change nothing.
 
-use crate::common::{header, keys, served_by};
+use crate::common::{header, keys, served_by, MAX_FILE_SIZE, PEOPLE};
 use crate::TestFn;
-use e2e::{client, ipv4, Stack};
+use e2e::{client, Stack};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
@@ -28,22 +28,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
 ];
 
-const PEOPLE: &str = "name,age,city,salary\n\
-                      John,25,NYC,50000\n\
-                      Jane,30,LA,75000\n\
-                      Bob,35,NYC,60000\n\
-                      Alice,28,Chicago,65000\n\
-                      Charlie,42,LA,80000\n";
-
-/// The app's `MAX_FILE_SIZE` in the local config.
-const MAX_FILE_SIZE: usize = 52_428_800;
-
 /// A new client address for each request: the gateway allows 100 a minute per IP.
 fn next_ip() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(500_000);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    assert!(n < 600_000, "this module's address range is used up");
-    ipv4(n)
+    crate::common::next_ip(&NEXT, 600_000)
 }
 
 /// Names unique to this run (the stand-in's upload directory outlives a test).

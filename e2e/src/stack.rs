@@ -218,19 +218,11 @@ impl Stack {
 
     /// Runs one of the stand-in's `manage.py` commands.
     pub fn legacy_manage(&self, args: &[&str]) -> String {
-        let venv = self.root.join("e2e/legacy/.venv/bin/python");
-        let out = Command::new(venv)
-            .arg(self.root.join("e2e/legacy/manage.py"))
+        let mut cmd = Command::new(self.root.join("e2e/legacy/.venv/bin/python"));
+        cmd.arg(self.root.join("e2e/legacy/manage.py"))
             .args(args)
-            .envs(self.legacy_env())
-            .output()
-            .expect("manage.py");
-        assert!(
-            out.status.success(),
-            "manage.py {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+            .envs(self.legacy_env());
+        self.run(&format!("manage.py {args:?}"), cmd)
     }
 
     /// Writes a KV value into the local state the running Workers read, then
@@ -268,15 +260,9 @@ impl Stack {
         cmd.args(["d1", "execute", "DB", "--local", "-c", "wrangler.app.toml"])
             .args(["--persist-to", self.persist_dir().to_str().unwrap()])
             .args(["--json", "--command", sql]);
-        let out = cmd.output().expect("wrangler d1 execute");
-        assert!(
-            out.status.success(),
-            "d1 execute {sql:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = self.run(&format!("d1 execute {sql:?}"), cmd);
         let results: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("d1 execute --json output");
+            serde_json::from_str(&out).expect("d1 execute --json output");
         results
             .as_array()
             .and_then(|r| r.last())
@@ -287,8 +273,8 @@ impl Stack {
 
     /// Runs SQL on the stand-in's PostgreSQL database and returns `psql`'s unaligned output.
     pub fn psql(&self, sql: &str) -> String {
-        let out = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-p", &self.pg_port.to_string()])
+        let mut cmd = Command::new("psql");
+        cmd.args(["-h", "127.0.0.1", "-p", &self.pg_port.to_string()])
             .args([
                 "-U",
                 "postgres",
@@ -299,15 +285,8 @@ impl Stack {
                 "-At",
                 "-c",
                 sql,
-            ])
-            .output()
-            .expect("psql");
-        assert!(
-            out.status.success(),
-            "psql {sql:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+            ]);
+        self.run(&format!("psql {sql:?}"), cmd)
     }
 
     /// The local R2 state of the running Workers: the object keys (sorted) and
@@ -393,7 +372,8 @@ impl Stack {
         Command::new(self.root.join("scripts").join(name))
     }
 
-    fn run(&self, what: &str, mut cmd: Command) {
+    /// Runs a command to completion; panics with its output unless it succeeded.
+    fn run(&self, what: &str, mut cmd: Command) -> String {
         let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
         assert!(
             out.status.success(),
@@ -401,6 +381,7 @@ impl Stack {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Waits for the gateway and, through its service binding, the app.

@@ -19,7 +19,7 @@ pub fn new_anon_id() -> String {
     getrandom::fill(&mut b).expect("the Workers runtime provides crypto randomness");
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex_lower(&b);
+    let h = hex::encode(b);
     format!(
         "{}-{}-{}-{}-{}",
         &h[..8],
@@ -28,10 +28,6 @@ pub fn new_anon_id() -> String {
         &h[16..20],
         &h[20..]
     )
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The R2 key of an anonymous id, or `None` when `id` is not exactly one of ours
@@ -95,8 +91,8 @@ impl ObjectWriter {
     }
 
     /// Adds custom metadata known only at the end (a checksum). R2 fixes a multipart
-    /// upload's metadata when it starts, so it reaches the object only when the
-    /// file fit in one part.
+    /// upload's metadata when it starts, so it reaches the object here only when
+    /// the file fit in one part (`counts.rs` adds it to larger saved files).
     pub fn insert_metadata(&mut self, key: &str, value: String) {
         self.metadata.insert(key.to_string(), value);
     }

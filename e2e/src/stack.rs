@@ -293,52 +293,54 @@ impl Stack {
     /// the number of stored blobs (objects and multipart parts, finished or not),
     /// read from Miniflare's files so that a test sees orphans the API would hide.
     pub fn r2_state(&self) -> R2State {
-        let r2 = self.persist_dir().join("v3/r2");
-        let mut state = R2State::default();
-        for path in files_under(&r2) {
-            // One database per bucket (Miniflare's `metadata.sqlite` is not one).
-            let name = path.file_name().unwrap_or_default();
-            if path.extension().is_some_and(|e| e == "sqlite") && name != "metadata.sqlite" {
-                let out = Command::new("sqlite3")
-                    .arg("-readonly")
-                    .arg(&path)
-                    .arg("SELECT key FROM _mf_objects")
-                    .output()
-                    .expect("sqlite3");
-                assert!(
-                    out.status.success(),
-                    "sqlite3 {}: {:?}",
-                    path.display(),
-                    out
-                );
-                state.keys.extend(
-                    String::from_utf8_lossy(&out.stdout)
-                        .lines()
-                        .map(str::to_string),
-                );
-            } else if path.components().any(|c| c.as_os_str() == "blobs") {
-                state.blobs += 1;
-            }
-        }
+        let mut state = R2State {
+            keys: self.r2_sql("SELECT key FROM _mf_objects"),
+            ..R2State::default()
+        };
+        state.blobs = files_under(&self.persist_dir().join("v3/r2"))
+            .iter()
+            .filter(|p| p.components().any(|c| c.as_os_str() == "blobs"))
+            .count();
         state.keys.sort();
         state
+    }
+
+    /// An R2 object's custom metadata as stored (`Null` when there is no such object).
+    pub fn r2_custom_metadata(&self, key: &str) -> serde_json::Value {
+        let rows = self.r2_sql(&format!(
+            "SELECT custom_metadata FROM _mf_objects WHERE key = '{}'",
+            key.replace('\'', "''")
+        ));
+        rows.first()
+            .map(|json| serde_json::from_str(json).expect("metadata is JSON"))
+            .unwrap_or(serde_json::Value::Null)
     }
 
     /// Rewrites an R2 object's custom metadata in the local state under the
     /// running Workers (to make an object look old without waiting a day).
     pub fn r2_set_custom_metadata(&self, key: &str, json: &str) {
-        let sql = format!(
-            "UPDATE _mf_objects SET custom_metadata = '{}' WHERE key = '{}'",
-            json.replace('\'', "''"),
-            key.replace('\'', "''")
-        );
-        let mut updated = 0;
+        let updated: u32 = self
+            .r2_sql(&format!(
+                "UPDATE _mf_objects SET custom_metadata = '{}' WHERE key = '{}'; SELECT changes();",
+                json.replace('\'', "''"),
+                key.replace('\'', "''")
+            ))
+            .iter()
+            .map(|n| n.parse::<u32>().unwrap_or(0))
+            .sum();
+        assert_eq!(updated, 1, "no R2 object {key}");
+    }
+
+    /// The output lines of `sql` run on every bucket's database (one per bucket;
+    /// Miniflare's `metadata.sqlite` is not one).
+    fn r2_sql(&self, sql: &str) -> Vec<String> {
+        let mut lines = Vec::new();
         for path in files_under(&self.persist_dir().join("v3/r2")) {
             let name = path.file_name().unwrap_or_default();
             if path.extension().is_some_and(|e| e == "sqlite") && name != "metadata.sqlite" {
                 let out = Command::new("sqlite3")
                     .arg(&path)
-                    .arg(format!("{sql}; SELECT changes();"))
+                    .arg(sql)
                     .output()
                     .expect("sqlite3");
                 assert!(
@@ -347,13 +349,14 @@ impl Stack {
                     path.display(),
                     out
                 );
-                updated += String::from_utf8_lossy(&out.stdout)
-                    .trim()
-                    .parse::<u32>()
-                    .unwrap_or(0);
+                lines.extend(
+                    String::from_utf8_lossy(&out.stdout)
+                        .lines()
+                        .map(str::to_string),
+                );
             }
         }
-        assert_eq!(updated, 1, "no R2 object {key}");
+        lines
     }
 
     fn persist_dir(&self) -> PathBuf {

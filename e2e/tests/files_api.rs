@@ -5,7 +5,7 @@
 use crate::common::{header, PEOPLE};
 use crate::session::{file_form, send, str_of, unique, User};
 use crate::TestFn;
-use e2e::{sha256_hex, Stack};
+use e2e::{sample_csv, sha256_hex, Stack};
 use reqwest::Method;
 use serde_json::Value;
 use std::sync::atomic::AtomicU32;
@@ -15,6 +15,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     (
         "files_api::upload_list_ranges_counts_and_delete",
         upload_list_ranges_counts_and_delete,
+    ),
+    (
+        "files_api::a_multipart_upload_gets_its_checksum_into_r2_metadata",
+        a_multipart_upload_gets_its_checksum_into_r2_metadata,
     ),
     (
         "files_api::other_users_and_bad_requests_get_4xx_and_change_nothing",
@@ -137,6 +141,32 @@ fn upload_list_ranges_counts_and_delete(stack: &Stack) {
     assert!(!stack.r2_state().keys.contains(&key));
     let (_, list, _) = send(&user, user.api(Method::GET, "/api/files"));
     assert_eq!(list["total"], 0);
+}
+
+/// A file of several R2 parts is stored before its SHA-256 is known; the queue
+/// consumer adds it to the metadata (R2 verifying the bytes), counts the rows,
+/// and the file still downloads byte for byte.
+fn a_multipart_upload_gets_its_checksum_into_r2_metadata(stack: &Stack) {
+    let user = User::register(stack, true, &unique("fm"), next_ip);
+    let bytes = sample_csv(12 << 20);
+    let file = upload(&user, "big.csv", &bytes);
+    let id = str_of(&file, "file_id");
+    let key = str_of(&file, "file_path");
+    let counted = counted(&user, &id);
+    let rows = bytes.iter().filter(|&&b| b == b'\n').count() - 1;
+    assert_eq!(counted["row_count"].as_u64(), Some(rows as u64));
+    assert_eq!(counted["column_count"].as_u64(), Some(5));
+    let metadata = stack.r2_custom_metadata(&key);
+    assert_eq!(metadata["sha256"], sha256_hex(&bytes), "{metadata}");
+    assert_eq!(metadata["original_name"], "big.csv", "{metadata}");
+    let resp = user
+        .api(Method::GET, &format!("/api/files/{id}/download"))
+        .send()
+        .unwrap();
+    assert_eq!(header(&resp, "content-type").as_deref(), Some("text/csv"));
+    assert_eq!(sha256_hex(&resp.bytes().unwrap()), sha256_hex(&bytes));
+    let (status, _, _) = send(&user, user.api(Method::DELETE, &format!("/api/files/{id}")));
+    assert_eq!(status, 200);
 }
 
 fn file_owner(stack: &Stack, file_id: &str) -> i64 {

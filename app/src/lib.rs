@@ -6,6 +6,7 @@ mod cutter;
 mod files;
 mod files_api;
 mod filters;
+mod health;
 mod http;
 mod limits;
 mod lineage;
@@ -35,13 +36,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         return answer;
     }
     let answer = match route {
-        "/health" if method == Method::Get => Ok(http::json(
-            200,
-            &serde_json::json!({
-                "status": "healthy",
-                "environment": settings::var(&env, "ENVIRONMENT").unwrap_or_default(),
-            }),
-        )),
+        "/health" if method == Method::Get => Ok(health::report(&env).await),
         "/api/accounts/register" if method == Method::Post => accounts::register(req, &env).await,
         "/api/accounts/login" if method == Method::Post => accounts::login(req, &env).await,
         "/api/accounts/token/refresh" if method == Method::Post => {

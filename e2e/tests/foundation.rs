@@ -19,6 +19,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "foundation::legacy_accounts_work_through_gateway",
         legacy_accounts_work_through_gateway,
     ),
+    (
+        "foundation::app_health_probes_its_bindings",
+        app_health_probes_its_bindings,
+    ),
 ];
 
 const IP: &str = "198.51.100.10";
@@ -110,5 +114,24 @@ fn legacy_accounts_work_through_gateway(stack: &Stack) {
     assert_eq!(
         body["detail"],
         "No active account found with the given credentials"
+    );
+}
+
+/// The app's own `/health` (the gateway keeps the public one): each binding
+/// probed and timed, the version and environment named.
+fn app_health_probes_its_bindings(stack: &Stack) {
+    let (app, _guard) = stack.start_app_alone();
+    let (status, _, body) = send_json(client().get(format!("{app}/health")));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "healthy", "{body}");
+    for check in ["database", "storage", "kv"] {
+        assert_eq!(body["checks"][check]["ok"], true, "{check}: {body}");
+        assert!(body["checks"][check]["latency_ms"].is_u64(), "{body}");
+    }
+    assert_eq!(body["version"], "v1");
+    assert_eq!(body["environment"], "development");
+    assert!(
+        body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{body}"
     );
 }

@@ -64,3 +64,16 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
 async fn queue(batch: MessageBatch<counts::CountFile>, env: Env, _ctx: Context) -> Result<()> {
     counts::consume(batch, &env).await
 }
+
+/// The hourly cron (`[triggers] crons`): removes expired anonymous uploads.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let swept = match env.bucket("FILE_STORAGE") {
+        Ok(bucket) => storage::sweep_expired(&bucket).await,
+        Err(error) => Err(error),
+    };
+    match swept {
+        Ok(n) => console_log!("removed {n} expired anonymous uploads"),
+        Err(error) => console_error!("sweeping expired anonymous uploads: {error}"),
+    }
+}

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, SecondsFormat};
-use worker::{Bucket, Date, HttpMetadata, MultipartUpload, Result, UploadedPart};
+use worker::{Bucket, Date, HttpMetadata, Include, MultipartUpload, Result, UploadedPart};
 
 /// Size of every multipart part but the last (R2: at least 5 MiB, all equal). It is
 /// also the most an upload holds in memory.
@@ -64,6 +64,42 @@ pub fn is_expired(metadata: &HashMap<String, String>) -> bool {
         .get("expires_at")
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .is_none_or(|t| t.timestamp_millis() <= Date::now().as_millis() as i64)
+}
+
+/// Most anonymous objects one sweep looks at (R2 lists 1000 a page), so that a
+/// backlog is worked off over several runs instead of outrunning one invocation.
+const SWEEP_MAX_LISTED: usize = 10_000;
+
+/// Deletes the anonymous uploads whose 24 h have passed (readers also delete an
+/// expired one they meet, but nobody may read it again); the count deleted.
+pub async fn sweep_expired(bucket: &Bucket) -> Result<usize> {
+    let mut cursor: Option<String> = None;
+    let (mut listed, mut deleted) = (0, 0);
+    loop {
+        let mut list = bucket
+            .list()
+            .prefix("anon/")
+            .include(vec![Include::CustomMetadata]);
+        if let Some(c) = cursor.take() {
+            list = list.cursor(c);
+        }
+        let page = list.execute().await?;
+        let mut expired = Vec::new();
+        for object in page.objects() {
+            if is_expired(&object.custom_metadata()?) {
+                expired.push(object.key());
+            }
+        }
+        listed += page.objects().len();
+        deleted += expired.len();
+        if !expired.is_empty() {
+            bucket.delete_multiple(expired).await?;
+        }
+        cursor = page.cursor().filter(|_| page.truncated());
+        if cursor.is_none() || listed >= SWEEP_MAX_LISTED {
+            return Ok(deleted);
+        }
+    }
 }
 
 /// Writes one object from a stream of chunks: a single `put` when it fits in one

@@ -71,7 +71,8 @@ fn main() {
     let clients: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
 
     let stack = Stack::start();
-    let (app, _app_guard) = stack.start_app_alone();
+    let app_alone = stack.start_app_alone();
+    let app = &app_alone.url;
     stack.set_percentage("100");
     let probe = "/api/bench-probe";
     let legacy_probe = "/__test__/status?code=204";

@@ -2,11 +2,13 @@
 //! PostgreSQL cluster, the Django stand-in on it, both Workers in local workerd
 //! through `wrangler dev` — on free ports, and tears it all down again.
 
+mod local_r2;
 pub mod process;
 mod stack;
 pub mod webhook;
 
-pub use stack::{R2State, Stack, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS, ROUTING_SECRET};
+pub use local_r2::{LocalR2, R2State};
+pub use stack::{AppAlone, Stack, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS, ROUTING_SECRET};
 
 use reqwest::blocking::Client;
 use std::time::Duration;

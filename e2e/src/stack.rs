@@ -1,5 +1,6 @@
 //! The whole local stack for one test run.
 
+use crate::local_r2::{LocalR2, R2State};
 use crate::process::Group;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,13 @@ pub const ROUTING_SECRET: &str = "local-dev-routing-secret";
 pub const CONFIG_CACHE_MS: u64 = 300;
 /// The gateway's legacy timeout in this suite.
 pub const LEGACY_TIMEOUT_MS: u64 = 5_000;
+
+/// The app Worker served alone by [`Stack::start_app_alone`].
+pub struct AppAlone {
+    pub url: String,
+    pub r2: LocalR2,
+    _group: Group,
+}
 
 pub struct Stack {
     pub root: PathBuf,
@@ -131,18 +139,18 @@ impl Stack {
     }
 
     /// Starts a second `wrangler dev` serving the app Worker alone on its own
-    /// port (for measurements that compare the app with and without the
-    /// gateway); it stops when the returned guard is dropped.
-    pub fn start_app_alone(&self) -> (String, Group) {
+    /// port and state (for measurements that compare the app with and without
+    /// the gateway, and for its own `/health` and cron); it stops when dropped.
+    pub fn start_app_alone(&self) -> AppAlone {
         let port = free_port();
+        let state = self.dir.join(format!("app-alone-state-{port}"));
         let mut dev = self.wrangler_cmd();
         dev.args(["dev", "-c", "wrangler.app.toml"])
             .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--inspector-port", &free_port().to_string()])
-            .args([
-                "--persist-to",
-                self.dir.join("app-alone-state").to_str().unwrap(),
-            ])
+            .args(["--persist-to", state.to_str().unwrap()])
+            // The cron runs on demand (GET /__scheduled).
+            .arg("--test-scheduled")
             .args([
                 "--show-interactive-dev-session=false",
                 "--log-level",
@@ -157,7 +165,11 @@ impl Stack {
                 .send()
                 .is_ok_and(|r| r.status() == 200)
         });
-        (url, group)
+        AppAlone {
+            url,
+            r2: LocalR2::new(state.join("v3/r2")),
+            _group: group,
+        }
     }
 
     /// Stops everything this stack started (idempotent).
@@ -289,74 +301,21 @@ impl Stack {
         self.run(&format!("psql {sql:?}"), cmd)
     }
 
-    /// The local R2 state of the running Workers: the object keys (sorted) and
-    /// the number of stored blobs (objects and multipart parts, finished or not),
-    /// read from Miniflare's files so that a test sees orphans the API would hide.
+    /// The local R2 of the running Workers.
+    pub fn r2(&self) -> LocalR2 {
+        LocalR2::new(self.persist_dir().join("v3/r2"))
+    }
+
     pub fn r2_state(&self) -> R2State {
-        let mut state = R2State {
-            keys: self.r2_sql("SELECT key FROM _mf_objects"),
-            ..R2State::default()
-        };
-        state.blobs = files_under(&self.persist_dir().join("v3/r2"))
-            .iter()
-            .filter(|p| p.components().any(|c| c.as_os_str() == "blobs"))
-            .count();
-        state.keys.sort();
-        state
+        self.r2().state()
     }
 
-    /// An R2 object's custom metadata as stored (`Null` when there is no such object).
     pub fn r2_custom_metadata(&self, key: &str) -> serde_json::Value {
-        let rows = self.r2_sql(&format!(
-            "SELECT custom_metadata FROM _mf_objects WHERE key = '{}'",
-            key.replace('\'', "''")
-        ));
-        rows.first()
-            .map(|json| serde_json::from_str(json).expect("metadata is JSON"))
-            .unwrap_or(serde_json::Value::Null)
+        self.r2().custom_metadata(key)
     }
 
-    /// Rewrites an R2 object's custom metadata in the local state under the
-    /// running Workers (to make an object look old without waiting a day).
     pub fn r2_set_custom_metadata(&self, key: &str, json: &str) {
-        let updated: u32 = self
-            .r2_sql(&format!(
-                "UPDATE _mf_objects SET custom_metadata = '{}' WHERE key = '{}'; SELECT changes();",
-                json.replace('\'', "''"),
-                key.replace('\'', "''")
-            ))
-            .iter()
-            .map(|n| n.parse::<u32>().unwrap_or(0))
-            .sum();
-        assert_eq!(updated, 1, "no R2 object {key}");
-    }
-
-    /// The output lines of `sql` run on every bucket's database (one per bucket;
-    /// Miniflare's `metadata.sqlite` is not one).
-    fn r2_sql(&self, sql: &str) -> Vec<String> {
-        let mut lines = Vec::new();
-        for path in files_under(&self.persist_dir().join("v3/r2")) {
-            let name = path.file_name().unwrap_or_default();
-            if path.extension().is_some_and(|e| e == "sqlite") && name != "metadata.sqlite" {
-                let out = Command::new("sqlite3")
-                    .arg(&path)
-                    .arg(sql)
-                    .output()
-                    .expect("sqlite3");
-                assert!(
-                    out.status.success(),
-                    "sqlite3 {}: {:?}",
-                    path.display(),
-                    out
-                );
-                lines.extend(
-                    String::from_utf8_lossy(&out.stdout)
-                        .lines()
-                        .map(str::to_string),
-                );
-            }
-        }
-        lines
+        self.r2().set_custom_metadata(key, json)
     }
 
     fn persist_dir(&self) -> PathBuf {
@@ -445,28 +404,4 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
-}
-
-/// See [`Stack::r2_state`].
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct R2State {
-    pub keys: Vec<String>,
-    pub blobs: usize,
-}
-
-/// Every file below `dir` (none when it does not exist).
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files
 }

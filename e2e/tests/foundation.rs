@@ -1,9 +1,10 @@
 //! The stack itself: the gateway reaches the legacy stand-in at 0% and the app
 //! at 100%, and the stand-in's accounts API works through the gateway.
 
-use crate::common::{keys, send_json, served_by};
+use crate::common::{keys, send_json, served_by, PEOPLE};
 use crate::TestFn;
 use e2e::{client, Stack};
+use reqwest::blocking::multipart::{Form, Part};
 use serde_json::json;
 
 pub const TESTS: &[(&str, TestFn)] = &[
@@ -20,8 +21,8 @@ pub const TESTS: &[(&str, TestFn)] = &[
         legacy_accounts_work_through_gateway,
     ),
     (
-        "foundation::app_health_probes_its_bindings",
-        app_health_probes_its_bindings,
+        "foundation::app_alone_health_and_expiry_cron",
+        app_alone_health_and_expiry_cron,
     ),
 ];
 
@@ -117,11 +118,11 @@ fn legacy_accounts_work_through_gateway(stack: &Stack) {
     );
 }
 
-/// The app's own `/health` (the gateway keeps the public one): each binding
-/// probed and timed, the version and environment named.
-fn app_health_probes_its_bindings(stack: &Stack) {
-    let (app, _guard) = stack.start_app_alone();
-    let (status, _, body) = send_json(client().get(format!("{app}/health")));
+/// The app served alone: its own `/health` (the gateway keeps the public one),
+/// each binding probed and timed; its cron sweeping expired anonymous uploads.
+fn app_alone_health_and_expiry_cron(stack: &Stack) {
+    let app = stack.start_app_alone();
+    let (status, _, body) = send_json(client().get(format!("{}/health", app.url)));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "healthy", "{body}");
     for check in ["database", "storage", "kv"] {
@@ -134,4 +135,29 @@ fn app_health_probes_its_bindings(stack: &Stack) {
         body["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
         "{body}"
     );
+    // The hourly cron removes anonymous uploads past their 24 h, and only those.
+    let upload = |name: &str| -> String {
+        let form = Form::new().part(
+            "file",
+            Part::bytes(PEOPLE.as_bytes().to_vec()).file_name(name.to_string()),
+        );
+        let (status, _, body) = send_json(
+            client()
+                .post(format!("{}/api/list_cutter/csv_cutter/", app.url))
+                .multipart(form),
+        );
+        assert_eq!(status, 200, "{body}");
+        format!("anon/{}.csv", body["file_path"].as_str().unwrap())
+    };
+    let (old, fresh) = (upload("old.csv"), upload("fresh.csv"));
+    app.r2.set_custom_metadata(
+        &old,
+        r#"{"expires_at":"2020-01-01T00:00:00Z","original_name":"old.csv"}"#,
+    );
+    let resp = client()
+        .get(format!("{}/__scheduled?cron=17+*+*+*+*", app.url))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(app.r2.state().keys, vec![fresh]);
 }

@@ -71,7 +71,7 @@ fn main() {
     let clients: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
 
     let stack = Stack::start();
-    let app_alone = stack.start_app_alone();
+    let app_alone = stack.start_app_alone(&[]);
     let app = &app_alone.url;
     stack.set_percentage("100");
     let probe = "/api/bench-probe";

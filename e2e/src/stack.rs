@@ -21,6 +21,8 @@ pub const LEGACY_TIMEOUT_MS: u64 = 5_000;
 /// The app Worker served alone by [`Stack::start_app_alone`].
 pub struct AppAlone {
     pub url: String,
+    /// Its `--persist-to` directory.
+    pub state: PathBuf,
     pub r2: LocalR2,
     _group: Group,
 }
@@ -82,18 +84,7 @@ impl Stack {
         *stack.pg_started.lock().unwrap() = true;
         stack.start_legacy();
 
-        let mut migrate = stack.wrangler_cmd();
-        migrate.args([
-            "d1",
-            "migrations",
-            "apply",
-            "DB",
-            "--local",
-            "-c",
-            "wrangler.app.toml",
-        ]);
-        migrate.args(["--persist-to", stack.persist_dir().to_str().unwrap()]);
-        stack.run("d1 migrations", migrate);
+        stack.migrate_d1(&stack.persist_dir());
 
         let mut dev = stack.wrangler_cmd();
         dev.args([
@@ -138,12 +129,32 @@ impl Stack {
         stack
     }
 
+    /// Applies the app's D1 migrations to the local state under `persist_to`.
+    fn migrate_d1(&self, persist_to: &Path) {
+        let mut migrate = self.wrangler_cmd();
+        migrate
+            .args([
+                "d1",
+                "migrations",
+                "apply",
+                "DB",
+                "--local",
+                "-c",
+                "wrangler.app.toml",
+            ])
+            .args(["--persist-to", persist_to.to_str().unwrap()]);
+        self.run("d1 migrations", migrate);
+    }
+
     /// Starts a second `wrangler dev` serving the app Worker alone on its own
-    /// port and state (for measurements that compare the app with and without
-    /// the gateway, and for its own `/health` and cron); it stops when dropped.
-    pub fn start_app_alone(&self) -> AppAlone {
+    /// port and migrated state, with `vars` over the local config (for
+    /// measurements that compare the app with and without the gateway, for its
+    /// own `/health` and cron, and for settings the main stack does not run
+    /// with); it stops when dropped.
+    pub fn start_app_alone(&self, vars: &[(&str, &str)]) -> AppAlone {
         let port = free_port();
         let state = self.dir.join(format!("app-alone-state-{port}"));
+        self.migrate_d1(&state);
         let mut dev = self.wrangler_cmd();
         dev.args(["dev", "-c", "wrangler.app.toml"])
             .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
@@ -156,6 +167,9 @@ impl Stack {
                 "--log-level",
                 "warn",
             ]);
+        for (name, value) in vars {
+            dev.args(["--var", &format!("{name}:{value}")]);
+        }
         let group = Group::spawn("wrangler dev (app)", dev, &self.dir.join("app-alone.log"));
         let url = format!("http://127.0.0.1:{port}");
         let probe = format!("{url}/health");
@@ -168,6 +182,7 @@ impl Stack {
         AppAlone {
             url,
             r2: LocalR2::new(state.join("v3/r2")),
+            state,
             _group: group,
         }
     }
@@ -268,9 +283,14 @@ impl Stack {
     /// Runs SQL on the app's local D1 (the state the running `wrangler dev` serves) and
     /// returns the rows of the last statement as JSON objects.
     pub fn d1_execute(&self, sql: &str) -> Vec<serde_json::Value> {
+        self.d1_execute_at(&self.persist_dir(), sql)
+    }
+
+    /// [`Stack::d1_execute`] on the state under `persist_to` (an [`AppAlone`]'s).
+    pub fn d1_execute_at(&self, persist_to: &Path, sql: &str) -> Vec<serde_json::Value> {
         let mut cmd = self.wrangler_cmd();
         cmd.args(["d1", "execute", "DB", "--local", "-c", "wrangler.app.toml"])
-            .args(["--persist-to", self.persist_dir().to_str().unwrap()])
+            .args(["--persist-to", persist_to.to_str().unwrap()])
             .args(["--json", "--command", sql]);
         let out = self.run(&format!("d1 execute {sql:?}"), cmd);
         let results: serde_json::Value =

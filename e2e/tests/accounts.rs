@@ -19,6 +19,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         django_user_and_token_work_on_app,
     ),
     (
+        "accounts::django_tokens_refused_when_turned_off",
+        django_tokens_refused_when_turned_off,
+    ),
+    (
         "accounts::app_user_and_token_work_on_django",
         app_user_and_token_work_on_django,
     ),
@@ -204,6 +208,60 @@ fn parity_with_legacy(stack: &Stack) {
 
 /// A user created by Django (870 000 iterations) and copied into D1 with its hash logs in to
 /// the app; a token Django issued is accepted by the app, and its refresh token rotates once.
+/// With `ACCEPT_LEGACY_TOKENS=false` (after the cutover) Django's tokens are
+/// refused as invalid while the same user still logs in with their password.
+fn django_tokens_refused_when_turned_off(stack: &Stack) {
+    let name = "dj_dave";
+    stack.legacy_manage(&["seed_user", "--username", name, "--password", PASSWORD]);
+    let row = stack.psql(&format!(
+        "SELECT id, password FROM auth_user WHERE username = '{name}'"
+    ));
+    let (id, hash) = row.trim().split_once('|').unwrap();
+    let (status, dj) =
+        on_legacy(legacy(stack, Method::POST, "login/").json(&login_body(name, PASSWORD)));
+    assert_eq!(status, 200, "{dj}");
+
+    let app = stack.start_app_alone(&[("ACCEPT_LEGACY_TOKENS", "false")]);
+    stack.d1_execute_at(
+        &app.state,
+        &format!(
+            "INSERT INTO users (id, username, email, password, is_active, is_admin) \
+             VALUES ({id}, '{name}', '', '{hash}', 1, 0)"
+        ),
+    );
+    let url = |path: &str| format!("{}/api/accounts/{path}", app.url);
+    let (status, _, me) = send_json(
+        client()
+            .get(url("user/"))
+            .bearer_auth(str_of(&dj, "access")),
+    );
+    assert_eq!(status, 401, "{me}");
+    assert_eq!(me["code"], "token_not_valid", "{me}");
+    let (status, _, refreshed) = send_json(
+        client()
+            .post(url("token/refresh/"))
+            .json(&json!({"refresh": dj["refresh"]})),
+    );
+    assert_eq!(status, 401, "{refreshed}");
+
+    let (status, _, tokens) = send_json(
+        client()
+            .post(url("login/"))
+            .json(&login_body(name, PASSWORD)),
+    );
+    assert_eq!(status, 200, "{tokens}");
+    let (status, _, me) = send_json(
+        client()
+            .get(url("user/"))
+            .bearer_auth(str_of(&tokens, "access")),
+    );
+    assert_eq!(
+        (status, me["id"].to_string()),
+        (200, id.to_string()),
+        "{me}"
+    );
+}
+
 fn django_user_and_token_work_on_app(stack: &Stack) {
     let ip = "203.0.113.12";
     let name = "dj_carol";

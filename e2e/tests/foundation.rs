@@ -121,7 +121,7 @@ fn legacy_accounts_work_through_gateway(stack: &Stack) {
 /// The app served alone: its own `/health` (the gateway keeps the public one),
 /// each binding probed and timed; its cron sweeping expired anonymous uploads.
 fn app_alone_health_and_expiry_cron(stack: &Stack) {
-    let app = stack.start_app_alone();
+    let app = stack.start_app_alone(&[]);
     let (status, _, body) = send_json(client().get(format!("{}/health", app.url)));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"], "healthy", "{body}");

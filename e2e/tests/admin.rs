@@ -21,6 +21,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         percentage_updates_route_traffic_and_are_audited,
     ),
     (
+        "admin::concurrent_changes_each_keep_their_audit_entry",
+        concurrent_changes_each_keep_their_audit_entry,
+    ),
+    (
         "admin::invalid_actions_get_400_and_change_nothing",
         invalid_actions_get_400_and_change_nothing,
     ),
@@ -225,6 +229,34 @@ fn requests_without_admin_rights_are_refused_and_change_nothing(stack: &Stack) {
         "refused requests are not audited"
     );
     routes_to(stack, &ipv4(300_001), "legacy");
+}
+
+/// Ten operators changing the percentage at once: every change is in the trail.
+fn concurrent_changes_each_keep_their_audit_entry(stack: &Stack) {
+    let before = audit(stack).len();
+    std::thread::scope(|scope| {
+        for n in 0..10u8 {
+            scope.spawn(move || {
+                let (code, body) = migration(
+                    stack,
+                    &format!("action=update_percentage&percentage={n}&reason=concurrent+{n}"),
+                    ADMIN_TOKEN,
+                );
+                assert_eq!(code, 200, "{body}");
+            });
+        }
+    });
+    let trail = audit(stack);
+    assert_eq!(trail.len(), (before + 10).min(200));
+    let mut reasons: Vec<String> = trail[..10]
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap_or_default().to_string())
+        .collect();
+    reasons.sort();
+    let mut expected: Vec<String> = (0..10).map(|n| format!("concurrent {n}")).collect();
+    expected.sort();
+    assert_eq!(reasons, expected);
+    set_pct_via_api(stack, 0);
 }
 
 fn percentage_updates_route_traffic_and_are_audited(stack: &Stack) {

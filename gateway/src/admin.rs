@@ -47,7 +47,7 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
             }
         }
         (Method::Get, "/admin/audit") => {
-            Response::from_json(&json!({ "entries": control::audit_trail(env).await? }))
+            Response::from_json(&json!({ "entries": crate::metrics::audit_trail(env).await? }))
         }
         (Method::Get, "/admin/metrics/history") => {
             Response::from_json(&json!({ "points": metrics::history(env).await? }))

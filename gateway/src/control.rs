@@ -1,12 +1,10 @@
 //! Changes to the rollout state, shared by the admin API and the alert cron:
 //! each writes the keys the router reads and records itself in the audit trail.
 
-use shared::ops::audit::{self, AuditEntry};
+use shared::ops::audit::AuditEntry;
 use shared::routing::{keys, parse_maintenance, parse_percentage, Maintenance};
 use worker::{js_sys, Env, Result};
 
-/// Key of the audit trail in `MIGRATION_KV` (a JSON array, newest first).
-pub const AUDIT_KEY: &str = "audit_log";
 pub const LAST_UPDATED_KEY: &str = "last_updated";
 
 /// The rollout state as stored now (not the isolate's cached copy).
@@ -58,15 +56,11 @@ async fn write(env: &Env, key: &str, value: &str, change: Change<'_>) -> Result<
     record(env, &at, change).await
 }
 
-/// Appends to the audit trail. Writes are read-modify-write on one KV key:
-/// two admins changing things in the same second may lose one entry, which is
-/// acceptable for a handful of operators and keeps the trail readable anywhere.
+/// Appends to the audit trail, kept by the metrics Durable Object.
 pub async fn record(env: &Env, at: &str, change: Change<'_>) -> Result<()> {
-    let kv = env.kv("MIGRATION_KV")?;
-    let stored = kv.get(AUDIT_KEY).text().await?;
-    let trail = audit::append(
-        stored.as_deref(),
-        AuditEntry {
+    crate::metrics::audit(
+        env,
+        &AuditEntry {
             at: at.to_string(),
             who: change.who.to_string(),
             action: change.action.to_string(),
@@ -74,16 +68,6 @@ pub async fn record(env: &Env, at: &str, change: Change<'_>) -> Result<()> {
             new: change.new,
             reason: change.reason,
         },
-    );
-    kv.put(AUDIT_KEY, serde_json::to_string(&trail)?)?
-        .execute()
-        .await?;
-    Ok(())
-}
-
-pub async fn audit_trail(env: &Env) -> Result<Vec<AuditEntry>> {
-    let stored = env.kv("MIGRATION_KV")?.get(AUDIT_KEY).text().await?;
-    Ok(stored
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_default())
+    )
+    .await
 }

@@ -5,6 +5,7 @@
 //! Readers (`/metrics`, status, the cron) flush this isolate's buffer first.
 
 use shared::ops::alerts::AlertState;
+use shared::ops::audit::AuditEntry;
 use shared::ops::metrics::{HistoryPoint, Sample, Summary};
 use std::cell::RefCell;
 use worker::{
@@ -111,6 +112,21 @@ pub async fn save_alert_state(env: &Env, state: &AlertState) -> Result<()> {
     let body = serde_json::to_string(state)?;
     call(env, Method::Put, "/alert-state", Some(body)).await?;
     Ok(())
+}
+
+pub async fn audit(env: &Env, entry: &AuditEntry) -> Result<()> {
+    call(
+        env,
+        Method::Post,
+        "/audit",
+        Some(serde_json::to_string(entry)?),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn audit_trail(env: &Env) -> Result<Vec<AuditEntry>> {
+    call(env, Method::Get, "/audit", None).await?.json().await
 }
 
 fn stub(env: &Env) -> Result<Stub> {

@@ -1,9 +1,12 @@
 //! The metrics Durable Object. One instance ("global") holds the rolling window
 //! for every isolate, so `/metrics`, the admin status and the alert cron all see
 //! the same numbers. Each 10 s slice is its own storage key: a batch rewrites
-//! only the slices it touches, whatever the history length.
+//! only the slices it touches, whatever the history length. It also keeps the
+//! audit trail: the object runs one request's storage reads and writes without
+//! interleaving another's, so concurrent changes each keep their entry.
 
 use shared::ops::alerts::AlertState;
+use shared::ops::audit::{self, AuditEntry};
 use shared::ops::metrics::{Sample, SliceStats, Window};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,6 +17,7 @@ use worker::{
 
 const SLICE_PREFIX: &str = "slice:";
 const ALERT_STATE_KEY: &str = "alert_state";
+const AUDIT_KEY: &str = "audit_log";
 
 #[durable_object]
 pub struct MetricsWindow {
@@ -52,6 +56,18 @@ impl DurableObject for MetricsWindow {
                 let state: AlertState = req.json().await?;
                 let raw = serde_json::to_string(&state)?;
                 self.state.storage().put(ALERT_STATE_KEY, raw).await?;
+                Response::empty()
+            }
+            (Method::Get, "/audit") => {
+                let raw: Option<String> = self.state.storage().get(AUDIT_KEY).await?;
+                Response::from_json(&audit::parse(raw.as_deref()))
+            }
+            (Method::Post, "/audit") => {
+                let entry: AuditEntry = req.json().await?;
+                let raw: Option<String> = self.state.storage().get(AUDIT_KEY).await?;
+                let trail = audit::append(raw.as_deref(), entry);
+                let raw = serde_json::to_string(&trail)?;
+                self.state.storage().put(AUDIT_KEY, raw).await?;
                 Response::empty()
             }
             _ => Response::error("not found", 404),

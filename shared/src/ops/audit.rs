@@ -19,12 +19,17 @@ pub struct AuditEntry {
     pub reason: Option<String>,
 }
 
-/// The stored trail (newest first) with `entry` added; an unreadable trail is
-/// restarted rather than blocking the change it records.
-pub fn append(stored: Option<&str>, entry: AuditEntry) -> Vec<AuditEntry> {
-    let mut trail: Vec<AuditEntry> = stored
+/// The stored trail (newest first); an unreadable one reads as empty.
+pub fn parse(stored: Option<&str>) -> Vec<AuditEntry> {
+    stored
         .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The stored trail with `entry` added; an unreadable trail is restarted rather
+/// than blocking the change it records.
+pub fn append(stored: Option<&str>, entry: AuditEntry) -> Vec<AuditEntry> {
+    let mut trail = parse(stored);
     trail.insert(0, entry);
     trail.truncate(AUDIT_CAP);
     trail

@@ -58,6 +58,15 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<AuthUser, Response
     }
 }
 
+/// The signed-in caller's id for an endpoint whose method check gave
+/// `method_allowed`: DRF's 405 comes first, then [`authenticate`]'s 401.
+pub async fn caller(req: &Request, env: &Env, method_allowed: bool) -> Result<i64, Response> {
+    if !method_allowed {
+        return Err(http::method_not_allowed(req));
+    }
+    Ok(authenticate(req, env).await?.user.id)
+}
+
 /// A 401 with DRF's `WWW-Authenticate` challenge for simplejwt.
 fn unauthenticated(body: serde_json::Value) -> Response {
     let mut resp = json(401, &body);

@@ -16,7 +16,7 @@ use shared::multipart::{Limits, Multipart, PartInfo};
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, Env, Headers, Method, Request, Response, Result};
 
-use crate::auth::authenticate;
+use crate::auth::{authenticate, caller};
 use crate::cutter::{check_csv_name, csv_message, max_file_size, receive};
 use crate::http::{self, read_json, Reject};
 use crate::storage::{new_anon_id, ObjectWriter};
@@ -75,11 +75,8 @@ pub async fn handle(endpoint: Endpoint, mut req: Request, env: &Env) -> Result<R
         Endpoint::UpdateTags(_) => Method::Patch,
         _ => Method::Get,
     };
-    if req.method() != expected {
-        return Ok(http::method_not_allowed(&req));
-    }
-    let user_id = match authenticate(&req, env).await {
-        Ok(auth) => auth.user.id,
+    let user_id = match caller(&req, env, req.method() == expected).await {
+        Ok(id) => id,
         Err(response) => return Ok(response),
     };
     let outcome = match endpoint {

@@ -8,7 +8,7 @@ use shared::byte_range::RangeAnswer;
 use shared::files as logic;
 use worker::{Env, Headers, Method, Range, Request, Response, Result};
 
-use crate::auth::authenticate;
+use crate::auth::caller;
 use crate::files::{self, db, num};
 use crate::http::{self, Reject};
 
@@ -45,11 +45,8 @@ pub async fn route(route: &str, req: &mut Request, env: &Env) -> Option<Result<R
         Endpoint::List | Endpoint::Download(_) => method == Method::Get,
         Endpoint::One(_) => matches!(method, Method::Get | Method::Delete),
     };
-    if !allowed {
-        return Some(Ok(http::method_not_allowed(req)));
-    }
-    let user_id = match authenticate(req, env).await {
-        Ok(auth) => auth.user.id,
+    let user_id = match caller(req, env, allowed).await {
+        Ok(id) => id,
         Err(response) => return Some(Ok(response)),
     };
     let outcome = match endpoint {

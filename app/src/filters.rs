@@ -11,7 +11,7 @@ use shared::csv_cut::{Cutter, UploadCheck};
 use shared::saved_filters::{self as logic, FilterFields};
 use worker::{Env, Method, Request, Response, Result};
 
-use crate::auth::authenticate;
+use crate::auth::caller;
 use crate::cutter::{csv_message, CutStream};
 use crate::files::{self, db, num, owned, NewFile};
 use crate::http::{self, read_json, read_optional_json, Reject};
@@ -45,11 +45,8 @@ pub async fn route(route: &str, req: &mut Request, env: &Env) -> Option<Result<R
         Endpoint::One(_) => matches!(method, Method::Get | Method::Put | Method::Delete),
         Endpoint::Apply(_) => method == Method::Post,
     };
-    if !allowed {
-        return Some(Ok(http::method_not_allowed(req)));
-    }
-    let user_id = match authenticate(req, env).await {
-        Ok(auth) => auth.user.id,
+    let user_id = match caller(req, env, allowed).await {
+        Ok(id) => id,
         Err(response) => return Some(Ok(response)),
     };
     let outcome = match (endpoint, method) {

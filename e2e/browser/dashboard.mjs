@@ -1,11 +1,13 @@
-// Drives the dashboard in headless Chromium: sign in with the operator token,
-// set a percentage through the confirmation step, and read it back in the
-// status panel. Usage: node e2e/browser/dashboard.mjs <gateway url> <token> <percentage>
+// Drives the dashboard in headless Chromium: sign in (with the operator token,
+// or an admin's username and password), set a percentage through the
+// confirmation step, and read it back in the status panel.
+// Usage: node e2e/browser/dashboard.mjs <gateway url> token:<token>|login:<user>:<password> <percentage>
 import { chromium } from "playwright-core";
 
-const [gateway, token, percentage] = process.argv.slice(2);
-if (!gateway || !token || !percentage) {
-  console.error("usage: dashboard.mjs <gateway url> <token> <percentage>");
+const [gateway, credentials, percentage] = process.argv.slice(2);
+const [kind, ...rest] = (credentials || "").split(":");
+if (!gateway || !["token", "login"].includes(kind) || !percentage) {
+  console.error("usage: dashboard.mjs <gateway url> token:<token>|login:<user>:<password> <percentage>");
   process.exit(2);
 }
 
@@ -38,8 +40,15 @@ try {
     }
   });
   await page.goto(gateway + "/admin/");
-  await page.fill("#token-form input[name=token]", token);
-  await page.click("#token-form button");
+  if (kind === "token") {
+    await page.fill("#token-form input[name=token]", rest.join(":"));
+    await page.click("#token-form button");
+  } else {
+    const [username, ...password] = rest;
+    await page.fill("#login-form input[name=username]", username);
+    await page.fill("#login-form input[name=password]", password.join(":"));
+    await page.click("#login-form button");
+  }
   await page.waitForSelector("#console:not([hidden])", { timeout: 10000 });
   await page.waitForFunction(() => document.getElementById("traffic-percentage").textContent !== "–");
 

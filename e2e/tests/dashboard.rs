@@ -5,7 +5,7 @@ use crate::admin::ADMIN_TOKEN;
 use crate::common::{header, served_by};
 use crate::TestFn;
 use e2e::{client, Stack};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::process::Command;
 
 pub const TESTS: &[(&str, TestFn)] = &[
@@ -16,6 +16,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     (
         "dashboard::browser_signs_in_with_token_and_changes_the_percentage",
         browser_signs_in_with_token_and_changes_the_percentage,
+    ),
+    (
+        "dashboard::browser_signs_in_with_an_admin_password",
+        browser_signs_in_with_an_admin_password,
     ),
     (
         "dashboard::login_is_handed_to_the_app",
@@ -66,13 +70,43 @@ fn is_served_with_a_strict_csp_and_no_outside_assets(stack: &Stack) {
 }
 
 fn browser_signs_in_with_token_and_changes_the_percentage(stack: &Stack) {
+    let seen = drive_dashboard(stack, &format!("token:{ADMIN_TOKEN}"), 42);
+    assert!(
+        seen["audit"].as_str().unwrap().contains("admin-token"),
+        "{seen}"
+    );
+}
+
+/// An admin of the app signs in with username and password (the gateway hands
+/// the login to the app and keeps the admin JWT it answers).
+fn browser_signs_in_with_an_admin_password(stack: &Stack) {
+    let (name, password) = ("dash_admin", "correct horse 42");
+    let resp = client()
+        .post(format!("{}/api/accounts/register/", stack.gateway))
+        .header("X-Beta-User", "true")
+        .header("CF-Connecting-IP", "198.51.100.77")
+        .json(&json!({"username": name, "password": password, "password2": password}))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{:?}", resp.text());
+    stack.d1_execute(&format!(
+        "UPDATE users SET is_admin = 1 WHERE username = '{name}'"
+    ));
+    let seen = drive_dashboard(stack, &format!("login:{name}:{password}"), 17);
+    assert!(seen["audit"].as_str().unwrap().contains(name), "{seen}");
+}
+
+/// Runs `e2e/browser/dashboard.mjs` to set `percentage` and checks the page
+/// showed it, the audit table got the change and the change is real; returns
+/// what the page showed.
+fn drive_dashboard(stack: &Stack, credentials: &str, percentage: u8) -> Value {
     let out = Command::new("node")
         .current_dir(&stack.root)
         .args([
             "e2e/browser/dashboard.mjs",
             &stack.gateway,
-            ADMIN_TOKEN,
-            "42",
+            credentials,
+            &percentage.to_string(),
         ])
         .output()
         .expect("node");
@@ -83,7 +117,7 @@ fn browser_signs_in_with_token_and_changes_the_percentage(stack: &Stack) {
         String::from_utf8_lossy(&out.stderr)
     );
     let seen: Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
-    assert_eq!(seen["shown"], "42", "{seen}");
+    assert_eq!(seen["shown"], percentage.to_string(), "{seen}");
     assert!(
         seen["audit"].as_str().unwrap().contains("dashboard test"),
         "{seen}"
@@ -100,8 +134,9 @@ fn browser_signs_in_with_token_and_changes_the_percentage(stack: &Stack) {
         .unwrap()
         .json()
         .unwrap();
-    assert_eq!(status["traffic_percentage"], 42);
+    assert_eq!(status["traffic_percentage"], percentage);
     stack.set_percentage("0");
+    seen
 }
 
 fn login_is_handed_to_the_app(stack: &Stack) {

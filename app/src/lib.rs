@@ -3,6 +3,7 @@ mod audit;
 mod auth;
 mod cutter;
 mod files;
+mod frontend;
 mod http;
 mod limits;
 mod lineage;
@@ -16,6 +17,9 @@ use worker::*;
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     // Legacy paths end with a slash; clients of the Workers era leave it off. Both work.
+    if frontend::wants(&req) {
+        return frontend::serve(req, &env).await;
+    }
     let path = req.path();
     let route = path.strip_suffix('/').unwrap_or(&path);
     let method = req.method();

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod csv_cut;
 pub mod files;
+pub mod frontend;
 pub mod jwt;
 pub mod multipart;
 pub mod ops;

@@ -1,0 +1,59 @@
+import { useState } from "preact/hooks";
+import { ApiError, type FieldErrors } from "../api";
+import { Field } from "../components/Field";
+import { ErrorMessage, Notice } from "../components/Status";
+import * as api from "../endpoints";
+import { navigate } from "../router";
+
+/** Where to go after signing in: the page that asked for it, if it is one of ours. */
+function next(query: URLSearchParams): string {
+  const to = query.get("next") ?? "";
+  return to.startsWith("/") && !to.startsWith("//") ? to : "/files";
+}
+
+export function Login({ query }: { query: URLSearchParams }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const [fields, setFields] = useState<FieldErrors>({});
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    const form = new FormData(e.currentTarget as HTMLFormElement);
+    setBusy(true);
+    setError("");
+    setFields({});
+    try {
+      await api.login(String(form.get("username")), String(form.get("password")));
+      navigate(next(query), true);
+    } catch (err) {
+      setError((err as Error).message);
+      if (err instanceof ApiError) setFields(err.fields);
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <h1 tabIndex={-1}>Sign in</h1>
+      <form onSubmit={submit} class="narrow" noValidate>
+        {!error && query.get("next") && <Notice message="Sign in to continue." />}
+        <ErrorMessage message={error} />
+        <Field label="Username" name="username" autoComplete="username" required errors={fields.username} />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          required
+          errors={fields.password}
+        />
+        <button type="submit" disabled={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+      <p>
+        No account yet? <a href="/register">Register</a>. You can also <a href="/">cut a CSV</a> without one.
+      </p>
+    </>
+  );
+}

@@ -1,11 +1,10 @@
 //! The anonymous cutter: `csv_cutter/` stores an upload under `anon/` and answers its
 //! columns; `export_csv/` streams a cut of it. Neither holds a whole file in memory.
 
-use std::collections::BTreeMap;
-
 use futures_util::{stream, StreamExt};
 use serde_json::Value;
-use shared::csv_cut::{CutSpec, Cutter, UploadCheck};
+use shared::csv_cut::{Cutter, UploadCheck};
+use shared::cut_request::parse_spec;
 use shared::multipart::{Event, Limits, Multipart, MultipartErrorKind, PartInfo};
 use worker::{ByteStream, Env, Headers, Request, Response, Result};
 
@@ -172,7 +171,7 @@ pub async fn export(mut req: Request, env: &Env) -> Result<Response> {
 
 async fn start_export(req: &mut Request, env: &Env) -> std::result::Result<Response, Reject> {
     let body = read_json(req).await?;
-    let mut cutter = Cutter::new(parse_spec(&body)?).map_err(|e| Reject::bad_request(e.message))?;
+    let cutter = parse_spec(&body).map_err(Reject::bad_request)?;
     let file_path = body
         .get("file_path")
         .and_then(Value::as_str)
@@ -190,112 +189,95 @@ async fn start_export(req: &mut Request, env: &Env) -> std::result::Result<Respo
         bucket.delete(&key).await?;
         return Err(not_found());
     }
-    let mut input = object.body().ok_or_else(not_found)?.stream()?;
-
-    // Cut up to the header row, so a bad column is still a JSON answer.
-    let mut first = Vec::new();
-    let rest = loop {
-        match input.next().await {
-            Some(chunk) => {
-                cutter
-                    .push(&chunk?, &mut first)
-                    .map_err(|e| Reject::bad_request(e.message))?;
-                if cutter.header().is_some() {
-                    break Some(input);
-                }
-            }
-            None => {
-                cutter
-                    .finish(&mut first)
-                    .map_err(|e| Reject::bad_request(e.message))?;
-                break None;
-            }
-        }
-    };
-    let state = CutStream {
-        cutter,
-        input: rest,
-        first: Some(first),
-    };
-    let headers = Headers::new();
-    headers.set("content-type", "text/csv")?;
-    headers.set(
-        "content-disposition",
-        "attachment; filename=\"filtered.csv\"",
-    )?;
-    Ok(Response::from_stream(stream::unfold(Some(state), CutStream::next))?.with_headers(headers))
+    let input = object.body().ok_or_else(not_found)?.stream()?;
+    CutStream::start(cutter, input)
+        .await?
+        .into_response("attachment; filename=\"filtered.csv\"")
 }
 
-/// The rest of a cut, produced as the response body is read.
-struct CutStream {
+/// A cut of a stored file, produced as it is read (as a response body, or into a
+/// new object).
+pub struct CutStream {
     cutter: Cutter,
     input: Option<ByteStream>,
     first: Option<Vec<u8>>,
 }
 
-type CutItem = Result<Vec<u8>>;
+pub type CutItem = Result<Vec<u8>>;
 
 impl CutStream {
-    async fn next(state: Option<CutStream>) -> Option<(CutItem, Option<CutStream>)> {
-        let mut s = state?;
-        if let Some(first) = s.first.take() {
-            return Some((Ok(first), Some(s)));
+    /// Cuts `input` up to the header row, so that a bad column is still a JSON 4xx
+    /// rather than a broken stream.
+    pub async fn start(
+        mut cutter: Cutter,
+        mut input: ByteStream,
+    ) -> std::result::Result<CutStream, Reject> {
+        let mut first = Vec::new();
+        let rest = loop {
+            match input.next().await {
+                Some(chunk) => {
+                    cutter
+                        .push(&chunk?, &mut first)
+                        .map_err(|e| Reject::bad_request(e.message))?;
+                    if cutter.header().is_some() {
+                        break Some(input);
+                    }
+                }
+                None => {
+                    cutter
+                        .finish(&mut first)
+                        .map_err(|e| Reject::bad_request(e.message))?;
+                    break None;
+                }
+            }
+        };
+        Ok(CutStream {
+            cutter,
+            input: rest,
+            first: Some(first),
+        })
+    }
+
+    /// The cut as a `text/csv` response with this `Content-Disposition`.
+    pub fn into_response(self, disposition: &str) -> std::result::Result<Response, Reject> {
+        let headers = Headers::new();
+        headers.set("content-type", "text/csv")?;
+        headers.set("content-disposition", disposition)?;
+        Ok(
+            Response::from_stream(stream::unfold(self, |mut cut| async move {
+                cut.chunk().await.map(|item| (item, cut))
+            }))?
+            .with_headers(headers),
+        )
+    }
+
+    /// The next piece of output; `None` at the end. A file fault past the header
+    /// (it passed the upload checks, so only a damaged object) ends the output with
+    /// an error: a response's status is already sent by then.
+    pub async fn chunk(&mut self) -> Option<CutItem> {
+        if let Some(first) = self.first.take() {
+            return Some(Ok(first));
         }
-        s.input.as_ref()?;
         let mut out = Vec::new();
         loop {
-            let next = s.input.as_mut().expect("checked above").next().await;
-            let step = match next {
-                Some(Ok(chunk)) => s.cutter.push(&chunk, &mut out),
-                Some(Err(error)) => return Some((Err(error), None)),
+            let step = match self.input.as_mut()?.next().await {
+                Some(Ok(chunk)) => self.cutter.push(&chunk, &mut out),
+                Some(Err(error)) => {
+                    self.input = None;
+                    return Some(Err(error));
+                }
                 None => {
-                    s.input = None;
-                    s.cutter.finish(&mut out).map(|_| ())
+                    self.input = None;
+                    self.cutter.finish(&mut out).map(|_| ())
                 }
             };
-            // A file fault past the header (it passed the upload checks, so only a
-            // damaged object) can only abort the stream: the status is already sent.
             if let Err(error) = step {
-                return Some((Err(worker::Error::RustError(error.message)), None));
+                self.input = None;
+                return Some(Err(worker::Error::RustError(error.message)));
             }
-            if !out.is_empty() || s.input.is_none() {
-                return Some((Ok(out), Some(s)));
+            if !out.is_empty() || self.input.is_none() {
+                return Some(Ok(out));
             }
         }
     }
-}
-
-/// The columns and filters of an export request.
-fn parse_spec(body: &Value) -> std::result::Result<CutSpec, Reject> {
-    let columns_error = || Reject::bad_request("columns must be a list of column names");
-    let columns: Vec<String> = match body.get("columns") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|c| c.as_str().map(str::to_string).ok_or_else(columns_error))
-            .collect::<std::result::Result<_, _>>()?,
-        Some(_) => return Err(columns_error()),
-    };
-    if columns.is_empty() {
-        return Err(Reject::bad_request("No columns provided."));
-    }
-    let filters: BTreeMap<String, String> = match body.get("filters") {
-        None | Some(Value::Null) => BTreeMap::new(),
-        Some(Value::Object(map)) => map
-            .iter()
-            .map(|(column, expression)| match expression {
-                Value::String(e) => Ok((column.clone(), e.clone())),
-                Value::Null => Ok((column.clone(), String::new())),
-                _ => Err(Reject::bad_request(format!(
-                    "The filter for column '{column}' must be a string"
-                ))),
-            })
-            .collect::<std::result::Result<_, _>>()?,
-        Some(_) => {
-            return Err(Reject::bad_request(
-                "filters must be an object of column: expression",
-            ))
-        }
-    };
-    Ok(CutSpec::new(columns, filters))
 }

@@ -103,11 +103,11 @@ pub fn db(env: &Env) -> Result<D1Database> {
     env.d1("DB")
 }
 
-fn not_found() -> Reject {
+pub fn not_found() -> Reject {
     Reject::Client(404, "File not found.".into())
 }
 
-fn object_key(user_id: i64, file_id: &str) -> String {
+pub fn object_key(user_id: i64, file_id: &str) -> String {
     format!("uploads/user-{user_id}/{file_id}.csv")
 }
 
@@ -142,14 +142,14 @@ pub async fn owned_key(
 
 /// `id, file_name, r2_key` of the caller's file `file_id`.
 #[derive(Deserialize)]
-struct Owned {
-    file_name: String,
-    r2_key: String,
-    size: i64,
-    user_tags: String,
+pub struct Owned {
+    pub file_name: String,
+    pub r2_key: String,
+    pub size: i64,
+    pub user_tags: String,
 }
 
-async fn owned(env: &Env, user_id: i64, file_id: &str) -> std::result::Result<Owned, Reject> {
+pub async fn owned(env: &Env, user_id: i64, file_id: &str) -> std::result::Result<Owned, Reject> {
     db(env)?
         .prepare(
             "SELECT file_name, r2_key, size, user_tags FROM files \
@@ -242,7 +242,7 @@ async fn receive_file(
 }
 
 /// `wanted` (sanitised), made unique among the caller's names like legacy `set_file_name`.
-async fn choose_name(env: &Env, user_id: i64, wanted: &str) -> Result<String> {
+pub async fn choose_name(env: &Env, user_id: i64, wanted: &str) -> Result<String> {
     #[derive(Deserialize)]
     struct Name {
         file_name: String,
@@ -270,7 +270,7 @@ async fn choose_name(env: &Env, user_id: i64, wanted: &str) -> Result<String> {
 /// Publishes the object, then runs `statements` (the row first); if D1 fails the
 /// object is deleted again, so there is never a row without its object nor an
 /// object without its row.
-async fn publish(
+pub async fn publish(
     env: &Env,
     writer: ObjectWriter,
     key: &str,
@@ -287,17 +287,17 @@ async fn publish(
 }
 
 /// A new `files` row.
-struct NewFile<'a> {
-    file_id: &'a str,
-    user_id: i64,
-    name: &'a str,
-    key: &'a str,
-    summary: &'a UploadSummary,
-    system_tag: &'a str,
-    metadata: Option<&'a str>,
+pub struct NewFile<'a> {
+    pub file_id: &'a str,
+    pub user_id: i64,
+    pub name: &'a str,
+    pub key: &'a str,
+    pub summary: &'a UploadSummary,
+    pub system_tag: &'a str,
+    pub metadata: Option<&'a str>,
 }
 
-fn insert_file(env: &Env, f: NewFile<'_>) -> Result<worker::D1PreparedStatement> {
+pub fn insert_file(env: &Env, f: NewFile<'_>) -> Result<worker::D1PreparedStatement> {
     let NewFile {
         file_id,
         user_id,
@@ -324,8 +324,39 @@ fn insert_file(env: &Env, f: NewFile<'_>) -> Result<worker::D1PreparedStatement>
         ])
 }
 
-/// `POST upload/` (multipart `file`).
-async fn upload(req: &mut Request, env: &Env, user_id: i64) -> Outcome {
+/// The lineage rows of `child` cut from `parent` (the legacy CUT_TO/CUT_FROM pair).
+pub fn lineage_edges(
+    env: &Env,
+    parent: &str,
+    child: &str,
+) -> Result<Vec<worker::D1PreparedStatement>> {
+    [logic::CUT_TO, logic::CUT_FROM]
+        .into_iter()
+        .map(|kind| {
+            db(env)?
+                .prepare(
+                    "INSERT INTO file_relationships (parent_id, child_id, relationship) \
+                     VALUES (?1, ?2, ?3)",
+                )
+                .bind(&[parent.into(), child.into(), kind.into()])
+        })
+        .collect()
+}
+
+/// A file kept by [`store_upload`].
+pub struct Stored {
+    pub file_id: String,
+    pub file_name: String,
+    pub key: String,
+}
+
+/// Keeps the `file` part of a multipart upload as a new file of the caller's
+/// (R2 object, then D1 row) and asks for its counts.
+pub async fn store_upload(
+    req: &mut Request,
+    env: &Env,
+    user_id: i64,
+) -> std::result::Result<Stored, Reject> {
     let file_id = new_anon_id();
     let key = object_key(user_id, &file_id);
     let (received, _) = receive_file(req, env, &key, true).await?;
@@ -350,13 +381,24 @@ async fn upload(req: &mut Request, env: &Env, user_id: i64) -> Outcome {
         },
     )?;
     publish(env, received.writer, &key, vec![insert]).await?;
+    crate::counts::enqueue(env, &file_id).await;
+    Ok(Stored {
+        file_id,
+        file_name: name,
+        key,
+    })
+}
+
+/// `POST upload/` (multipart `file`).
+async fn upload(req: &mut Request, env: &Env, user_id: i64) -> Outcome {
+    let stored = store_upload(req, env, user_id).await?;
     Ok(http::json(
         200,
         &json!({
             "message": "File uploaded successfully",
-            "file_id": file_id,
-            "file_name": name,
-            "file_path": key,
+            "file_id": stored.file_id,
+            "file_name": stored.file_name,
+            "file_path": stored.key,
         }),
     ))
 }
@@ -420,22 +462,10 @@ async fn save_generated(req: &mut Request, env: &Env, user_id: i64) -> Outcome {
         },
     )?];
     if let Some(original) = &original {
-        for kind in [logic::CUT_TO, logic::CUT_FROM] {
-            statements.push(
-                db(env)?
-                    .prepare(
-                        "INSERT INTO file_relationships (parent_id, child_id, relationship) \
-                         VALUES (?1, ?2, ?3)",
-                    )
-                    .bind(&[
-                        original.as_str().into(),
-                        file_id.as_str().into(),
-                        kind.into(),
-                    ])?,
-            );
-        }
+        statements.extend(lineage_edges(env, original, &file_id)?);
     }
     publish(env, received.writer, &key, statements).await?;
+    crate::counts::enqueue(env, &file_id).await;
     Ok(http::json(
         201,
         &json!({"message": "File saved successfully.", "file_path": key, "file_id": file_id}),
@@ -515,7 +545,7 @@ async fn download(env: &Env, user_id: i64, name: &str) -> Outcome {
 }
 
 /// `attachment` with an ASCII `filename` and the exact name as `filename*`.
-fn attachment(name: &str) -> String {
+pub fn attachment(name: &str) -> String {
     let ascii: String = name
         .chars()
         .map(|c| {
@@ -539,8 +569,14 @@ fn attachment(name: &str) -> String {
     format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
-/// `DELETE delete/<file_id>/`: the row and its lineage rows, then the object.
+/// `DELETE delete/<file_id>/`.
 async fn delete(env: &Env, user_id: i64, file_id: &str) -> Outcome {
+    remove(env, user_id, file_id).await?;
+    Ok(Response::empty()?.with_status(204))
+}
+
+/// Removes the caller's file: the row and its lineage rows, then the object.
+pub async fn remove(env: &Env, user_id: i64, file_id: &str) -> std::result::Result<(), Reject> {
     let file = owned(env, user_id, file_id).await?;
     let db = db(env)?;
     db.batch(vec![
@@ -555,7 +591,7 @@ async fn delete(env: &Env, user_id: i64, file_id: &str) -> Outcome {
     if let Err(e) = env.bucket("FILE_STORAGE")?.delete(&file.r2_key).await {
         worker::console_error!("deleting {}: {e}", file.r2_key);
     }
-    Ok(Response::empty()?.with_status(204))
+    Ok(())
 }
 
 /// `PATCH update_tags/<file_id>/` (`{"user_tags": [...]}`): adds the tags.

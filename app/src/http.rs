@@ -107,8 +107,20 @@ impl From<worker::Error> for Reject {
 
 /// The request body as JSON, read up to `MAX_JSON_BYTES`; 400 when it is not JSON.
 pub async fn read_json(req: &mut Request) -> std::result::Result<Value, Reject> {
+    parse_json(&read_capped(req).await?)
+}
+
+fn parse_json(bytes: &[u8]) -> std::result::Result<Value, Reject> {
+    serde_json::from_slice(bytes).map_err(|_| Reject::bad_request("Invalid JSON body"))
+}
+
+/// Like [`read_json`], but an empty body reads as `{}` (options that may be left out).
+pub async fn read_optional_json(req: &mut Request) -> std::result::Result<Value, Reject> {
     let bytes = read_capped(req).await?;
-    serde_json::from_slice(&bytes).map_err(|_| Reject::bad_request("Invalid JSON body"))
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Default::default()));
+    }
+    parse_json(&bytes)
 }
 
 /// The request body, read up to `MAX_JSON_BYTES` (so no body can grow the

@@ -1,8 +1,11 @@
 mod accounts;
 mod audit;
 mod auth;
+mod counts;
 mod cutter;
 mod files;
+mod files_api;
+mod filters;
 mod frontend;
 mod http;
 mod limits;
@@ -15,11 +18,11 @@ mod users;
 use worker::*;
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    // Legacy paths end with a slash; clients of the Workers era leave it off. Both work.
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if frontend::wants(&req) {
         return frontend::serve(req, &env).await;
     }
+    // Legacy paths end with a slash; clients of the Workers era leave it off. Both work.
     let path = req.path();
     let route = path.strip_suffix('/').unwrap_or(&path);
     let method = req.method();
@@ -28,6 +31,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .and_then(files::endpoint)
     {
         return files::handle(endpoint, req, &env).await;
+    }
+    if let Some(answer) = files_api::route(route, &mut req, &env).await {
+        return answer;
+    }
+    if let Some(answer) = filters::route(route, &mut req, &env).await {
+        return answer;
     }
     let answer = match route {
         "/health" if method == Method::Get => Ok(http::json(
@@ -58,4 +67,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         _ => Err(http::json(404, &serde_json::json!({"error": "Not found"}))),
     };
     Ok(answer.unwrap_or_else(|resp| resp))
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<counts::CountFile>, env: Env, _ctx: Context) -> Result<()> {
+    counts::consume(batch, &env).await
 }

@@ -8,8 +8,11 @@ mod common;
 mod cutter;
 mod dashboard;
 mod files;
+mod files_api;
+mod filters;
 mod foundation;
 mod proxy;
+mod session;
 mod split;
 
 use e2e::Stack;
@@ -30,6 +33,8 @@ fn main() {
     tests.extend(dashboard::TESTS);
     tests.extend(cutter::TESTS);
     tests.extend(files::TESTS);
+    tests.extend(files_api::TESTS);
+    tests.extend(filters::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

@@ -4,14 +4,15 @@
 //! and the app (through the gateway) with the same statuses and keys bar the
 //! documented fixes; other users get 404 for everything; bad inputs change nothing.
 
-use crate::common::{header, keys, served_by, MAX_FILE_SIZE, PEOPLE};
+use crate::common::{header, keys, MAX_FILE_SIZE, PEOPLE};
+use crate::session::{file_form, send, str_of, unique, upload, User};
 use crate::TestFn;
 use e2e::{client, Stack};
-use reqwest::blocking::multipart::{Form, Part};
+use reqwest::blocking::multipart::Form;
 use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 
 pub const TESTS: &[(&str, TestFn)] = &[
     (
@@ -34,99 +35,6 @@ fn next_ip() -> String {
     crate::common::next_ip(&NEXT, 600_000)
 }
 
-/// Names unique to this run (the stand-in's upload directory outlives a test).
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}{}x{nanos}", NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A signed-in user on one side.
-struct User {
-    base: String,
-    app: bool,
-    access: String,
-}
-
-impl User {
-    fn register(stack: &Stack, app: bool, name: &str) -> User {
-        let base = if app {
-            stack.gateway.clone()
-        } else {
-            stack.legacy.clone()
-        };
-        let password = "correct horse 42";
-        let resp = with_side(client().post(format!("{base}/api/accounts/register/")), app)
-            .json(
-                &json!({"username": name, "email": format!("{name}@example.org"),
-                      "password": password, "password2": password}),
-            )
-            .send()
-            .expect("register");
-        assert!(resp.status().is_success(), "register: {:?}", resp.text());
-        // Legacy's register answers no tokens: log in on both sides.
-        let resp = with_side(client().post(format!("{base}/api/accounts/login/")), app)
-            .json(&json!({"username": name, "password": password}))
-            .send()
-            .expect("login");
-        let body: Value = resp.json().expect("login body");
-        let access = body["access"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no access token: {body}"))
-            .to_string();
-        User { base, app, access }
-    }
-
-    fn req(&self, method: Method, path: &str) -> RequestBuilder {
-        with_side(
-            client().request(method, format!("{}/api/list_cutter/{path}", self.base)),
-            self.app,
-        )
-        .bearer_auth(&self.access)
-    }
-}
-
-fn with_side(req: RequestBuilder, app: bool) -> RequestBuilder {
-    let req = req.header("CF-Connecting-IP", next_ip());
-    if app {
-        req.header("X-Beta-User", "true")
-    } else {
-        req
-    }
-}
-
-/// Sends; returns (status, JSON body or Null, raw body). On the app side checks
-/// that the app answered.
-fn send(user: &User, req: RequestBuilder) -> (u16, Value, Vec<u8>) {
-    let resp = req.send().expect("request");
-    if user.app {
-        assert_eq!(served_by(&resp), "app-blue");
-    }
-    let status = resp.status().as_u16();
-    let bytes = resp.bytes().expect("body").to_vec();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, body, bytes)
-}
-
-fn file_form(name: &str, bytes: &[u8]) -> Form {
-    Form::new().part(
-        "file",
-        Part::bytes(bytes.to_vec()).file_name(name.to_string()),
-    )
-}
-
-fn upload(user: &User, name: &str, bytes: &[u8]) -> (u16, Value) {
-    let (status, body, _) = send(
-        user,
-        user.req(Method::POST, "upload/")
-            .multipart(file_form(name, bytes)),
-    );
-    (status, body)
-}
-
 fn generated_form(file_name: &str, bytes: &[u8], original: Option<&str>) -> Form {
     let form = file_form("blob", bytes)
         .text("file_name", file_name.to_string())
@@ -137,19 +45,12 @@ fn generated_form(file_name: &str, bytes: &[u8], original: Option<&str>) -> Form
     }
 }
 
-fn str_of(body: &Value, key: &str) -> String {
-    body[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {key} in {body}"))
-        .to_string()
-}
-
 /// One step of the journey: its name, status and the keys of its JSON answer.
 type Step = (&'static str, u16, Vec<String>);
 
 /// The journey for one side; asserts what holds on both and returns the steps.
 fn journey(stack: &Stack, app: bool) -> Vec<Step> {
-    let user = User::register(stack, app, &unique(if app { "fa" } else { "fl" }));
+    let user = User::register(stack, app, &unique(if app { "fa" } else { "fl" }), next_ip);
     let mut steps: Vec<Step> = Vec::new();
     let base = unique("journey");
     let name = format!("{base}.csv");
@@ -298,8 +199,8 @@ fn snapshot(stack: &Stack, user: &User) -> (Value, Vec<String>, Vec<Value>) {
 }
 
 fn other_users_get_404_and_change_nothing(stack: &Stack) {
-    let a = User::register(stack, true, &unique("fo_a"));
-    let b = User::register(stack, true, &unique("fo_b"));
+    let a = User::register(stack, true, &unique("fo_a"), next_ip);
+    let b = User::register(stack, true, &unique("fo_b"), next_ip);
     let (status, up) = upload(&a, "secret.csv", PEOPLE.as_bytes());
     assert_eq!(status, 200, "{up}");
     let id = str_of(&up, "file_id");
@@ -353,7 +254,7 @@ fn other_users_get_404_and_change_nothing(stack: &Stack) {
 }
 
 fn bad_inputs_get_4xx_and_leave_d1_and_r2_unchanged(stack: &Stack) {
-    let user = User::register(stack, true, &unique("fb"));
+    let user = User::register(stack, true, &unique("fb"), next_ip);
     let (status, up) = upload(&user, "mine.csv", PEOPLE.as_bytes());
     assert_eq!(status, 200, "{up}");
     let id = str_of(&up, "file_id");

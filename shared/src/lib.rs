@@ -2,7 +2,9 @@
 //! runs natively (unit tests, the operator CLI) and inside both Workers (wasm).
 
 pub mod accounts;
+pub mod byte_range;
 pub mod csv_cut;
+pub mod cut_request;
 pub mod files;
 pub mod frontend;
 pub mod jwt;
@@ -10,3 +12,4 @@ pub mod multipart;
 pub mod ops;
 pub mod password;
 pub mod routing;
+pub mod saved_filters;

@@ -2,6 +2,7 @@
 
 use reqwest::blocking::{RequestBuilder, Response};
 use serde_json::Value;
+use shared::csv_cut::{CutSpec, Cutter};
 
 /// The `X-Served-By` of a response ("legacy", "app-blue", "gateway", ...).
 pub fn served_by(resp: &Response) -> String {
@@ -50,6 +51,16 @@ pub const PEOPLE: &str = "name,age,city,salary\n\
                           Bob,35,NYC,60000\n\
                           Alice,28,Chicago,65000\n\
                           Charlie,42,LA,80000\n";
+
+/// The cut computed natively by the engine, the reference for the Worker's.
+pub fn native_cut(bytes: &[u8], columns: &[&str], filters: &[(&str, &str)]) -> Vec<u8> {
+    let spec = CutSpec::new(columns.iter().copied(), filters.iter().copied());
+    let mut cutter = Cutter::new(spec).expect("spec");
+    let mut out = Vec::new();
+    cutter.push(bytes, &mut out).expect("push");
+    cutter.finish(&mut out).expect("finish");
+    out
+}
 
 /// The app's `MAX_FILE_SIZE` in the local config.
 pub const MAX_FILE_SIZE: usize = 52_428_800;

@@ -191,8 +191,16 @@ const SCENARIOS = {
     seen.oversizeSentRequests = apiCalls.length - callsBefore;
     unlinkSync(big);
     await page.getByLabel(/^CSV file/).setInputFiles(fixtureFile());
+    await page.evaluate(() => {
+      // The progress bar only lives while the upload runs: note that it appeared.
+      window.sawProgress = false;
+      new MutationObserver(() => {
+        if (document.querySelector("progress")) window.sawProgress = true;
+      }).observe(document.body, { childList: true, subtree: true });
+    });
     await page.getByRole("button", { name: "Upload", exact: true }).click();
     await page.getByText("Uploaded people.csv.").waitFor();
+    seen.sawProgress = await page.evaluate(() => window.sawProgress);
     await shoot(page, "upload");
 
     // Cut the saved file: a bad filter first, then the real one.
@@ -276,8 +284,18 @@ const SCENARIOS = {
     await card.waitFor({ state: "detached" });
     seen.filesLeft = await page.$$eval(".file-card .file-name", (hs) => hs.map((h) => h.textContent));
 
-    await page.getByRole("button", { name: "Sign out" }).click();
-    await page.waitForURL(/\/login$/);
+    // A session the server no longer honours ends cleanly: back to sign-in.
+    await page.evaluate(() => {
+      const stored = JSON.parse(localStorage.getItem("listcutter.session"));
+      localStorage.setItem("listcutter.session", JSON.stringify({ ...stored, access: "x.y.z", refresh: "x.y.z" }));
+    });
+    expectError(401, "/api/list_cutter/list_saved_files");
+    expectError(401, "/api/accounts/token/refresh");
+    await nav(page, "Upload").click();
+    await nav(page, "My files").click();
+    await page.waitForURL(/\/login\?next=%2Ffiles$/);
+    seen.endedNotice = await page.textContent("main .notice");
+    seen.sessionAfterEnd = await session(page);
   },
 };
 

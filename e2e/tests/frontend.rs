@@ -292,6 +292,7 @@ fn browser_journey_from_register_to_delete(stack: &Stack) {
         "{seen}"
     );
     assert_eq!(seen["oversizeSentRequests"], 0);
+    assert_eq!(seen["sawProgress"], true);
 
     assert_eq!(seen["badFilterError"], api_error_for(stack, bad_filter));
     assert_eq!(seen["preview"], table(&expected), "{seen}");
@@ -351,6 +352,8 @@ fn browser_journey_from_register_to_delete(stack: &Stack) {
                  WHERE u.username = '{username}') AS filters"
     ));
     assert_eq!(left[0], json!({"edges": 2, "filters": 0}));
+    assert_eq!(seen["endedNotice"], "Sign in to continue.");
+    assert!(seen["sessionAfterEnd"].is_null());
     assert_eq!(
         seen["screens"],
         json!([

@@ -24,7 +24,8 @@ export type Cut = { columns: string[]; file_path: string; filters: Record<string
 export type SavedFilter = {
   id: string;
   name: string;
-  file_id: string;
+  /** null once its file is deleted. */
+  file_id: string | null;
   columns: string[];
   filters: Record<string, string>;
   created_at: string;

@@ -18,7 +18,10 @@ export function Filters() {
   const [confirming, setConfirming] = useState("");
 
   const [filters, files] = data.data ?? [[], []];
-  const nameOf = (id: string) => files.find((f) => f.file_id === id)?.file_name ?? "a deleted file";
+  const source = (id: string | null) => {
+    const file = files.find((f) => f.file_id === id);
+    return file ? <a href={`/files/${encodeURIComponent(file.file_id)}/cut`}>{file.file_name}</a> : "a deleted file";
+  };
 
   async function act(what: string, action: () => Promise<string>) {
     setBusy(what);
@@ -54,7 +57,7 @@ export function Filters() {
           <li class="filter-card" key={f.id} data-filter-id={f.id}>
             <h2>{f.name}</h2>
             <p class="meta">
-              On <a href={`/files/${encodeURIComponent(f.file_id)}/cut`}>{nameOf(f.file_id)}</a>. {describe(f)}.
+              On {source(f.file_id)}. {describe(f)}.
             </p>
             <div class="actions">
               <button

@@ -6,10 +6,10 @@
 // Every screen is screenshotted at desktop and 375 px width into `artifacts`, and
 // checked there: no horizontal overflow, an accessible name on every control.
 // Any console error, page error or unexpected HTTP error fails the run.
-import { chromium } from "playwright-core";
 import { createHmac } from "node:crypto";
 import { mkdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { launch, watch } from "./chromium.mjs";
 import { tmpdir } from "node:os";
 
 const [scenario, base, optionsJson] = process.argv.slice(2);
@@ -301,10 +301,7 @@ const SCENARIOS = {
 
 // ------------------------------------------------------------------- run
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-});
+const browser = await launch();
 
 try {
   const context = await browser.newContext({
@@ -314,23 +311,14 @@ try {
     extraHTTPHeaders: { "CF-Connecting-IP": options.ip },
   });
   const page = await context.newPage();
-  page.on("pageerror", (err) => problems.push("page error: " + err.message));
-  page.on("console", (msg) => {
-    // Failed loads are judged by the response listener below.
-    if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) {
-      problems.push("console error: " + msg.text());
-    }
+  watch(page, problems, (status, url) => {
+    const i = expected.findIndex(([code, part]) => code === status && url.pathname.includes(part));
+    if (i >= 0) expected.splice(i, 1);
+    return i >= 0;
   });
   page.on("request", (req) => {
     const path = new URL(req.url()).pathname;
     if (path.startsWith("/api/")) apiCalls.push(`${req.method()} ${path}`);
-  });
-  page.on("response", (resp) => {
-    if (resp.status() < 400) return;
-    const path = new URL(resp.url()).pathname;
-    const i = expected.findIndex(([status, part]) => status === resp.status() && path.includes(part));
-    if (i >= 0) expected.splice(i, 1);
-    else problems.push(`${resp.status()} for ${resp.url()}`);
   });
 
   await SCENARIOS[scenario](page);

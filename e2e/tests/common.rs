@@ -71,3 +71,21 @@ pub fn next_ip(next: &std::sync::atomic::AtomicU32, end: u32) -> String {
     assert!(n < end, "this module's address range is used up");
     e2e::ipv4(n)
 }
+
+/// Runs a browser script of `e2e/browser/` with `node`, fails the test when it
+/// fails, and returns the JSON it printed last (what it saw).
+pub fn run_browser(stack: &e2e::Stack, script: &str, args: &[&str]) -> Value {
+    let out = std::process::Command::new("node")
+        .current_dir(&stack.root)
+        .arg(format!("e2e/browser/{script}"))
+        .args(args)
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap()
+}

@@ -2,11 +2,10 @@
 //! `e2e/browser/dashboard.mjs`), and how the gateway serves it.
 
 use crate::admin::ADMIN_TOKEN;
-use crate::common::{header, served_by};
+use crate::common::{header, run_browser, served_by};
 use crate::TestFn;
 use e2e::{client, Stack};
 use serde_json::Value;
-use std::process::Command;
 
 pub const TESTS: &[(&str, TestFn)] = &[
     (
@@ -66,23 +65,7 @@ fn is_served_with_a_strict_csp_and_no_outside_assets(stack: &Stack) {
 }
 
 fn browser_signs_in_with_token_and_changes_the_percentage(stack: &Stack) {
-    let out = Command::new("node")
-        .current_dir(&stack.root)
-        .args([
-            "e2e/browser/dashboard.mjs",
-            &stack.gateway,
-            ADMIN_TOKEN,
-            "42",
-        ])
-        .output()
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let seen: Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    let seen = run_browser(stack, "dashboard.mjs", &[&stack.gateway, ADMIN_TOKEN, "42"]);
     assert_eq!(seen["shown"], "42", "{seen}");
     assert!(
         seen["audit"].as_str().unwrap().contains("dashboard test"),

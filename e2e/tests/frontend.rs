@@ -5,7 +5,7 @@
 //! screenshots of every screen at desktop and 375 px width into `e2e/artifacts/`
 //! and fail on console errors, unlabelled controls and horizontal overflow.
 
-use crate::common::{header, native_cut, served_by, PEOPLE};
+use crate::common::{header, native_cut, run_browser, served_by, PEOPLE};
 use crate::session::unique;
 use crate::TestFn;
 use e2e::{client, Stack, JWT_SECRET};
@@ -13,7 +13,6 @@ use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::process::Command;
 use std::sync::atomic::AtomicU32;
 
 pub const TESTS: &[(&str, TestFn)] = &[
@@ -170,23 +169,11 @@ fn browse(stack: &Stack, scenario: &str, options: Value) -> Value {
     options["ip"] = json!(next_ip());
     options["artifacts"] = json!(stack.root.join("e2e/artifacts").to_str().unwrap());
     options["fixture"] = json!(PEOPLE);
-    let out = Command::new("node")
-        .current_dir(&stack.root)
-        .args([
-            "e2e/browser/frontend.mjs",
-            scenario,
-            &stack.gateway,
-            &options.to_string(),
-        ])
-        .output()
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap()
+    run_browser(
+        stack,
+        "frontend.mjs",
+        &[scenario, &stack.gateway, &options.to_string()],
+    )
 }
 
 /// `[header, rows...]` of a CSV without quoting (the fixture's cuts).

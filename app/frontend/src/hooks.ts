@@ -1,4 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
+import { ApiError, type FieldErrors } from "./api";
 import * as session from "./session";
 
 /** The current session; re-renders on sign-in, refresh and sign-out. */
@@ -31,4 +32,27 @@ export function useLoad<T>(load: () => Promise<T>, key: string): Load<T> {
     };
   }, [key, tick]);
   return { ...state, reload: () => setTick((n) => n + 1) };
+}
+
+/** A form's submit handler running `action` on the form's fields, with its busy
+ * state, the error message and the API's field errors. */
+export function useSubmit(action: (form: FormData) => Promise<void>) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState("");
+  const [fields, setFields] = useState<FieldErrors>({});
+  async function submit(e: Event) {
+    e.preventDefault();
+    setBusy(true);
+    setError("");
+    setFields({});
+    try {
+      await action(new FormData(e.currentTarget as HTMLFormElement));
+    } catch (err) {
+      setError((err as Error).message);
+      if (err instanceof ApiError) setFields(err.fields);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { busy, error, fields, submit };
 }

@@ -70,31 +70,29 @@ export function CutterPanel({ columns, filePath, signedIn, source }: Props) {
       return "The download has started.";
     });
 
-  const onSave = (e: Event) => {
-    e.preventDefault();
-    run("Saving to your files", async () => {
-      needColumns();
-      const name = saveName.trim();
-      if (!name) throw new Error("Give the new file a name.");
-      const cut = request();
-      const blob = await (await api.cut(cut, signedIn)).blob();
-      await api.saveGenerated(blob, name, cut, source!.file_id);
-      return `Saved “${name}” to your files.`;
-    });
-  };
+  /** A save form's handler: checks the columns and the name, then saves. */
+  const saving =
+    (what: string, name: string, unnamed: string, save: (name: string, cut: api.Cut) => Promise<string>) =>
+    (e: Event) => {
+      e.preventDefault();
+      run(what, async () => {
+        needColumns();
+        if (!name.trim()) throw new Error(unnamed);
+        return save(name.trim(), request());
+      });
+    };
 
-  const onSaveFilter = (e: Event) => {
-    e.preventDefault();
-    run("Saving the filter", async () => {
-      needColumns();
-      const name = filterName.trim();
-      if (!name) throw new Error("Give the filter a name.");
-      const cut = request();
-      await api.createFilter({ name, file_id: source!.file_id, columns: cut.columns, filters: cut.filters });
-      setFilterName("");
-      return `Saved the filter “${name}”.`;
-    });
-  };
+  const onSave = saving("Saving to your files", saveName, "Give the new file a name.", async (name, cut) => {
+    const blob = await (await api.cut(cut, signedIn)).blob();
+    await api.saveGenerated(blob, name, cut, source!.file_id);
+    return `Saved “${name}” to your files.`;
+  });
+
+  const onSaveFilter = saving("Saving the filter", filterName, "Give the filter a name.", async (name, cut) => {
+    await api.createFilter({ name, file_id: source!.file_id, columns: cut.columns, filters: cut.filters });
+    setFilterName("");
+    return `Saved the filter “${name}”.`;
+  });
 
   const all = selected.length === columns.length;
   const toggle = (column: string, on: boolean) =>

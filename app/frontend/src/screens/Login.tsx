@@ -1,8 +1,7 @@
-import { useState } from "preact/hooks";
-import { ApiError, type FieldErrors } from "../api";
 import { Field } from "../components/Field";
 import { ErrorMessage, Notice } from "../components/Status";
 import * as api from "../endpoints";
+import { useSubmit } from "../hooks";
 import { navigate } from "../router";
 
 /** Where to go after signing in: the page that asked for it, if it is one of ours. */
@@ -12,25 +11,10 @@ function next(query: URLSearchParams): string {
 }
 
 export function Login({ query }: { query: URLSearchParams }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState("");
-  const [fields, setFields] = useState<FieldErrors>({});
-
-  async function submit(e: Event) {
-    e.preventDefault();
-    const form = new FormData(e.currentTarget as HTMLFormElement);
-    setBusy(true);
-    setError("");
-    setFields({});
-    try {
-      await api.login(String(form.get("username")), String(form.get("password")));
-      navigate(next(query), true);
-    } catch (err) {
-      setError((err as Error).message);
-      if (err instanceof ApiError) setFields(err.fields);
-      setBusy(false);
-    }
-  }
+  const { busy, error, fields, submit } = useSubmit(async (form) => {
+    await api.login(String(form.get("username")), String(form.get("password")));
+    navigate(next(query), true);
+  });
 
   return (
     <>

@@ -1,31 +1,15 @@
-import { useState } from "preact/hooks";
-import { ApiError, type FieldErrors } from "../api";
 import { Field } from "../components/Field";
 import { ErrorMessage } from "../components/Status";
 import * as api from "../endpoints";
+import { useSubmit } from "../hooks";
 import { navigate } from "../router";
 
 export function Register() {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState("");
-  const [fields, setFields] = useState<FieldErrors>({});
-
-  async function submit(e: Event) {
-    e.preventDefault();
-    const form = new FormData(e.currentTarget as HTMLFormElement);
+  const { busy, error, fields, submit } = useSubmit(async (form) => {
     const value = (name: string) => String(form.get(name) ?? "");
-    setBusy(true);
-    setError("");
-    setFields({});
-    try {
-      await api.register(value("username"), value("email"), value("password"), value("password2"));
-      navigate("/files", true);
-    } catch (err) {
-      setError((err as Error).message);
-      if (err instanceof ApiError) setFields(err.fields);
-      setBusy(false);
-    }
-  }
+    await api.register(value("username"), value("email"), value("password"), value("password2"));
+    navigate("/files", true);
+  });
 
   return (
     <>

@@ -165,9 +165,18 @@ const SCENARIOS = {
     await page.waitForURL(/\/files$/);
     await page.getByText("You have no files yet.").waitFor();
 
+    // Signing out with an expired access token: refreshed first, then both
+    // tokens revoked (the refresh token sent is the one the refresh issued).
     seen.refreshBeforeLogout = (await session(page)).refresh;
+    await expireAccessToken(page, o.jwtSecret);
+    const logouts = [];
+    page.on("request", (req) => {
+      if (req.url().includes("/api/accounts/logout")) logouts.push(req.postDataJSON().refresh);
+    });
+    expectError(401, "/api/accounts/logout");
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/login$/);
+    seen.logoutRefreshTokens = logouts;
     seen.sessionAfterLogout = await session(page);
     await shoot(page, "login");
     // Signing in by keyboard alone.

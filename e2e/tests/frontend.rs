@@ -263,12 +263,20 @@ fn browser_journey_from_register_to_delete(stack: &Stack) {
 
     assert_eq!(seen["emailError"], "Enter a valid email address.", "{seen}");
     assert!(seen["sessionAfterLogout"].is_null());
-    // Signing out revoked the refresh token on the server too.
-    let resp = get(stack, Method::POST, "/api/accounts/token/refresh/")
-        .json(&json!({"refresh": seen["refreshBeforeLogout"]}))
-        .send()
-        .unwrap();
-    assert_eq!(resp.status(), 401);
+    // Signed out with an expired access token: the logout was refused once,
+    // the tokens refreshed, and the logout sent again with the new refresh
+    // token, which the server then revoked (the old one the refresh rotated).
+    let sent = seen["logoutRefreshTokens"].as_array().unwrap();
+    assert_eq!(sent.len(), 2, "{seen}");
+    assert_eq!(sent[0], seen["refreshBeforeLogout"]);
+    assert_ne!(sent[1], sent[0]);
+    for token in [&seen["refreshBeforeLogout"], &sent[1]] {
+        let resp = get(stack, Method::POST, "/api/accounts/token/refresh/")
+            .json(&json!({ "refresh": token }))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+    }
     assert!(seen["signedInAs"].as_str().unwrap().contains(&username));
 
     assert!(

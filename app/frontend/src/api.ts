@@ -43,6 +43,8 @@ async function errorOf(resp: Response): Promise<ApiError> {
 
 type Options = {
   method?: string;
+  /** The JSON body, or a function building it at each send (so that a retry
+   * after a token refresh can carry what the refresh changed). */
   json?: unknown;
   body?: BodyInit;
   auth?: boolean;
@@ -81,7 +83,7 @@ function send(path: string, opts: Options): Promise<Response> {
   let body = opts.body;
   if (opts.json !== undefined) {
     headers["Content-Type"] = "application/json";
-    body = JSON.stringify(opts.json);
+    body = JSON.stringify(typeof opts.json === "function" ? opts.json() : opts.json);
   }
   const bearer = opts.token ?? (opts.auth ? session.current()?.access : undefined);
   if (bearer) headers.Authorization = `Bearer ${bearer}`;

@@ -56,9 +56,12 @@ async function signIn(tokens: Tokens): Promise<boolean> {
 
 /** Revokes both tokens on the server; signed out here whatever it answers. */
 export async function logout(): Promise<void> {
-  const s = session.current();
   try {
-    if (s) await call("/api/accounts/logout/", { json: { refresh: s.refresh }, auth: true });
+    if (session.current()) {
+      // The refresh token as it is when sent: an expired access token is
+      // refreshed first, which replaces it.
+      await call("/api/accounts/logout/", { json: () => ({ refresh: session.current()?.refresh }), auth: true });
+    }
   } finally {
     session.store(null);
   }

@@ -133,6 +133,18 @@ const SCENARIOS = {
     seen.preview = await preview(page);
     await shoot(page, "anonymous-cut");
     seen.download = await download(page, () => page.getByRole("button", { name: "Download CSV" }).click());
+    // A file with quoted cells, commas, doubled quotes and multi-byte text,
+    // longer than the preview.
+    await page.getByLabel(/^CSV file/).setInputFiles({
+      name: "sample.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from(o.sample.csv),
+    });
+    await page.getByRole("button", { name: "Upload and read columns" }).click();
+    await page.getByRole("heading", { name: "Cut sample.csv" }).waitFor();
+    await setCut(page, o.sample.columns, o.sample.filters);
+    seen.samplePreview = await preview(page);
+    seen.samplePreviewTitle = await page.textContent("#preview-title");
     await page.goto(base + "/no/such/page");
     seen.notFound = await page.textContent("main h1");
     await shoot(page, "not-found");

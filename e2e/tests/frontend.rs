@@ -8,7 +8,7 @@
 use crate::common::{header, native_cut, run_browser, served_by, PEOPLE};
 use crate::session::unique;
 use crate::TestFn;
-use e2e::{client, Stack, JWT_SECRET};
+use e2e::{client, sample_csv, Stack, JWT_SECRET};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
@@ -189,16 +189,38 @@ fn browser_anonymous_cutter(stack: &Stack) {
     let _app = AllOnApp::new(stack);
     let filters = [("city", "IN (NYC, Chicago)")];
     let expected = native_cut(PEOPLE.as_bytes(), &["name", "age"], &filters);
+    let sample = String::from_utf8(sample_csv(8_192)).unwrap();
+    let sample_filters = [("city", "IN (Zürich, \"São Paulo\")")];
+    let sample_cut = native_cut(sample.as_bytes(), &["name", "note"], &sample_filters);
     let seen = browse(
         stack,
         "anonymous",
-        json!({"columns": ["name", "age"], "filters": {"city": "IN (NYC, Chicago)"}}),
+        json!({
+            "columns": ["name", "age"],
+            "filters": {"city": "IN (NYC, Chicago)"},
+            "sample": {"csv": sample, "columns": ["name", "note"],
+                       "filters": {sample_filters[0].0: sample_filters[0].1}},
+        }),
     );
     assert_eq!(seen["columns"], json!(["name", "age", "city", "salary"]));
     assert_eq!(seen["preview"], table(&expected), "{seen}");
     assert_eq!(
         seen["download"].as_str().unwrap().as_bytes(),
         expected.as_slice()
+    );
+    // The preview reads quoted cells as the engine wrote them, and only the
+    // first 20 rows.
+    let records: Vec<Vec<String>> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(sample_cut.as_slice())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    assert!(records.len() > 21, "the cut is longer than the preview");
+    assert_eq!(seen["samplePreview"], json!(records[..21]), "{seen}");
+    assert_eq!(
+        seen["samplePreviewTitle"],
+        "Preview: 20 rows (the first 20)"
     );
     assert_eq!(seen["notFound"], "Page not found");
     assert!(seen["grammar"]

@@ -197,7 +197,7 @@ fn browser_anonymous_cutter(stack: &Stack) {
         "anonymous",
         json!({
             "columns": ["name", "age"],
-            "filters": {"city": "IN (NYC, Chicago)"},
+            "filters": {filters[0].0: filters[0].1},
             "sample": {"csv": sample, "columns": ["name", "note"],
                        "filters": {sample_filters[0].0: sample_filters[0].1}},
         }),
@@ -274,7 +274,7 @@ fn browser_journey_from_register_to_delete(stack: &Stack) {
             "password": "correct horse 42",
             "columns": ["name", "city"],
             "badFilter": [bad_filter.0, bad_filter.1],
-            "filters": {"age": ">= 30"},
+            "filters": {filters[0].0: filters[0].1},
             "savedName": "adults.csv",
             "search": "adul",
             "tag": "over-thirty",

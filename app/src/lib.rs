@@ -6,6 +6,7 @@ mod cutter;
 mod files;
 mod files_api;
 mod filters;
+mod frontend;
 mod health;
 mod http;
 mod limits;
@@ -19,6 +20,9 @@ use worker::*;
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    if frontend::wants(&req) {
+        return frontend::serve(req, &env).await;
+    }
     // Legacy paths end with a slash; clients of the Workers era leave it off. Both work.
     let path = req.path();
     let route = path.strip_suffix('/').unwrap_or(&path);

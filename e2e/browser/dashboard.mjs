@@ -2,7 +2,7 @@
 // or an admin's username and password), set a percentage through the
 // confirmation step, and read it back in the status panel.
 // Usage: node e2e/browser/dashboard.mjs <gateway url> token:<token>|login:<user>:<password> <percentage>
-import { chromium } from "playwright-core";
+import { launch, watch } from "./chromium.mjs";
 
 const [gateway, credentials, percentage] = process.argv.slice(2);
 const [kind, ...rest] = (credentials || "").split(":");
@@ -11,34 +11,12 @@ if (!gateway || !["token", "login"].includes(kind) || !percentage) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-});
+const browser = await launch();
 const problems = [];
 try {
   const page = await browser.newPage();
-  // A CSP violation or script error is a failure of the page, not noise.
-  page.on("pageerror", (err) => problems.push("page error: " + err.message));
-  page.on("console", (msg) => {
-    // Failed loads are reported with their URL below.
-    if (msg.type() === "error" && !msg.text().startsWith("Failed to load resource")) {
-      problems.push("console error: " + msg.text());
-    }
-  });
-  page.on("response", (resp) => {
-    // The browser's own favicon probe is not the page's doing.
-    if (resp.status() >= 400 && new URL(resp.url()).pathname !== "/favicon.ico") {
-      problems.push(`${resp.status()} for ${resp.url()}`);
-    }
-  });
+  // The browser's own favicon probe is not the page's doing.
+  watch(page, problems, (_status, url) => url.pathname === "/favicon.ico");
   await page.goto(gateway + "/admin/");
   if (kind === "token") {
     await page.fill("#token-form input[name=token]", rest.join(":"));

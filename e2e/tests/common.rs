@@ -2,6 +2,7 @@
 
 use reqwest::blocking::{RequestBuilder, Response};
 use serde_json::Value;
+use shared::csv_cut::{CutSpec, Cutter};
 
 /// The `X-Served-By` of a response ("legacy", "app-blue", "gateway", ...).
 pub fn served_by(resp: &Response) -> String {
@@ -51,6 +52,16 @@ pub const PEOPLE: &str = "name,age,city,salary\n\
                           Alice,28,Chicago,65000\n\
                           Charlie,42,LA,80000\n";
 
+/// The cut computed natively by the engine, the reference for the Worker's.
+pub fn native_cut(bytes: &[u8], columns: &[&str], filters: &[(&str, &str)]) -> Vec<u8> {
+    let spec = CutSpec::new(columns.iter().copied(), filters.iter().copied());
+    let mut cutter = Cutter::new(spec).expect("spec");
+    let mut out = Vec::new();
+    cutter.push(bytes, &mut out).expect("push");
+    cutter.finish(&mut out).expect("finish");
+    out
+}
+
 /// The app's `MAX_FILE_SIZE` in the local config.
 pub const MAX_FILE_SIZE: usize = 52_428_800;
 
@@ -59,4 +70,22 @@ pub fn next_ip(next: &std::sync::atomic::AtomicU32, end: u32) -> String {
     let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     assert!(n < end, "this module's address range is used up");
     e2e::ipv4(n)
+}
+
+/// Runs a browser script of `e2e/browser/` with `node`, fails the test when it
+/// fails, and returns the JSON it printed last (what it saw).
+pub fn run_browser(stack: &e2e::Stack, script: &str, args: &[&str]) -> Value {
+    let out = std::process::Command::new("node")
+        .current_dir(&stack.root)
+        .arg(format!("e2e/browser/{script}"))
+        .args(args)
+        .output()
+        .expect("node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap()
 }

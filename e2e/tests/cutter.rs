@@ -2,13 +2,12 @@
 //! app Worker: uploads stream into R2, cuts stream out of it, every bad input is a
 //! JSON 4xx that leaves R2 as it was, and the shapes match the legacy endpoints.
 
-use crate::common::{header, keys, served_by, MAX_FILE_SIZE, PEOPLE};
+use crate::common::{header, keys, native_cut, served_by, MAX_FILE_SIZE, PEOPLE};
 use crate::TestFn;
 use e2e::{client, sample_csv, Stack};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use serde_json::{json, Value};
-use shared::csv_cut::{CutSpec, Cutter};
 use std::sync::atomic::AtomicU32;
 
 pub const TESTS: &[(&str, TestFn)] = &[
@@ -108,16 +107,6 @@ fn upload_ok(stack: &Stack, name: &str, bytes: &[u8]) -> String {
     let (status, by, body) = upload(&stack.gateway, name, bytes);
     assert_eq!((status, by.as_str()), (200, "app-blue"), "{body}");
     body["file_path"].as_str().expect("file_path").to_string()
-}
-
-/// The cut computed natively by the engine, the reference for the Worker's.
-fn native_cut(bytes: &[u8], columns: &[&str], filters: &[(&str, &str)]) -> Vec<u8> {
-    let spec = CutSpec::new(columns.iter().copied(), filters.iter().copied());
-    let mut cutter = Cutter::new(spec).expect("spec");
-    let mut out = Vec::new();
-    cutter.push(bytes, &mut out).expect("push");
-    cutter.finish(&mut out).expect("finish");
-    out
 }
 
 fn upload_answers_columns_and_stores_under_anon(stack: &Stack) {

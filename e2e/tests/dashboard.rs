@@ -2,11 +2,10 @@
 //! `e2e/browser/dashboard.mjs`), and how the gateway serves it.
 
 use crate::admin::ADMIN_TOKEN;
-use crate::common::{header, served_by};
+use crate::common::{header, run_browser, served_by};
 use crate::TestFn;
 use e2e::{client, Stack};
 use serde_json::{json, Value};
-use std::process::Command;
 
 pub const TESTS: &[(&str, TestFn)] = &[
     (
@@ -100,23 +99,11 @@ fn browser_signs_in_with_an_admin_password(stack: &Stack) {
 /// showed it, the audit table got the change and the change is real; returns
 /// what the page showed.
 fn drive_dashboard(stack: &Stack, credentials: &str, percentage: u8) -> Value {
-    let out = Command::new("node")
-        .current_dir(&stack.root)
-        .args([
-            "e2e/browser/dashboard.mjs",
-            &stack.gateway,
-            credentials,
-            &percentage.to_string(),
-        ])
-        .output()
-        .expect("node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "browser run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let seen = run_browser(
+        stack,
+        "dashboard.mjs",
+        &[&stack.gateway, credentials, &percentage.to_string()],
     );
-    let seen: Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
     assert_eq!(seen["shown"], percentage.to_string(), "{seen}");
     assert!(
         seen["audit"].as_str().unwrap().contains("dashboard test"),

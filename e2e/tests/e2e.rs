@@ -11,6 +11,7 @@ mod files;
 mod files_api;
 mod filters;
 mod foundation;
+mod frontend;
 mod proxy;
 mod session;
 mod split;
@@ -35,6 +36,7 @@ fn main() {
     tests.extend(files::TESTS);
     tests.extend(files_api::TESTS);
     tests.extend(filters::TESTS);
+    tests.extend(frontend::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

@@ -6,6 +6,7 @@ pub mod byte_range;
 pub mod csv_cut;
 pub mod cut_request;
 pub mod files;
+pub mod frontend;
 pub mod jwt;
 pub mod multipart;
 pub mod ops;

@@ -1,0 +1,46 @@
+import { Field } from "../components/Field";
+import { ErrorMessage } from "../components/Status";
+import * as api from "../endpoints";
+import { useSubmit } from "../hooks";
+import { navigate } from "../router";
+
+export function Register() {
+  const { busy, error, fields, submit } = useSubmit(async (form) => {
+    const value = (name: string) => String(form.get(name) ?? "");
+    await api.register(value("username"), value("email"), value("password"), value("password2"));
+    navigate("/files", true);
+  });
+
+  return (
+    <>
+      <h1 tabIndex={-1}>Register</h1>
+      <form onSubmit={submit} class="narrow" noValidate>
+        <ErrorMessage message={error} />
+        <Field label="Username" name="username" autoComplete="username" required errors={fields.username} />
+        <Field label="Email (optional)" name="email" type="email" autoComplete="email" errors={fields.email} />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          required
+          errors={fields.password}
+        />
+        <Field
+          label="Password again"
+          name="password2"
+          type="password"
+          autoComplete="new-password"
+          required
+          errors={fields.password2}
+        />
+        <button type="submit" disabled={busy}>
+          {busy ? "Creating your account…" : "Register"}
+        </button>
+      </form>
+      <p>
+        Already registered? <a href="/login">Sign in</a>.
+      </p>
+    </>
+  );
+}

@@ -107,7 +107,7 @@ fn not_found() -> Reject {
     Reject::Client(404, "File not found.".into())
 }
 
-fn object_key(user_id: i64, file_id: &str) -> String {
+pub fn object_key(user_id: i64, file_id: &str) -> String {
     format!("uploads/user-{user_id}/{file_id}.csv")
 }
 

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod csv_cut;
 pub mod files;
 pub mod jwt;
+pub mod migration;
 pub mod multipart;
 pub mod ops;
 pub mod password;

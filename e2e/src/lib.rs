@@ -6,7 +6,9 @@ pub mod process;
 mod stack;
 pub mod webhook;
 
-pub use stack::{R2State, Stack, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS, ROUTING_SECRET};
+pub use stack::{
+    free_port, R2State, Stack, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS, ROUTING_SECRET,
+};
 
 use reqwest::blocking::Client;
 use std::time::Duration;

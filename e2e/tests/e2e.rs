@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod common;
+mod cutover;
 mod cutter;
 mod dashboard;
 mod files;
@@ -30,6 +31,7 @@ fn main() {
     tests.extend(dashboard::TESTS);
     tests.extend(cutter::TESTS);
     tests.extend(files::TESTS);
+    tests.extend(cutover::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

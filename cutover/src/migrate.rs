@@ -1,0 +1,329 @@
+//! `migrate` and `sync`: legacy users, files and lineage into the app, batch by
+//! batch in primary-key order. Every step is an idempotent upsert on the app, so a
+//! run that was killed resumes from the checkpoint's cursors and redoes at most
+//! one batch, and a second full run changes nothing. `sync` also removes from the
+//! app the imported files legacy no longer has.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use shared::migration::FileRecord;
+
+use crate::api::Api;
+use crate::legacy::{self, Legacy, LegacyFile, Page};
+use crate::media;
+use crate::report::Report;
+use crate::state::{Cursors, Known, State};
+
+pub struct Options {
+    pub batch: i64,
+    pub jobs: usize,
+    pub strict: bool,
+    /// Also delete what legacy deleted (`sync`).
+    pub deletions: bool,
+}
+
+/// Runs `work` over `items` on up to `jobs` threads; results come back in order.
+pub fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let jobs = jobs.clamp(1, items.len().max(1));
+    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|j| {
+                let work = &work;
+                s.spawn(move || {
+                    (j..items.len())
+                        .step_by(jobs)
+                        .map(|i| (i, work(&items[i])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, r) in h.join().expect("a worker thread panicked") {
+                slots[i] = Some(r);
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+struct Run<'a> {
+    api: &'a Api,
+    legacy: Legacy,
+    media: PathBuf,
+    state: State,
+    opts: Options,
+    report: Report,
+    user_id_offset: i64,
+}
+
+impl Run<'_> {
+    /// Records the per-item outcome; `--strict` stops at the first problem.
+    fn problem(&mut self, item: String, error: String) -> Result<(), String> {
+        self.report.problem(item.clone(), error.clone());
+        if self.opts.strict {
+            return Err(format!("{item}: {error} (--strict)"));
+        }
+        Ok(())
+    }
+
+    fn outcomes(&mut self, table: &str, results: &[Value], id_key: &str) -> Result<(), String> {
+        for r in results {
+            let status = r["status"].as_str().unwrap_or("failed");
+            let tally = match table {
+                "user" => &mut self.report.users,
+                "file" => &mut self.report.files,
+                _ => &mut self.report.relationships,
+            };
+            if status != "needs_content" {
+                tally.count(status);
+            }
+            if matches!(status, "conflict" | "missing") {
+                let id = r[id_key].to_string();
+                let detail = r["detail"].as_str().unwrap_or(status).to_string();
+                self.problem(format!("{table} {}", id.trim_matches('"')), detail)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, update: impl FnOnce(&mut Cursors)) -> Result<(), String> {
+        update(self.state.run.get_or_insert_with(Cursors::default));
+        self.report.tick();
+        self.state.save()
+    }
+
+    fn users(&mut self) -> Result<(), String> {
+        loop {
+            let after = self.state.run.as_ref().map_or(0, |c| c.users);
+            let Page {
+                rows: users,
+                unreadable: bad,
+                last,
+            } = self.legacy.users(after, self.opts.batch)?;
+            let Some(last) = last else { return Ok(()) };
+            for (item, error) in bad {
+                self.report.users.failed += 1;
+                self.problem(item, error)?;
+            }
+            // Ids from USER_ID_OFFSET up are the app's own users, which
+            // reverse-sync wrote to legacy: the app already has them.
+            let offset = self.user_id_offset;
+            let users: Vec<_> = users.into_iter().filter(|u| u.id < offset).collect();
+            if !users.is_empty() {
+                let results = self.api.import("users", "users", json!(users))?;
+                self.outcomes("user", &results, "id")?;
+            }
+            self.checkpoint(|c| c.users = last)?;
+        }
+    }
+
+    fn files(&mut self) -> Result<(), String> {
+        loop {
+            let after = self.state.run.as_ref().map_or(0, |c| c.files);
+            let Page {
+                rows,
+                unreadable: bad,
+                last,
+            } = self.legacy.files(after, self.opts.batch)?;
+            let Some(last) = last else { return Ok(()) };
+            for (item, error) in bad {
+                self.report.files.failed += 1;
+                self.problem(item, error)?;
+            }
+            self.file_batch(&rows)?;
+            self.checkpoint(|c| c.files = last)?;
+        }
+    }
+
+    /// Hashes a batch's files (reusing the checkpoint's hashes of untouched
+    /// files), sends their rows, then the bytes of those the app asks for.
+    fn file_batch(&mut self, rows: &[LegacyFile]) -> Result<(), String> {
+        let media = &self.media;
+        let known = &self.state.files;
+        let prints = parallel(rows, self.opts.jobs, |f| {
+            let path = media::locate(media, &f.file_path, &f.file_name);
+            let print = media::fingerprint(&path, known.get(&f.file_id));
+            (path, print)
+        });
+        let mut ready: Vec<(FileRecord, PathBuf, Known)> = Vec::new();
+        for (f, (path, print)) in rows.iter().zip(prints) {
+            match print {
+                Ok(k) => ready.push((record(f, &k), path, k)),
+                Err(e) => {
+                    self.report.files.failed += 1;
+                    let why = if e.kind() == std::io::ErrorKind::NotFound {
+                        format!("missing from the media folder ({})", path.display())
+                    } else {
+                        format!("unreadable ({}): {e}", path.display())
+                    };
+                    self.problem(format!("file {}", f.file_id), why)?;
+                }
+            }
+        }
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<&FileRecord> = ready.iter().map(|(r, _, _)| r).collect();
+        let results = self.api.import("files", "files", json!(records))?;
+        self.outcomes("file", &results, "file_id")?;
+        let mut uploads = Vec::new();
+        for ((rec, path, known), result) in ready.into_iter().zip(&results) {
+            match result["status"].as_str() {
+                Some("needs_content") => uploads.push((rec, path, known)),
+                Some("created" | "updated" | "unchanged") => {
+                    self.state.files.insert(rec.file_id.clone(), known);
+                }
+                _ => {}
+            }
+        }
+        let api = self.api;
+        let sent = parallel(&uploads, self.opts.jobs, |(rec, path, _)| {
+            api.put_file(rec, path)
+        });
+        for ((rec, _, known), outcome) in uploads.into_iter().zip(sent) {
+            match outcome {
+                Ok(answer) => {
+                    self.report
+                        .files
+                        .count(answer["status"].as_str().unwrap_or("failed"));
+                    self.report.bytes_sent += rec.size;
+                    self.state.files.insert(rec.file_id.clone(), known);
+                }
+                Err(e) => {
+                    self.report.files.failed += 1;
+                    self.problem(format!("file {}", rec.file_id), e)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn relationships(&mut self) -> Result<(), String> {
+        loop {
+            let after = self.state.run.as_ref().map_or(0, |c| c.relationships);
+            let Page {
+                rows: edges,
+                unreadable: bad,
+                last,
+            } = self.legacy.edges(after, self.opts.batch)?;
+            let Some(last) = last else { return Ok(()) };
+            for (item, error) in bad {
+                self.report.relationships.failed += 1;
+                self.problem(item, error)?;
+            }
+            if !edges.is_empty() {
+                let results = self
+                    .api
+                    .import("relationships", "relationships", json!(edges))?;
+                self.outcomes("relationship", &results, "child_id")?;
+            }
+            self.checkpoint(|c| c.relationships = last)?;
+        }
+    }
+
+    /// Deletes from the app the imported files that legacy no longer has.
+    fn deletions(&mut self) -> Result<(), String> {
+        let present = self.legacy.file_ids()?;
+        let mut gone = Vec::new();
+        self.api
+            .export_all("files", "files", 0, "&origin=legacy", |f| {
+                let id = f["file_id"].as_str().unwrap_or_default().to_string();
+                if !present.contains(&id) {
+                    gone.push(id);
+                }
+                Ok(())
+            })?;
+        for chunk in gone.chunks(self.opts.batch.max(1) as usize) {
+            let results = self.api.import("files/delete", "file_ids", json!(chunk))?;
+            self.outcomes("file", &results, "file_id")?;
+            for id in chunk {
+                self.state.files.remove(id);
+            }
+            self.checkpoint(|_| {})?;
+        }
+        Ok(())
+    }
+}
+
+/// The app record of a legacy row whose bytes are `known`.
+fn record(f: &LegacyFile, known: &Known) -> FileRecord {
+    FileRecord {
+        file_id: f.file_id.clone(),
+        user_id: f.user_id,
+        file_name: f.file_name.clone(),
+        system_tags: f.system_tags.clone(),
+        user_tags: f.user_tags.clone(),
+        metadata: f.metadata.clone(),
+        uploaded_at: f.uploaded_at.clone(),
+        size: known.size,
+        sha256: known.sha256.clone(),
+    }
+}
+
+pub fn run(
+    command: &'static str,
+    api: &Api,
+    database_url: &str,
+    media: &Path,
+    state_path: &Path,
+    opts: Options,
+) -> Result<Report, String> {
+    let mut legacy = Legacy::connect(database_url)?;
+    let mut report = Report::new(command);
+    let broken: Vec<&str> = {
+        let problems = legacy.schema_problems()?;
+        for (_, why) in &problems {
+            report.problem("schema", why.clone());
+        }
+        if opts.strict && !problems.is_empty() {
+            return Err("the legacy database is not the expected schema (--strict)".into());
+        }
+        problems.iter().map(|(t, _)| *t).collect()
+    };
+    let mut total = 0;
+    for table in [legacy::USERS, legacy::FILES, legacy::EDGES] {
+        if !broken.contains(&table) {
+            total += legacy.count(table)? as u64;
+        }
+    }
+    report.set_total_rows(total);
+    let mut run = Run {
+        api,
+        legacy,
+        media: media.to_path_buf(),
+        state: State::load(state_path)?,
+        opts,
+        report,
+        user_id_offset: crate::api::user_id_offset(api)?,
+    };
+    if let Some(c) = &run.state.run {
+        eprintln!(
+            "resuming from the checkpoint: users after #{}, files after #{}, relationships after #{}",
+            c.users, c.files, c.relationships
+        );
+    }
+    if !broken.contains(&legacy::USERS) {
+        run.users()?;
+    }
+    if !broken.contains(&legacy::FILES) {
+        run.files()?;
+        if run.opts.deletions {
+            run.deletions()?;
+        }
+    }
+    if !broken.contains(&legacy::EDGES) {
+        run.relationships()?;
+    }
+    run.state.run = None;
+    run.state.save()?;
+    Ok(run.report)
+}

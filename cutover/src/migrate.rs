@@ -5,6 +5,7 @@
 //! app the imported files legacy no longer has.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde_json::{json, Value};
 use shared::migration::FileRecord;
@@ -312,16 +313,22 @@ pub fn run(
         );
     }
     if !broken.contains(&legacy::USERS) {
+        let since = Instant::now();
         run.users()?;
+        run.report.phase_done("users", since);
     }
     if !broken.contains(&legacy::FILES) {
+        let since = Instant::now();
         run.files()?;
         if run.opts.deletions {
             run.deletions()?;
         }
+        run.report.phase_done("files", since);
     }
     if !broken.contains(&legacy::EDGES) {
+        let since = Instant::now();
         run.relationships()?;
+        run.report.phase_done("relationships", since);
     }
     run.state.run = None;
     run.state.save()?;

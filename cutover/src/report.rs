@@ -59,6 +59,8 @@ pub struct Report {
     pub relationships: Tally,
     pub bytes_sent: u64,
     pub problems: Vec<Problem>,
+    /// Seconds each table took, for per-table rates.
+    phases: Vec<(&'static str, f64)>,
     started: Instant,
     bar: ProgressBar,
 }
@@ -79,6 +81,7 @@ impl Report {
             relationships: Tally::default(),
             bytes_sent: 0,
             problems: Vec::new(),
+            phases: Vec::new(),
             started: Instant::now(),
             bar,
         }
@@ -109,6 +112,11 @@ impl Report {
         ));
     }
 
+    /// Records that a table's phase, started at `since`, is over.
+    pub fn phase_done(&mut self, table: &'static str, since: Instant) {
+        self.phases.push((table, since.elapsed().as_secs_f64()));
+    }
+
     pub fn changes(&self) -> u64 {
         self.users.changes() + self.files.changes() + self.relationships.changes()
     }
@@ -119,6 +127,21 @@ impl Report {
 
     pub fn to_json(&self) -> Value {
         let secs = self.elapsed().as_secs_f64().max(1e-3);
+        // Each table's rate over its own phase (the whole run when not timed).
+        let phase = |table: &str| {
+            let timed: Vec<f64> = self
+                .phases
+                .iter()
+                .filter(|(t, _)| *t == table)
+                .map(|(_, s)| *s)
+                .collect();
+            if timed.is_empty() {
+                secs
+            } else {
+                timed.iter().sum::<f64>().max(1e-3)
+            }
+        };
+        let per_s = |n: f64, table: &str| (n / phase(table) * 10.0).round() / 10.0;
         json!({
             "command": self.command,
             "users": self.users,
@@ -127,10 +150,15 @@ impl Report {
             "changes": self.changes(),
             "bytes_sent": self.bytes_sent,
             "seconds": (secs * 1000.0).round() / 1000.0,
+            "phase_seconds": self
+                .phases
+                .iter()
+                .map(|(t, s)| json!({"table": t, "seconds": (s * 1000.0).round() / 1000.0}))
+                .collect::<Vec<_>>(),
             "rates": {
-                "users_per_s": (self.users.done() as f64 / secs).round(),
-                "files_per_s": (self.files.done() as f64 / secs).round(),
-                "mb_per_s": (self.bytes_sent as f64 / 1e6 / secs * 10.0).round() / 10.0,
+                "users_per_s": per_s(self.users.done() as f64, "users"),
+                "files_per_s": per_s(self.files.done() as f64, "files"),
+                "mb_per_s": per_s(self.bytes_sent as f64 / 1e6, "files"),
             },
             "problems": self.problems,
         })

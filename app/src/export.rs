@@ -12,6 +12,7 @@ use crate::files::{db, num};
 use crate::http::{self, Reject};
 use crate::import::{parse_rows, FILE_JSON, USER_JSON};
 use crate::settings;
+use crate::storage::stored;
 
 type Answer = std::result::Result<Response, Reject>;
 
@@ -156,10 +157,7 @@ pub async fn content(env: &Env, file_id: &str) -> Answer {
         .first::<Row>(None)
         .await?
         .ok_or_else(not_found)?;
-    let object = env
-        .bucket("FILE_STORAGE")?
-        .get(&row.r2_key)
-        .execute()
+    let object = stored(env, &row.r2_key)
         .await?
         .ok_or_else(|| Reject::Client(404, format!("File {file_id} has no object in R2")))?;
     let size = object.size();

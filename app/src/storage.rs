@@ -70,6 +70,11 @@ pub fn is_expired(metadata: &HashMap<String, String>) -> bool {
         .is_none_or(|t| t.timestamp_millis() <= Date::now().as_millis() as i64)
 }
 
+/// The object stored under `key` in `FILE_STORAGE`, if any.
+pub async fn stored(env: &worker::Env, key: &str) -> Result<Option<worker::Object>> {
+    env.bucket("FILE_STORAGE")?.get(key).execute().await
+}
+
 /// Writes one object from a stream of chunks: a single `put` when it fits in one
 /// part, else an R2 multipart upload of `PART_SIZE` parts. Nothing is visible under
 /// the key until [`ObjectWriter::finish`]; [`ObjectWriter::abort`] leaves nothing.

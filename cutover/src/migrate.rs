@@ -13,7 +13,7 @@ use shared::migration::FileRecord;
 use crate::api::Api;
 use crate::legacy::{self, Legacy, LegacyFile, Page};
 use crate::media;
-use crate::report::Report;
+use crate::report::{Report, Tally};
 use crate::state::{Cursors, Known, State};
 
 pub struct Options {
@@ -56,6 +56,24 @@ pub fn parallel<T: Sync, R: Send>(
         .collect()
 }
 
+#[derive(Clone, Copy)]
+enum Table {
+    Users,
+    Files,
+    Relationships,
+}
+
+impl Table {
+    /// How a report names one of its rows.
+    fn item(self) -> &'static str {
+        match self {
+            Table::Users => "user",
+            Table::Files => "file",
+            Table::Relationships => "relationship",
+        }
+    }
+}
+
 struct Run<'a> {
     api: &'a Api,
     legacy: Legacy,
@@ -76,73 +94,83 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn outcomes(&mut self, table: &str, results: &[Value], id_key: &str) -> Result<(), String> {
+    fn tally(&mut self, table: Table) -> &mut Tally {
+        match table {
+            Table::Users => &mut self.report.users,
+            Table::Files => &mut self.report.files,
+            Table::Relationships => &mut self.report.relationships,
+        }
+    }
+
+    fn outcomes(&mut self, table: Table, results: &[Value], id_key: &str) -> Result<(), String> {
         for r in results {
             let status = r["status"].as_str().unwrap_or("failed");
-            let tally = match table {
-                "user" => &mut self.report.users,
-                "file" => &mut self.report.files,
-                _ => &mut self.report.relationships,
-            };
             if status != "needs_content" {
-                tally.count(status);
+                self.tally(table).count(status);
             }
             if matches!(status, "conflict" | "missing") {
                 let id = r[id_key].to_string();
                 let detail = r["detail"].as_str().unwrap_or(status).to_string();
-                self.problem(format!("{table} {}", id.trim_matches('"')), detail)?;
+                self.problem(format!("{} {}", table.item(), id.trim_matches('"')), detail)?;
             }
         }
         Ok(())
     }
 
-    fn checkpoint(&mut self, update: impl FnOnce(&mut Cursors)) -> Result<(), String> {
-        update(self.state.run.get_or_insert_with(Cursors::default));
+    /// The next page of `table` after the checkpoint's cursor (its unreadable rows
+    /// reported), with the primary key to move the cursor to; `None` at the end.
+    fn next_page<T>(
+        &mut self,
+        table: Table,
+        read: impl FnOnce(&mut Legacy, i64, i64) -> Result<Page<T>, String>,
+    ) -> Result<Option<(Vec<T>, i64)>, String> {
+        let cursors = self.state.run.clone().unwrap_or_default();
+        let after = match table {
+            Table::Users => cursors.users,
+            Table::Files => cursors.files,
+            Table::Relationships => cursors.relationships,
+        };
+        let page = read(&mut self.legacy, after, self.opts.batch)?;
+        for (item, error) in page.unreadable {
+            self.tally(table).failed += 1;
+            self.problem(item, error)?;
+        }
+        Ok(page.last.map(|last| (page.rows, last)))
+    }
+
+    /// Moves `table`'s cursor to `last` and saves the checkpoint.
+    fn checkpoint(&mut self, table: Table, last: i64) -> Result<(), String> {
+        let cursors = self.state.run.get_or_insert_with(Cursors::default);
+        match table {
+            Table::Users => cursors.users = last,
+            Table::Files => cursors.files = last,
+            Table::Relationships => cursors.relationships = last,
+        }
         self.report.tick();
         self.state.save()
     }
 
     fn users(&mut self) -> Result<(), String> {
-        loop {
-            let after = self.state.run.as_ref().map_or(0, |c| c.users);
-            let Page {
-                rows: users,
-                unreadable: bad,
-                last,
-            } = self.legacy.users(after, self.opts.batch)?;
-            let Some(last) = last else { return Ok(()) };
-            for (item, error) in bad {
-                self.report.users.failed += 1;
-                self.problem(item, error)?;
-            }
+        while let Some((users, last)) = self.next_page(Table::Users, Legacy::users)? {
             // Ids from USER_ID_OFFSET up are the app's own users, which
             // reverse-sync wrote to legacy: the app already has them.
             let offset = self.user_id_offset;
             let users: Vec<_> = users.into_iter().filter(|u| u.id < offset).collect();
             if !users.is_empty() {
                 let results = self.api.import("users", "users", json!(users))?;
-                self.outcomes("user", &results, "id")?;
+                self.outcomes(Table::Users, &results, "id")?;
             }
-            self.checkpoint(|c| c.users = last)?;
+            self.checkpoint(Table::Users, last)?;
         }
+        Ok(())
     }
 
     fn files(&mut self) -> Result<(), String> {
-        loop {
-            let after = self.state.run.as_ref().map_or(0, |c| c.files);
-            let Page {
-                rows,
-                unreadable: bad,
-                last,
-            } = self.legacy.files(after, self.opts.batch)?;
-            let Some(last) = last else { return Ok(()) };
-            for (item, error) in bad {
-                self.report.files.failed += 1;
-                self.problem(item, error)?;
-            }
+        while let Some((rows, last)) = self.next_page(Table::Files, Legacy::files)? {
             self.file_batch(&rows)?;
-            self.checkpoint(|c| c.files = last)?;
+            self.checkpoint(Table::Files, last)?;
         }
+        Ok(())
     }
 
     /// Hashes a batch's files (reusing the checkpoint's hashes of untouched
@@ -175,7 +203,7 @@ impl Run<'_> {
         }
         let records: Vec<&FileRecord> = ready.iter().map(|(r, _, _)| r).collect();
         let results = self.api.import("files", "files", json!(records))?;
-        self.outcomes("file", &results, "file_id")?;
+        self.outcomes(Table::Files, &results, "file_id")?;
         let mut uploads = Vec::new();
         for ((rec, path, known), result) in ready.into_iter().zip(&results) {
             match result["status"].as_str() {
@@ -209,26 +237,16 @@ impl Run<'_> {
     }
 
     fn relationships(&mut self) -> Result<(), String> {
-        loop {
-            let after = self.state.run.as_ref().map_or(0, |c| c.relationships);
-            let Page {
-                rows: edges,
-                unreadable: bad,
-                last,
-            } = self.legacy.edges(after, self.opts.batch)?;
-            let Some(last) = last else { return Ok(()) };
-            for (item, error) in bad {
-                self.report.relationships.failed += 1;
-                self.problem(item, error)?;
-            }
+        while let Some((edges, last)) = self.next_page(Table::Relationships, Legacy::edges)? {
             if !edges.is_empty() {
                 let results = self
                     .api
                     .import("relationships", "relationships", json!(edges))?;
-                self.outcomes("relationship", &results, "child_id")?;
+                self.outcomes(Table::Relationships, &results, "child_id")?;
             }
-            self.checkpoint(|c| c.relationships = last)?;
+            self.checkpoint(Table::Relationships, last)?;
         }
+        Ok(())
     }
 
     /// Deletes from the app the imported files that legacy no longer has.
@@ -245,11 +263,12 @@ impl Run<'_> {
             })?;
         for chunk in gone.chunks(self.opts.batch.max(1) as usize) {
             let results = self.api.import("files/delete", "file_ids", json!(chunk))?;
-            self.outcomes("file", &results, "file_id")?;
+            self.outcomes(Table::Files, &results, "file_id")?;
             for id in chunk {
                 self.state.files.remove(id);
             }
-            self.checkpoint(|_| {})?;
+            self.report.tick();
+            self.state.save()?;
         }
         Ok(())
     }

@@ -60,3 +60,14 @@ pub fn next_ip(next: &std::sync::atomic::AtomicU32, end: u32) -> String {
     assert!(n < end, "this module's address range is used up");
     e2e::ipv4(n)
 }
+
+/// A name unique to this run (the stand-in's data outlives a test).
+pub fn unique(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}{n}x{nanos}")
+}

@@ -6,7 +6,7 @@
 //! never meet the ids other modules put into D1. Target: the app Worker in local
 //! workerd through the gateway (which sends `/api/admin/*` to the app).
 
-use crate::common::next_ip as next_in;
+use crate::common::{next_ip as next_in, unique};
 use crate::TestFn;
 use e2e::process::Group;
 use e2e::{client, free_port, sha256_hex, Stack};
@@ -15,7 +15,7 @@ use reqwest::blocking::RequestBuilder;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -54,15 +54,6 @@ const FIRST_ID: u32 = 700_000_001;
 fn next_ip() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(600_000);
     next_in(&NEXT, 700_000)
-}
-
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}{}x{nanos}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The module's legacy side: database, media folder, stand-in.
@@ -219,20 +210,11 @@ impl Source {
     }
 
     fn upload(&self, token: &str, name: &str, bytes: &[u8]) -> String {
-        let body: Value = self
-            .req(token, reqwest::Method::POST, "upload/")
-            .multipart(Form::new().part(
-                "file",
-                Part::bytes(bytes.to_vec()).file_name(name.to_string()),
-            ))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        body["file_id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{body}"))
-            .to_string()
+        let part = Part::bytes(bytes.to_vec()).file_name(name.to_string());
+        file_id_of(
+            self.req(token, reqwest::Method::POST, "upload/")
+                .multipart(Form::new().part("file", part)),
+        )
     }
 
     fn cut(&self, token: &str, name: &str, bytes: &[u8], original: &str) -> String {
@@ -244,17 +226,10 @@ impl Source {
                 r#"{"generated_file_details":{"columns":["a"]}}"#,
             )
             .text("original_file_id", original.to_string());
-        let body: Value = self
-            .req(token, reqwest::Method::POST, "save_generated_file/")
-            .multipart(form)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        body["file_id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{body}"))
-            .to_string()
+        file_id_of(
+            self.req(token, reqwest::Method::POST, "save_generated_file/")
+                .multipart(form),
+        )
     }
 
     fn lineage(&self, token: &str, file_id: &str) -> Value {
@@ -272,6 +247,15 @@ impl Source {
     fn sql(&self, stack: &Stack, sql: &str) -> String {
         stack.psql_in(&self.db, sql)
     }
+}
+
+/// The `file_id` of a stored file's answer.
+fn file_id_of(req: RequestBuilder) -> String {
+    let body: Value = req.send().unwrap().json().unwrap();
+    body["file_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{body}"))
+        .to_string()
 }
 
 fn report(out: Output) -> (i32, Value) {

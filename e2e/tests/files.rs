@@ -4,14 +4,14 @@
 //! and the app (through the gateway) with the same statuses and keys bar the
 //! documented fixes; other users get 404 for everything; bad inputs change nothing.
 
-use crate::common::{header, keys, served_by, MAX_FILE_SIZE, PEOPLE};
+use crate::common::{header, keys, served_by, unique, MAX_FILE_SIZE, PEOPLE};
 use crate::TestFn;
 use e2e::{client, Stack};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 
 pub const TESTS: &[(&str, TestFn)] = &[
     (
@@ -32,16 +32,6 @@ pub const TESTS: &[(&str, TestFn)] = &[
 fn next_ip() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(500_000);
     crate::common::next_ip(&NEXT, 600_000)
-}
-
-/// Names unique to this run (the stand-in's upload directory outlives a test).
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}{}x{nanos}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A signed-in user on one side.

@@ -1,6 +1,7 @@
 //! The app's admin API (`/api/admin/...`) over HTTP, with the operator token.
-//! Connection failures, 5xx and the app's "concurrent change" 409 are retried
-//! (every call is idempotent); other 4xx come back as errors naming the problem.
+//! Connection failures, 5xx and 429 are retried (every call is idempotent); a 4xx
+//! comes back as an error naming the problem (a write that lost a race with a user's
+//! request is a 409: reported, and done by the next run).
 
 use std::io::Read;
 use std::path::Path;
@@ -59,7 +60,7 @@ impl Api {
                         .and_then(|v| v["error"].as_str().map(str::to_string))
                         .unwrap_or(body);
                     last = format!("{what}: HTTP {status}: {message}");
-                    if status < 500 && status != 409 && status != 429 {
+                    if status < 500 && status != 429 {
                         return Err(last);
                     }
                 }

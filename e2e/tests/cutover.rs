@@ -41,6 +41,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         import_api_refuses_bad_input_and_changes_nothing,
     ),
     (
+        "cutover::an_unexpected_schema_is_reported_and_changes_nothing",
+        an_unexpected_schema_is_reported_and_changes_nothing,
+    ),
+    (
         "cutover::rollout_drives_the_gateway",
         rollout_drives_the_gateway,
     ),
@@ -566,8 +570,12 @@ fn sync_brings_exactly_the_new_legacy_activity(stack: &Stack) {
     let (code, base) = src.run(stack, "migrate", &[]);
     assert_eq!(code, 0, "{base}");
 
-    // Legacy activity: a new user with a file, a new file, a tag, a deletion, and a
-    // username that someone also registered on the app meanwhile.
+    // Legacy activity: a changed email, a new user with a file, a new file, a tag, a
+    // deletion, and a username that someone also registered on the app meanwhile.
+    src.sql(
+        stack,
+        &format!("UPDATE auth_user SET email = 'new-{bob}@example.org' WHERE username = '{bob}'"),
+    );
     let (carol, _) = src.user(false);
     let carol_token = src.login(&carol, PASSWORD).unwrap();
     let carols = src.upload(&carol_token, &format!("{carol}.csv"), &csv("carol", 3));
@@ -597,7 +605,7 @@ fn sync_brings_exactly_the_new_legacy_activity(stack: &Stack) {
     assert_eq!(code, 2, "a conflict is reported: {sync}");
     assert_eq!(sync["users"]["created"], json!(1), "{sync}");
     assert_eq!(sync["users"]["conflict"], json!(1), "{sync}");
-    assert_eq!(sync["users"]["updated"], json!(0), "{sync}");
+    assert_eq!(sync["users"]["updated"], json!(1), "{sync}");
     assert_eq!(sync["files"]["created"], json!(2), "{sync}");
     assert_eq!(sync["files"]["updated"], json!(1), "{sync}");
     assert_eq!(sync["files"]["deleted"], json!(1), "{sync}");
@@ -858,6 +866,43 @@ fn import_api_refuses_bad_input_and_changes_nothing(stack: &Stack) {
         (200, Some("missing")),
         "{body}"
     );
+    assert_eq!(app_snapshot(stack), before);
+}
+
+fn an_unexpected_schema_is_reported_and_changes_nothing(stack: &Stack) {
+    let src = Source::get(stack);
+    let db = format!("cutover_odd_{}", std::process::id());
+    stack.psql(&format!("CREATE DATABASE {db}"));
+    stack.psql_in(
+        &db,
+        "CREATE TABLE auth_user (id serial PRIMARY KEY, username text); \
+         INSERT INTO auth_user (username) VALUES ('someone')",
+    );
+    let before = app_snapshot(stack);
+    let url = format!("postgresql://postgres@127.0.0.1:{}/{db}", stack.pg_port);
+    let state = stack.dir.join("cutover-odd-state.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["migrate", "--state", state.to_str().unwrap()];
+        args.extend(extra);
+        let mut cmd = src.cutover(stack, &args);
+        cmd.env("LEGACY_DATABASE_URL", &url);
+        cmd.output().unwrap()
+    };
+    let (code, lenient) = report(run(&[]));
+    assert_eq!(code, 2, "{lenient}");
+    let problems = lenient["problems"].to_string();
+    assert!(
+        problems.contains("table auth_user lacks columns email, password"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("table list_cutter_savedfile does not exist"),
+        "{problems}"
+    );
+    assert_eq!(lenient["changes"], json!(0));
+    let strict = run(&["--strict"]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("not the expected schema"));
     assert_eq!(app_snapshot(stack), before);
 }
 

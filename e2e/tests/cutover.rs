@@ -646,6 +646,8 @@ fn sync_brings_exactly_the_new_legacy_activity(stack: &Stack) {
         ),
         404
     );
+    let email = stack.d1_execute(&format!("SELECT email FROM users WHERE username = '{bob}'"));
+    assert_eq!(email[0]["email"], json!(format!("new-{bob}@example.org")));
     let tags = stack.d1_execute(&format!(
         "SELECT user_tags FROM files WHERE file_id = '{keep}'"
     ));

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::AtomicU32;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub const TESTS: &[(&str, TestFn)] = &[
@@ -68,7 +68,16 @@ struct Source {
     state: PathBuf,
     env: Vec<(&'static str, String)>,
     root: PathBuf,
-    _process: Group,
+}
+
+/// The module's stand-in process; [`shutdown`] stops it.
+static PROCESS: Mutex<Option<Group>> = Mutex::new(None);
+
+/// Stops the module's stand-in (the suite calls it before the stack goes down).
+pub fn shutdown() {
+    if let Some(mut process) = PROCESS.lock().unwrap().take() {
+        process.stop();
+    }
 }
 
 impl Source {
@@ -91,11 +100,11 @@ impl Source {
         ]);
         let mut cmd = Command::new(stack.root.join("e2e/legacy/run.sh"));
         cmd.envs(env.clone());
-        let process = Group::spawn(
+        *PROCESS.lock().unwrap() = Some(Group::spawn(
             "legacy stand-in (cutover)",
             cmd,
             &stack.dir.join("cutover-legacy.log"),
-        );
+        ));
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(90);
         while client()
@@ -120,7 +129,6 @@ impl Source {
             url,
             env,
             root: stack.root.clone(),
-            _process: process,
         }
     }
 

@@ -44,6 +44,7 @@ fn main() {
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
+    cutover::shutdown();
     stack.shutdown();
     conclusion.exit();
 }

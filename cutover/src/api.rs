@@ -14,6 +14,21 @@ use shared::migration::FileRecord;
 
 const ATTEMPTS: u32 = 4;
 
+/// Why a call did not succeed: the app refused it (a 4xx: the request is wrong),
+/// or no answer came (connection, 5xx) after the retries.
+pub enum CallError {
+    Refused(String),
+    Failed(String),
+}
+
+impl From<CallError> for String {
+    fn from(e: CallError) -> String {
+        match e {
+            CallError::Refused(why) | CallError::Failed(why) => why,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Api {
     base: String,
@@ -44,13 +59,17 @@ impl Api {
         &self,
         what: &str,
         make: impl Fn() -> Result<RequestBuilder, String>,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, CallError> {
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(250 << attempt));
             }
-            match make()?.bearer_auth(&self.token).send() {
+            match make()
+                .map_err(CallError::Failed)?
+                .bearer_auth(&self.token)
+                .send()
+            {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -61,13 +80,13 @@ impl Api {
                         .unwrap_or(body);
                     last = format!("{what}: HTTP {status}: {message}");
                     if status < 500 && status != 429 {
-                        return Err(last);
+                        return Err(CallError::Refused(last));
                     }
                 }
                 Err(e) => last = format!("{what}: {e}"),
             }
         }
-        Err(last)
+        Err(CallError::Failed(last))
     }
 
     pub fn get(&self, path: &str) -> Result<Value, String> {
@@ -76,19 +95,27 @@ impl Api {
             .map_err(|e| format!("{path}: {e}"))
     }
 
-    pub fn post(&self, path: &str, body: &Value) -> Result<Value, String> {
-        self.send(path, || Ok(self.http.post(self.url(path)).json(body)))?
-            .json()
-            .map_err(|e| format!("{path}: {e}"))
-    }
-
-    /// The `results` of an import batch.
-    pub fn import(&self, what: &str, key: &str, items: Value) -> Result<Vec<Value>, String> {
-        let answer = self.post(
-            &format!("/api/admin/import/{what}"),
-            &serde_json::json!({ key: items }),
-        )?;
-        Ok(answer["results"].as_array().cloned().unwrap_or_default())
+    /// The `results` of an import batch, or the app's refusal of the whole batch
+    /// (`Ok(Err)`, to report per record); `Err` when the app could not answer.
+    pub fn import(
+        &self,
+        what: &str,
+        key: &str,
+        items: Value,
+    ) -> Result<Result<Vec<Value>, String>, String> {
+        let path = format!("/api/admin/import/{what}");
+        let body = serde_json::json!({ key: items });
+        match self.send(&path, || Ok(self.http.post(self.url(&path)).json(&body))) {
+            Ok(resp) => {
+                let answer: Value = resp.json().map_err(|e| format!("{path}: {e}"))?;
+                Ok(Ok(answer["results"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()))
+            }
+            Err(CallError::Refused(why)) => Ok(Err(why)),
+            Err(CallError::Failed(why)) => Err(why),
+        }
     }
 
     /// Streams the file at `path` as the bytes of `record`.

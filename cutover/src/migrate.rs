@@ -7,8 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use serde::Serialize;
 use serde_json::{json, Value};
-use shared::migration::FileRecord;
+use shared::migration::{check_edge, check_file, check_user, FileRecord};
 
 use crate::api::Api;
 use crate::legacy::{self, Legacy, LegacyFile, Page};
@@ -102,19 +103,54 @@ impl Run<'_> {
         }
     }
 
-    fn outcomes(&mut self, table: Table, results: &[Value], id_key: &str) -> Result<(), String> {
-        for r in results {
-            let status = r["status"].as_str().unwrap_or("failed");
-            if status != "needs_content" {
-                self.tally(table).count(status);
-            }
-            if matches!(status, "conflict" | "missing") {
-                let id = r[id_key].to_string();
-                let detail = r["detail"].as_str().unwrap_or(status).to_string();
-                self.problem(format!("{} {}", table.item(), id.trim_matches('"')), detail)?;
+    fn failed(&mut self, table: Table, id: &str, why: String) -> Result<(), String> {
+        self.tally(table).failed += 1;
+        self.problem(format!("{} {id}", table.item()), why)
+    }
+
+    /// Checks `items` with the rules the app applies (a bad record is reported
+    /// alone, not sent), sends the rest as one batch and tallies each result. A
+    /// batch the app refuses is reported per record; only an app that cannot be
+    /// reached stops the run (its cursor stays, so the batch is redone).
+    fn send_batch<T: Serialize>(
+        &mut self,
+        table: Table,
+        (what, key): (&str, &str),
+        items: Vec<T>,
+        id_of: impl Fn(&T) -> String,
+        check: impl Fn(&T) -> Result<(), String>,
+    ) -> Result<Vec<(T, Value)>, String> {
+        let mut valid = Vec::new();
+        for item in items {
+            match check(&item) {
+                Ok(()) => valid.push(item),
+                Err(why) => self.failed(table, &id_of(&item), why)?,
             }
         }
-        Ok(())
+        if valid.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.api.import(what, key, json!(valid))? {
+            Ok(results) => {
+                for (item, r) in valid.iter().zip(&results) {
+                    let status = r["status"].as_str().unwrap_or("failed");
+                    if status != "needs_content" {
+                        self.tally(table).count(status);
+                    }
+                    if matches!(status, "conflict" | "missing") {
+                        let detail = r["detail"].as_str().unwrap_or(status).to_string();
+                        self.problem(format!("{} {}", table.item(), id_of(item)), detail)?;
+                    }
+                }
+                Ok(valid.into_iter().zip(results).collect())
+            }
+            Err(refusal) => {
+                for item in &valid {
+                    self.failed(table, &id_of(item), refusal.clone())?;
+                }
+                Ok(Vec::new())
+            }
+        }
     }
 
     /// The next page of `table` after the checkpoint's cursor (its unreadable rows
@@ -156,10 +192,13 @@ impl Run<'_> {
             // reverse-sync wrote to legacy: the app already has them.
             let offset = self.user_id_offset;
             let users: Vec<_> = users.into_iter().filter(|u| u.id < offset).collect();
-            if !users.is_empty() {
-                let results = self.api.import("users", "users", json!(users))?;
-                self.outcomes(Table::Users, &results, "id")?;
-            }
+            self.send_batch(
+                Table::Users,
+                ("users", "users"),
+                users,
+                |u| u.id.to_string(),
+                |u| check_user(u, offset),
+            )?;
             self.checkpoint(Table::Users, last)?;
         }
         Ok(())
@@ -188,24 +227,24 @@ impl Run<'_> {
             match print {
                 Ok(k) => ready.push((record(f, &k), path, k)),
                 Err(e) => {
-                    self.report.files.failed += 1;
                     let why = if e.kind() == std::io::ErrorKind::NotFound {
                         format!("missing from the media folder ({})", path.display())
                     } else {
                         format!("unreadable ({}): {e}", path.display())
                     };
-                    self.problem(format!("file {}", f.file_id), why)?;
+                    self.failed(Table::Files, &f.file_id, why)?;
                 }
             }
         }
-        if ready.is_empty() {
-            return Ok(());
-        }
-        let records: Vec<&FileRecord> = ready.iter().map(|(r, _, _)| r).collect();
-        let results = self.api.import("files", "files", json!(records))?;
-        self.outcomes(Table::Files, &results, "file_id")?;
+        let answered = self.send_batch(
+            Table::Files,
+            ("files", "files"),
+            ready,
+            |(rec, _, _)| rec.file_id.clone(),
+            |(rec, _, _)| check_file(rec),
+        )?;
         let mut uploads = Vec::new();
-        for ((rec, path, known), result) in ready.into_iter().zip(&results) {
+        for ((rec, path, known), result) in answered {
             match result["status"].as_str() {
                 Some("needs_content") => uploads.push((rec, path, known)),
                 Some("created" | "updated" | "unchanged") => {
@@ -227,10 +266,7 @@ impl Run<'_> {
                     self.report.bytes_sent += rec.size;
                     self.state.files.insert(rec.file_id.clone(), known);
                 }
-                Err(e) => {
-                    self.report.files.failed += 1;
-                    self.problem(format!("file {}", rec.file_id), e)?;
-                }
+                Err(e) => self.failed(Table::Files, &rec.file_id, e)?,
             }
         }
         Ok(())
@@ -238,12 +274,13 @@ impl Run<'_> {
 
     fn relationships(&mut self) -> Result<(), String> {
         while let Some((edges, last)) = self.next_page(Table::Relationships, Legacy::edges)? {
-            if !edges.is_empty() {
-                let results = self
-                    .api
-                    .import("relationships", "relationships", json!(edges))?;
-                self.outcomes(Table::Relationships, &results, "child_id")?;
-            }
+            self.send_batch(
+                Table::Relationships,
+                ("relationships", "relationships"),
+                edges,
+                |e| format!("{} -[{}]- {}", e.parent_id, e.relationship, e.child_id),
+                check_edge,
+            )?;
             self.checkpoint(Table::Relationships, last)?;
         }
         Ok(())
@@ -262,8 +299,13 @@ impl Run<'_> {
                 Ok(())
             })?;
         for chunk in gone.chunks(self.opts.batch.max(1) as usize) {
-            let results = self.api.import("files/delete", "file_ids", json!(chunk))?;
-            self.outcomes(Table::Files, &results, "file_id")?;
+            self.send_batch(
+                Table::Files,
+                ("files/delete", "file_ids"),
+                chunk.to_vec(),
+                String::clone,
+                |_| Ok(()),
+            )?;
             for id in chunk {
                 self.state.files.remove(id);
             }

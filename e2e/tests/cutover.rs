@@ -469,6 +469,32 @@ fn migrate_then_verify_logins_downloads_and_lineage(stack: &Stack) {
 
     let (code, again) = src.run(stack, "migrate", &[]);
     assert_eq!((code, again["changes"].as_u64()), (0, Some(0)), "{again}");
+
+    // Rows the app could not take, or that cannot be read, are reported one by one.
+    src.sql(
+        stack,
+        &format!(
+            "INSERT INTO list_cutter_savedfile (user_id, file_id, file_name, file_path, uploaded_at, \
+             system_tags, user_tags, metadata) SELECT user_id, 'not a file id!', file_name, file_path, \
+             uploaded_at, NULL, NULL, NULL FROM list_cutter_savedfile WHERE file_id = '{root}'; \
+             INSERT INTO list_cutter_savedfile (user_id, file_id, file_name, file_path, uploaded_at, \
+             system_tags, user_tags, metadata) SELECT user_id, 'odd-tags-{root}', file_name, file_path, \
+             uploaded_at, NULL, ARRAY[NULL]::varchar[], NULL FROM list_cutter_savedfile WHERE file_id = '{root}'"
+        ),
+    );
+    let (code, odd) = src.run(stack, "migrate", &[]);
+    src.sql(
+        stack,
+        &format!("DELETE FROM list_cutter_savedfile WHERE file_id IN ('not a file id!', 'odd-tags-{root}')"),
+    );
+    assert_eq!((code, odd["changes"].as_u64()), (2, Some(0)), "{odd}");
+    let problems = odd["problems"].to_string();
+    assert!(
+        problems.contains("file not a file id!") && problems.contains("file_id must be"),
+        "{problems}"
+    );
+    assert!(problems.contains("unreadable row"), "{problems}");
+    assert_eq!(odd["files"]["failed"], json!(2), "{odd}");
 }
 
 /// Puts `count` files of `owner` straight into the module's database and media folder.

@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde::Serialize;
 use serde_json::{json, Value};
 use shared::migration::{check_edge, check_file, check_user, FileRecord};
 
@@ -112,11 +111,12 @@ impl Run<'_> {
     /// alone, not sent), sends the rest as one batch and tallies each result. A
     /// batch the app refuses is reported per record; only an app that cannot be
     /// reached stops the run (its cursor stays, so the batch is redone).
-    fn send_batch<T: Serialize>(
+    fn send_batch<T>(
         &mut self,
         table: Table,
         (what, key): (&str, &str),
         items: Vec<T>,
+        record: impl Fn(&T) -> Value,
         id_of: impl Fn(&T) -> String,
         check: impl Fn(&T) -> Result<(), String>,
     ) -> Result<Vec<(T, Value)>, String> {
@@ -130,7 +130,8 @@ impl Run<'_> {
         if valid.is_empty() {
             return Ok(Vec::new());
         }
-        match self.api.import(what, key, json!(valid))? {
+        let records: Vec<Value> = valid.iter().map(record).collect();
+        match self.api.import(what, key, Value::Array(records))? {
             Ok(results) => {
                 for (item, r) in valid.iter().zip(&results) {
                     let status = r["status"].as_str().unwrap_or("failed");
@@ -196,6 +197,7 @@ impl Run<'_> {
                 Table::Users,
                 ("users", "users"),
                 users,
+                |u| json!(u),
                 |u| u.id.to_string(),
                 |u| check_user(u, offset),
             )?;
@@ -240,6 +242,7 @@ impl Run<'_> {
             Table::Files,
             ("files", "files"),
             ready,
+            |(rec, _, _)| json!(rec),
             |(rec, _, _)| rec.file_id.clone(),
             |(rec, _, _)| check_file(rec),
         )?;
@@ -278,6 +281,7 @@ impl Run<'_> {
                 Table::Relationships,
                 ("relationships", "relationships"),
                 edges,
+                |e| json!(e),
                 |e| format!("{} -[{}]- {}", e.parent_id, e.relationship, e.child_id),
                 check_edge,
             )?;
@@ -303,6 +307,7 @@ impl Run<'_> {
                 Table::Files,
                 ("files/delete", "file_ids"),
                 chunk.to_vec(),
+                |id| json!(id),
                 String::clone,
                 |_| Ok(()),
             )?;

@@ -135,47 +135,44 @@ impl Legacy {
         Ok(row.get(0))
     }
 
-    fn page(&mut self, sql: &str, after: i64, limit: i64) -> Result<Vec<Row>, String> {
-        self.db
+    /// One page of `sql` (which selects the primary key first and takes `after`
+    /// and `limit`), each row turned into a record by `read`; a row it cannot read
+    /// is reported as `<item> <pk>`.
+    fn page<T>(
+        &mut self,
+        sql: &str,
+        (after, limit): (i64, i64),
+        item: &str,
+        read: impl Fn(&Row) -> Result<T, String>,
+    ) -> Result<Page<T>, String> {
+        let rows = self
+            .db
             .query(sql, &[&after, &limit])
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        let mut page = Page {
+            rows: Vec::new(),
+            unreadable: Vec::new(),
+            last: rows.last().map(|r| r.get::<_, i64>(0)),
+        };
+        for row in &rows {
+            match read(row) {
+                Ok(record) => page.rows.push(record),
+                Err(e) => page
+                    .unreadable
+                    .push((format!("{item}{}", row.get::<_, i64>(0)), e)),
+            }
+        }
+        Ok(page)
     }
 
     /// Users with `id > after`, and the rows that could not be read.
     pub fn users(&mut self, after: i64, limit: i64) -> Result<Page<UserRecord>, String> {
         let sql = format!(
-            "SELECT id::bigint, username, email, password, is_active, is_staff, {}, {} \
-             FROM {USERS} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
-            utc("date_joined"),
-            utc("last_login")
+            "{} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
+            user_select()
         );
-        let rows = self.page(&sql, after, limit)?;
-        let last = rows.last().map(|r| r.get::<_, i64>(0));
-        let mut users = Vec::new();
-        let mut bad = Vec::new();
-        for row in &rows {
-            let id: i64 = row.get(0);
-            let read = || -> Result<UserRecord, postgres::Error> {
-                Ok(UserRecord {
-                    id,
-                    username: row.try_get(1)?,
-                    email: row.try_get::<_, Option<String>>(2)?.unwrap_or_default(),
-                    password: row.try_get(3)?,
-                    is_active: row.try_get(4)?,
-                    is_admin: row.try_get(5)?,
-                    created_at: row.try_get(6)?,
-                    last_login: row.try_get(7)?,
-                })
-            };
-            match read() {
-                Ok(u) => users.push(u),
-                Err(e) => bad.push((format!("user {id}"), format!("unreadable row: {e}"))),
-            }
-        }
-        Ok(Page {
-            rows: users,
-            unreadable: bad,
-            last,
+        self.page(&sql, (after, limit), "user ", |row| {
+            user_row(row).map_err(unreadable)
         })
     }
 
@@ -187,18 +184,13 @@ impl Legacy {
              FROM {FILES} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
             utc("uploaded_at")
         );
-        let rows = self.page(&sql, after, limit)?;
-        let last = rows.last().map(|r| r.get::<_, i64>(0));
-        let mut files = Vec::new();
-        let mut bad = Vec::new();
-        for row in &rows {
-            let pk: i64 = row.get(0);
+        self.page(&sql, (after, limit), "saved file #", |row| {
+            let tags = |i| -> Result<Vec<String>, postgres::Error> {
+                Ok(row
+                    .try_get::<_, Option<Vec<String>>>(i)?
+                    .unwrap_or_default())
+            };
             let read = || -> Result<LegacyFile, postgres::Error> {
-                let tags = |i| -> Result<Vec<String>, postgres::Error> {
-                    Ok(row
-                        .try_get::<_, Option<Vec<String>>>(i)?
-                        .unwrap_or_default())
-                };
                 Ok(LegacyFile {
                     file_id: row.try_get(1)?,
                     user_id: row.try_get(2)?,
@@ -212,15 +204,7 @@ impl Legacy {
                         .map(|text| metadata_text(&text)),
                 })
             };
-            match read() {
-                Ok(f) => files.push(f),
-                Err(e) => bad.push((format!("saved file #{pk}"), format!("unreadable row: {e}"))),
-            }
-        }
-        Ok(Page {
-            rows: files,
-            unreadable: bad,
-            last,
+            read().map_err(unreadable)
         })
     }
 
@@ -241,26 +225,11 @@ impl Legacy {
             "SELECT id::bigint, source_file_id, target_file_id, relationship_type \
              FROM {EDGES} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint"
         );
-        let rows = self.page(&sql, after, limit)?;
-        let last = rows.last().map(|r| r.get::<_, i64>(0));
-        let mut edges = Vec::new();
-        let mut bad = Vec::new();
-        for row in &rows {
-            let pk: i64 = row.get(0);
+        self.page(&sql, (after, limit), "relationship #", |row| {
             let (source, target, kind): (String, String, String) =
                 (row.get(1), row.get(2), row.get(3));
-            match EdgeRecord::from_legacy(&source, &target, &kind) {
-                Some(edge) => edges.push(edge),
-                None => bad.push((
-                    format!("relationship #{pk}"),
-                    format!("unknown type {kind:?}"),
-                )),
-            }
-        }
-        Ok(Page {
-            rows: edges,
-            unreadable: bad,
-            last,
+            EdgeRecord::from_legacy(&source, &target, &kind)
+                .ok_or_else(|| format!("unknown type {kind:?}"))
         })
     }
 
@@ -276,23 +245,9 @@ impl Legacy {
     }
 
     pub fn user(&mut self, id: i64) -> Result<Option<UserRecord>, String> {
-        let sql = format!(
-            "SELECT id::bigint, username, email, password, is_active, is_staff, {}, {} \
-             FROM {USERS} WHERE id = $1::bigint",
-            utc("date_joined"),
-            utc("last_login")
-        );
+        let sql = format!("{} WHERE id = $1::bigint", user_select());
         let row = self.db.query_opt(&sql, &[&id]).map_err(|e| e.to_string())?;
-        Ok(row.map(|r| UserRecord {
-            id: r.get(0),
-            username: r.get(1),
-            email: r.get(2),
-            password: r.get(3),
-            is_active: r.get(4),
-            is_admin: r.get(5),
-            created_at: r.get(6),
-            last_login: r.get(7),
-        }))
+        row.map(|r| user_row(&r).map_err(unreadable)).transpose()
     }
 
     /// Inserts or updates a user of the app (`is_staff` and `is_superuser` both
@@ -389,6 +344,32 @@ impl Legacy {
             .map(|n| n > 0)
             .map_err(|e| e.to_string())
     }
+}
+
+/// The user columns, in the order [`user_row`] reads them.
+fn user_select() -> String {
+    format!(
+        "SELECT id::bigint, username, email, password, is_active, is_staff, {}, {} FROM {USERS}",
+        utc("date_joined"),
+        utc("last_login")
+    )
+}
+
+fn user_row(row: &Row) -> Result<UserRecord, postgres::Error> {
+    Ok(UserRecord {
+        id: row.try_get(0)?,
+        username: row.try_get(1)?,
+        email: row.try_get::<_, Option<String>>(2)?.unwrap_or_default(),
+        password: row.try_get(3)?,
+        is_active: row.try_get(4)?,
+        is_admin: row.try_get(5)?,
+        created_at: row.try_get(6)?,
+        last_login: row.try_get(7)?,
+    })
+}
+
+fn unreadable(e: postgres::Error) -> String {
+    format!("unreadable row: {e}")
 }
 
 /// The app's `metadata` text of a jsonb value: a JSON string is the client's text

@@ -381,6 +381,35 @@ fn migrate_then_verify_logins_downloads_and_lineage(stack: &Stack) {
         "{sampled}"
     );
 
+    // A changed byte on legacy and a changed email on the app are mismatches.
+    let root_name = src.sql(
+        stack,
+        &format!("SELECT file_name FROM list_cutter_savedfile WHERE file_id = '{root}'"),
+    );
+    let root_path = src.media.join("uploads").join(root_name.trim());
+    let mut altered = root_bytes.clone();
+    altered[20] ^= 1;
+    std::fs::write(&root_path, &altered).unwrap();
+    stack.d1_execute(&format!(
+        "UPDATE users SET email = 'changed@example.org' WHERE id = {admin_id}"
+    ));
+    let (code, caught) = src.run(stack, "verify", &[]);
+    std::fs::write(&root_path, &root_bytes).unwrap();
+    stack.d1_execute(&format!(
+        "UPDATE users SET email = '{admin}@example.org' WHERE id = {admin_id}"
+    ));
+    assert_eq!((code, caught["ok"].clone()), (1, json!(false)), "{caught}");
+    let mismatches = caught["mismatches"].to_string();
+    assert!(
+        mismatches.contains(&format!("file {root}: legacy sha256")),
+        "{mismatches}"
+    );
+    assert!(
+        mismatches.contains(&format!("user {admin_id} ({admin}): differs")),
+        "{mismatches}"
+    );
+    assert_eq!(caught["tables"]["users"]["different"], json!(1));
+
     // The same accounts, with their Django hashes and flags.
     let rows = stack.d1_execute(&format!(
         "SELECT id, is_admin, password FROM users WHERE id IN ({alice_id}, {admin_id}) ORDER BY id"

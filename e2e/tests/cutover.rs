@@ -598,7 +598,7 @@ fn killed_migrate_resumes_without_duplicates(stack: &Stack) {
             child.try_wait().unwrap().is_none(),
             "migrate ended before it was killed"
         );
-        std::thread::sleep(Duration::from_millis(200));
+        std::thread::sleep(Duration::from_millis(50));
     }
     child.kill().unwrap();
     child.wait().unwrap();

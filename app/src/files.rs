@@ -19,7 +19,7 @@ use worker::{D1Database, Env, Headers, Method, Request, Response, Result};
 use crate::auth::{authenticate, caller};
 use crate::cutter::{check_csv_name, csv_message, max_file_size, receive};
 use crate::http::{self, read_json, Reject};
-use crate::storage::{new_anon_id, ObjectWriter};
+use crate::storage::{new_anon_id, stored, ObjectWriter};
 
 type Outcome = std::result::Result<Response, Reject>;
 
@@ -528,12 +528,7 @@ async fn download(env: &Env, user_id: i64, name: &str) -> Outcome {
         .first::<Row>(None)
         .await?
         .ok_or_else(not_found)?;
-    let object = env
-        .bucket("FILE_STORAGE")?
-        .get(&row.r2_key)
-        .execute()
-        .await?
-        .ok_or_else(not_found)?;
+    let object = stored(env, &row.r2_key).await?.ok_or_else(not_found)?;
     let body = object.body().ok_or_else(not_found)?.stream()?;
     let headers = Headers::new();
     headers.set("content-type", "text/csv")?;
@@ -636,12 +631,7 @@ async fn update_tags(req: &mut Request, env: &Env, user_id: i64, file_id: &str) 
 /// [`MAX_CONTENT_BYTES`] of) its text, read as a stream.
 async fn fetch(env: &Env, user_id: i64, file_id: &str) -> Outcome {
     let file = owned(env, user_id, file_id).await?;
-    let object = env
-        .bucket("FILE_STORAGE")?
-        .get(&file.r2_key)
-        .execute()
-        .await?
-        .ok_or_else(not_found)?;
+    let object = stored(env, &file.r2_key).await?.ok_or_else(not_found)?;
     let mut input = object.body().ok_or_else(not_found)?.stream()?;
     let mut counter = Counter::new();
     let mut content = Vec::new();

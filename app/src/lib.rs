@@ -1,14 +1,17 @@
 mod accounts;
+mod admin;
 mod audit;
 mod auth;
 mod counts;
 mod cutter;
+mod export;
 mod files;
 mod files_api;
 mod filters;
 mod frontend;
 mod health;
 mod http;
+mod import;
 mod limits;
 mod lineage;
 mod settings;
@@ -27,6 +30,10 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let path = req.path();
     let route = path.strip_suffix('/').unwrap_or(&path);
     let method = req.method();
+    if let Some(rest) = route.strip_prefix("/api/admin/") {
+        let rest = rest.to_string();
+        return admin::handle(&rest, req, &env).await;
+    }
     if let Some(endpoint) = route
         .strip_prefix("/api/list_cutter/")
         .and_then(files::endpoint)

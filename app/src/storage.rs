@@ -66,6 +66,11 @@ pub fn is_expired(metadata: &HashMap<String, String>) -> bool {
         .is_none_or(|t| t.timestamp_millis() <= Date::now().as_millis() as i64)
 }
 
+/// The object stored under `key` in `FILE_STORAGE`, if any.
+pub async fn stored(env: &worker::Env, key: &str) -> Result<Option<worker::Object>> {
+    env.bucket("FILE_STORAGE")?.get(key).execute().await
+}
+
 /// Most anonymous objects one sweep looks at (R2 lists 1000 a page), so that a
 /// backlog is worked off over several runs instead of outrunning one invocation.
 const SWEEP_MAX_LISTED: usize = 10_000;

@@ -8,7 +8,9 @@ mod stack;
 pub mod webhook;
 
 pub use local_r2::{LocalR2, R2State};
-pub use stack::{AppAlone, Stack, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS, ROUTING_SECRET};
+pub use stack::{
+    free_port, AppAlone, Stack, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS, ROUTING_SECRET,
+};
 
 use reqwest::blocking::Client;
 use std::time::Duration;

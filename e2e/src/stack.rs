@@ -305,13 +305,18 @@ impl Stack {
 
     /// Runs SQL on the stand-in's PostgreSQL database and returns `psql`'s unaligned output.
     pub fn psql(&self, sql: &str) -> String {
+        self.psql_in("legacy", sql)
+    }
+
+    /// Runs SQL on another database of the stand-in's PostgreSQL server.
+    pub fn psql_in(&self, database: &str, sql: &str) -> String {
         let mut cmd = Command::new("psql");
         cmd.args(["-h", "127.0.0.1", "-p", &self.pg_port.to_string()])
             .args([
                 "-U",
                 "postgres",
                 "-d",
-                "legacy",
+                database,
                 "-v",
                 "ON_ERROR_STOP=1",
                 "-At",
@@ -419,7 +424,8 @@ impl Drop for Stack {
     }
 }
 
-fn free_port() -> u16 {
+/// A TCP port nothing listens on right now.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

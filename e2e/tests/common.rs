@@ -89,3 +89,14 @@ pub fn run_browser(stack: &e2e::Stack, script: &str, args: &[&str]) -> Value {
     );
     serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap()
 }
+
+/// A name unique to this run (the stand-in's data outlives a test).
+pub fn unique(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}{n}x{nanos}")
+}

@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod common;
+mod cutover;
 mod cutter;
 mod dashboard;
 mod files;
@@ -37,6 +38,7 @@ fn main() {
     tests.extend(files_api::TESTS);
     tests.extend(filters::TESTS);
     tests.extend(frontend::TESTS);
+    tests.extend(cutover::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests
@@ -49,6 +51,7 @@ fn main() {
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
+    cutover::shutdown();
     stack.shutdown();
     conclusion.exit();
 }

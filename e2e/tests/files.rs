@@ -4,8 +4,8 @@
 //! and the app (through the gateway) with the same statuses and keys bar the
 //! documented fixes; other users get 404 for everything; bad inputs change nothing.
 
-use crate::common::{header, keys, MAX_FILE_SIZE, PEOPLE};
-use crate::session::{file_form, send, str_of, unique, upload, User};
+use crate::common::{header, keys, unique, MAX_FILE_SIZE, PEOPLE};
+use crate::session::{file_form, send, str_of, upload, User};
 use crate::TestFn;
 use e2e::{client, Stack};
 use reqwest::blocking::multipart::Form;

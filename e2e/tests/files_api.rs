@@ -2,8 +2,9 @@
 //! downloads, delete; the queue's row and column counts; another user's files are
 //! 404s; bad requests are 4xx and change nothing.
 
+use crate::common::unique;
 use crate::common::{header, PEOPLE};
-use crate::session::{file_form, send, str_of, unique, User};
+use crate::session::{file_form, send, str_of, User};
 use crate::TestFn;
 use e2e::{sample_csv, sha256_hex, Stack};
 use reqwest::Method;

@@ -2,9 +2,10 @@
 //! and as a new file with lineage, delete; another user's filters and files are
 //! 404s; bad bodies are a 400 naming the problem and change nothing.
 
+use crate::common::unique;
 use crate::common::PEOPLE;
 use crate::files_api::{counted, upload};
-use crate::session::{send, str_of, unique, User};
+use crate::session::{send, str_of, User};
 use crate::TestFn;
 use e2e::Stack;
 use reqwest::Method;

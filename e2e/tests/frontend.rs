@@ -5,8 +5,8 @@
 //! screenshots of every screen at desktop and 375 px width into `e2e/artifacts/`
 //! and fail on console errors, unlabelled controls and horizontal overflow.
 
+use crate::common::unique;
 use crate::common::{header, native_cut, run_browser, served_by, PEOPLE};
-use crate::session::unique;
 use crate::TestFn;
 use e2e::{client, sample_csv, Stack, JWT_SECRET};
 use reqwest::blocking::multipart::{Form, Part};

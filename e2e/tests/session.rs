@@ -7,17 +7,6 @@ use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicU32, Ordering};
-
-/// Names unique to this run (the stand-in's upload directory outlives a test).
-pub fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{prefix}{}x{nanos}", NEXT.fetch_add(1, Ordering::Relaxed))
-}
 
 /// A signed-in user on one side.
 pub struct User {

@@ -8,6 +8,7 @@ pub mod cut_request;
 pub mod files;
 pub mod frontend;
 pub mod jwt;
+pub mod migration;
 pub mod multipart;
 pub mod ops;
 pub mod password;

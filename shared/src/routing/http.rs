@@ -25,6 +25,12 @@ pub fn is_gateway_path(path: &str) -> bool {
         || matches!(path, "/health" | "/health/" | "/metrics" | "/metrics/")
 }
 
+/// The app's admin API (`/api/admin`, `/api/admin/...`).
+pub fn is_app_admin_path(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or(path);
+    path == "/api/admin" || path.starts_with("/api/admin/")
+}
+
 /// The `Location` for a 301 to https, or `None` when the request may be served
 /// as is (already https, local dev over plain http, or a host that cannot be
 /// put in a URL safely).

@@ -3,7 +3,9 @@
 //! Pure and deterministic so the gateway stays a thin adapter and every rule of
 //! the cutover can be tested without a Worker. Precedence, first match wins:
 //!
-//! 1. gateway paths (`/admin*`, `/health`, `/metrics`)
+//! 1. gateway paths (`/admin*`, `/health`, `/metrics`); the app's admin API
+//!    (`/api/admin/*`, the cutover tool's import/export) → app, whatever the
+//!    maintenance mode, pins or split say
 //! 2. maintenance (full, or write freeze for non-read methods)
 //! 3. route pins
 //! 4. staging hosts → app
@@ -22,8 +24,8 @@ pub use config::{
     parse_staging_hosts, Backend, ConfigError, Maintenance, RawConfig, RolloutConfig, RoutePin,
 };
 pub use http::{
-    cookie_value, forwarded_headers, https_redirect, is_gateway_path, normalize_host,
-    valid_request_id, SECURITY_HEADERS,
+    cookie_value, forwarded_headers, https_redirect, is_app_admin_path, is_gateway_path,
+    normalize_host, valid_request_id, SECURITY_HEADERS,
 };
 pub use signed::{
     beta_token_claims, mint_beta_token, sticky_cookie_value, sticky_set_cookie, verify_beta_token,
@@ -72,6 +74,8 @@ pub enum Reason {
     Sticky,
     /// The bucket came from the client's IP.
     Bucket,
+    /// The app's admin API, which exists only on the app.
+    AppAdmin,
 }
 
 impl Reason {
@@ -84,6 +88,7 @@ impl Reason {
             Reason::BetaToken => "beta_token",
             Reason::Sticky => "sticky",
             Reason::Bucket => "bucket",
+            Reason::AppAdmin => "app_admin",
         }
     }
 }
@@ -165,6 +170,16 @@ pub fn decide(
     if is_gateway_path(req.path) {
         return Decision::Gateway;
     }
+    let fixed = |backend, reason| Decision::Route {
+        backend,
+        reason,
+        bucket: None,
+        set_sticky: None,
+    };
+    // The final sync runs during a write freeze, so the import API is not frozen.
+    if is_app_admin_path(req.path) {
+        return fixed(Backend::App, Reason::AppAdmin);
+    }
 
     match cfg.maintenance {
         Maintenance::Off => {}
@@ -178,13 +193,6 @@ pub fn decide(
         }
         Maintenance::WriteFreeze => {}
     }
-
-    let fixed = |backend, reason| Decision::Route {
-        backend,
-        reason,
-        bucket: None,
-        set_sticky: None,
-    };
 
     if let Some(pin) = cfg.pins.iter().find(|p| p.matches(req.method, req.path)) {
         return fixed(pin.backend, Reason::Pin);

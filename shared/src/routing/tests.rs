@@ -79,6 +79,35 @@ fn gateway_paths_beat_maintenance() {
     );
 }
 
+#[test]
+fn the_app_admin_api_goes_to_the_app_whatever_the_config() {
+    let mut c = cfg(0);
+    c.pins = vec![pin(None, "/", Backend::Legacy)];
+    for mode in [
+        Maintenance::Off,
+        Maintenance::Full,
+        Maintenance::WriteFreeze,
+    ] {
+        c.maintenance = mode;
+        for p in [
+            "/api/admin/import/users",
+            "/api/admin",
+            "/api/admin/export/summary?x=1",
+        ] {
+            assert_eq!(
+                route(&decide(&req("POST", p), &c, &key(), true)),
+                (Backend::App, Reason::AppAdmin),
+                "{p}"
+            );
+        }
+    }
+    c.maintenance = Maintenance::Off;
+    assert_eq!(
+        route(&decide(&req("GET", "/api/administrator"), &c, &key(), true)).1,
+        Reason::Pin
+    );
+}
+
 // 2. Maintenance.
 
 #[test]

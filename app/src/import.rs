@@ -1,0 +1,560 @@
+//! The import half of the admin API: idempotent upserts of legacy users, file rows,
+//! file bytes (streamed into R2, SHA-256 checked) and lineage rows, and deletion
+//! of imported files. Each batch is checked whole before anything is written and
+//! written in one D1 batch (a transaction), so a refused request changes nothing.
+//! The rules (what is new, changed, a conflict) are `shared::migration`'s.
+
+use std::collections::{HashMap, HashSet};
+
+use base64::Engine;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use shared::migration::{
+    self as rules, check_edge, check_file, check_user, parse_batch, EdgeRecord, FileRecord,
+    Outcome, StoredFile, UserRecord,
+};
+use worker::{D1PreparedStatement, Env, Request, Response};
+
+use crate::files::{db, num, object_key};
+use crate::http::{self, read_json, Reject};
+use crate::settings;
+use crate::storage::ObjectWriter;
+
+type Answer = std::result::Result<Response, Reject>;
+
+/// A user row as one JSON value (D1 hands booleans back as 0/1).
+pub const USER_JSON: &str = "json_object('id', id, 'username', username, 'email', email, \
+     'password', password, 'is_active', json(CASE WHEN is_active THEN 'true' ELSE 'false' END), \
+     'is_admin', json(CASE WHEN is_admin THEN 'true' ELSE 'false' END), \
+     'created_at', created_at, 'last_login', last_login)";
+
+/// A file row as one JSON value in the shape of [`FileRecord`].
+pub const FILE_JSON: &str = "json_object('file_id', file_id, 'user_id', user_id, \
+     'file_name', file_name, 'system_tags', json(system_tags), 'user_tags', json(user_tags), \
+     'metadata', metadata, 'uploaded_at', uploaded_at, 'size', size, \
+     'sha256', COALESCE(checksum, ''))";
+
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// One column holding a JSON object.
+#[derive(Deserialize)]
+pub struct JsonRow {
+    pub j: String,
+}
+
+pub fn parse_rows<T: serde::de::DeserializeOwned>(rows: Vec<JsonRow>) -> worker::Result<Vec<T>> {
+    rows.iter()
+        .map(|r| serde_json::from_str(&r.j).map_err(|e| worker::Error::RustError(e.to_string())))
+        .collect()
+}
+
+fn results(items: Vec<Value>) -> Answer {
+    Ok(http::json(200, &json!({ "results": items })))
+}
+
+/// Refuses a batch that names the same record twice (its outcome would be ambiguous).
+fn unique_keys(keys: impl Iterator<Item = String>, what: &str) -> Result<(), Reject> {
+    let mut seen = HashSet::new();
+    for key in keys {
+        if !seen.insert(key.clone()) {
+            return Err(Reject::bad_request(format!(
+                "{what} {key} appears twice in the batch"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A D1 batch; a uniqueness failure means a concurrent write (e.g. a registration
+/// taking a username) got in between: 409, nothing written, the tool retries.
+async fn write(env: &Env, statements: Vec<D1PreparedStatement>) -> Result<(), Reject> {
+    if statements.is_empty() {
+        return Ok(());
+    }
+    match db(env)?.batch(statements).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.to_string().contains("UNIQUE constraint failed") => Err(Reject::Client(
+            409,
+            format!("A concurrent change got in the way ({e}); nothing was written, retry"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /api/admin/import/users` `{"users": [UserRecord]}`.
+pub async fn users(req: &mut Request, env: &Env) -> Answer {
+    let body = read_json(req).await?;
+    let offset = settings::user_id_offset(env);
+    let incoming: Vec<UserRecord> =
+        parse_batch(&body, "users", |u| check_user(u, offset)).map_err(Reject::bad_request)?;
+    unique_keys(incoming.iter().map(|u| u.id.to_string()), "user id")?;
+    unique_keys(incoming.iter().map(|u| u.username.clone()), "username")?;
+    let ids = json!(incoming.iter().map(|u| u.id).collect::<Vec<_>>()).to_string();
+    let names = json!(incoming.iter().map(|u| &u.username).collect::<Vec<_>>()).to_string();
+    let db = db(env)?;
+    let existing: Vec<UserRecord> = parse_rows(
+        db.prepare(format!(
+            "SELECT {USER_JSON} AS j FROM users WHERE id IN (SELECT value FROM json_each(?1)) \
+             OR username IN (SELECT value FROM json_each(?2))"
+        ))
+        .bind(&[ids.into(), names.into()])?
+        .all()
+        .await?
+        .results()?,
+    )?;
+    let by_id = rules::index_by(&existing, |u| u.id);
+    let by_name = rules::index_by(&existing, |u| u.username.clone());
+    let (mut creates, mut updates, mut answers) = (Vec::new(), Vec::new(), Vec::new());
+    for user in &incoming {
+        let current = by_id.get(&user.id);
+        let outcome = rules::user_outcome(user, current, by_name.get(&user.username));
+        match outcome {
+            Outcome::Created => creates.push(user.clone()),
+            Outcome::Updated => updates.push(UserRecord {
+                last_login: rules::later(
+                    user.last_login.as_deref(),
+                    current.and_then(|c| c.last_login.as_deref()),
+                ),
+                ..user.clone()
+            }),
+            _ => {}
+        }
+        answers.push(outcome.to_json("id", json!(user.id)));
+    }
+    let incoming_rows = "SELECT json_extract(value, '$.id') AS id, \
+         json_extract(value, '$.username') AS username, json_extract(value, '$.email') AS email, \
+         json_extract(value, '$.password') AS password, \
+         json_extract(value, '$.is_active') AS is_active, \
+         json_extract(value, '$.is_admin') AS is_admin, \
+         json_extract(value, '$.created_at') AS created_at, \
+         json_extract(value, '$.last_login') AS last_login FROM json_each(?1)";
+    let mut statements = Vec::new();
+    if !creates.is_empty() {
+        statements.push(
+            db.prepare(format!(
+                "INSERT INTO users (id, username, email, password, is_active, is_admin, \
+                 created_at, last_login) SELECT id, username, email, password, is_active, \
+                 is_admin, created_at, last_login FROM ({incoming_rows})"
+            ))
+            .bind(&[json!(creates).to_string().into()])?,
+        );
+    }
+    if !updates.is_empty() {
+        statements.push(
+            db.prepare(format!(
+                "UPDATE users SET username = j.username, email = j.email, password = j.password, \
+                 is_active = j.is_active, is_admin = j.is_admin, created_at = j.created_at, \
+                 last_login = j.last_login, updated_at = {NOW} \
+                 FROM ({incoming_rows}) AS j WHERE users.id = j.id"
+            ))
+            .bind(&[json!(updates).to_string().into()])?,
+        );
+    }
+    write(env, statements).await?;
+    results(answers)
+}
+
+/// The app's rows of these file ids.
+async fn stored_files(env: &Env, ids: &[&str]) -> worker::Result<HashMap<String, StoredFile>> {
+    #[derive(Deserialize)]
+    struct Row {
+        j: String,
+        origin: String,
+    }
+    let rows = db(env)?
+        .prepare(format!(
+            "SELECT {FILE_JSON} AS j, origin FROM files \
+             WHERE file_id IN (SELECT value FROM json_each(?1))"
+        ))
+        .bind(&[json!(ids).to_string().into()])?
+        .all()
+        .await?
+        .results::<Row>()?;
+    rows.into_iter()
+        .map(|r| {
+            let record: FileRecord =
+                serde_json::from_str(&r.j).map_err(|e| worker::Error::RustError(e.to_string()))?;
+            Ok((
+                record.file_id.clone(),
+                StoredFile {
+                    record,
+                    origin: r.origin,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Which of these user ids exist on the app.
+async fn existing_users(env: &Env, ids: &[i64]) -> worker::Result<HashSet<i64>> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: i64,
+    }
+    Ok(db(env)?
+        .prepare("SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?1))")
+        .bind(&[json!(ids).to_string().into()])?
+        .all()
+        .await?
+        .results::<Row>()?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
+}
+
+/// `POST /api/admin/import/files` `{"files": [FileRecord]}`: updates the rows of
+/// files whose bytes the app already has; answers `needs_content` for the others
+/// (their bytes go through [`file_content`]).
+pub async fn file_rows(req: &mut Request, env: &Env) -> Answer {
+    let body = read_json(req).await?;
+    let incoming: Vec<FileRecord> =
+        parse_batch(&body, "files", check_file).map_err(Reject::bad_request)?;
+    unique_keys(incoming.iter().map(|f| f.file_id.clone()), "file_id")?;
+    let ids: Vec<&str> = incoming.iter().map(|f| f.file_id.as_str()).collect();
+    let stored = stored_files(env, &ids).await?;
+    let owners: Vec<i64> = incoming.iter().map(|f| f.user_id).collect();
+    let present = existing_users(env, &owners).await?;
+    let mut updates = Vec::new();
+    let mut answers = Vec::new();
+    for file in &incoming {
+        let (outcome, merged) = rules::file_outcome(
+            file,
+            stored.get(&file.file_id),
+            present.contains(&file.user_id),
+        );
+        updates.extend(merged);
+        answers.push(outcome.to_json("file_id", json!(file.file_id)));
+    }
+    if !updates.is_empty() {
+        let stmt = db(env)?
+            .prepare(format!(
+                "UPDATE files SET file_name = j.file_name, system_tags = j.system_tags, \
+                 user_tags = j.user_tags, metadata = j.metadata, uploaded_at = j.uploaded_at, \
+                 updated_at = {NOW} FROM (SELECT json_extract(value, '$.file_id') AS file_id, \
+                 json_extract(value, '$.file_name') AS file_name, \
+                 json_extract(value, '$.system_tags') AS system_tags, \
+                 json_extract(value, '$.user_tags') AS user_tags, \
+                 json_extract(value, '$.metadata') AS metadata, \
+                 json_extract(value, '$.uploaded_at') AS uploaded_at FROM json_each(?1)) AS j \
+                 WHERE files.file_id = j.file_id AND files.origin = 'legacy'"
+            ))
+            .bind(&[json!(updates).to_string().into()])?;
+        write(env, vec![stmt]).await?;
+    }
+    results(answers)
+}
+
+/// The file record of `X-Import-File` (base64 of its JSON), checked against the path.
+fn header_record(req: &Request, file_id: &str) -> Result<FileRecord, Reject> {
+    let header = http::header(req, "X-Import-File").ok_or_else(|| {
+        Reject::bad_request("X-Import-File header (base64 of the file record's JSON) is required")
+    })?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(header.trim())
+        .map_err(|_| Reject::bad_request("X-Import-File is not base64"))?;
+    let record: FileRecord = serde_json::from_slice(&bytes)
+        .map_err(|e| Reject::bad_request(format!("X-Import-File: {e}")))?;
+    check_file(&record).map_err(Reject::bad_request)?;
+    if record.file_id != file_id {
+        return Err(Reject::bad_request(format!(
+            "X-Import-File names file {}, the path {file_id}",
+            record.file_id
+        )));
+    }
+    Ok(record)
+}
+
+/// `PUT /api/admin/import/files/<file_id>`: the body is the file's bytes,
+/// `X-Import-File` its record. The bytes stream into R2 through SHA-256; a size
+/// or checksum different from the record's is a 400 and leaves nothing (the
+/// object becomes visible only once both matched). Then the row is upserted.
+pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> Answer {
+    let checked = prepare_content(req, env, file_id).await;
+    let (record, existing) = match checked {
+        Ok(ok) => ok,
+        Err(reject) => {
+            drain(req).await;
+            return Err(reject);
+        }
+    };
+    let key = object_key(record.user_id, &record.file_id);
+    let metadata = HashMap::from([
+        (
+            "original_name".to_string(),
+            record.file_name.chars().take(255).collect(),
+        ),
+        ("sha256".to_string(), record.sha256.clone()),
+    ]);
+    let mut writer = ObjectWriter::new(env.bucket("FILE_STORAGE")?, key.clone(), metadata);
+    if let Err(reject) = receive_exact(req, &mut writer, &record).await {
+        writer.abort().await;
+        drain(req).await;
+        return Err(reject);
+    }
+    writer.finish().await?;
+    let user_tags = match &existing {
+        Some(old) => shared::files::union_tags(&record.user_tags, &old.record.user_tags),
+        None => record.user_tags.clone(),
+    };
+    let upsert = db(env)?
+        .prepare(format!(
+            "INSERT INTO files (file_id, user_id, file_name, r2_key, size, checksum, system_tags, \
+             user_tags, metadata, uploaded_at, origin) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'legacy') \
+             ON CONFLICT (file_id) DO UPDATE SET file_name = excluded.file_name, \
+             size = excluded.size, checksum = excluded.checksum, \
+             system_tags = excluded.system_tags, user_tags = excluded.user_tags, \
+             metadata = excluded.metadata, uploaded_at = excluded.uploaded_at, \
+             row_count = NULL, column_count = NULL, updated_at = {NOW}"
+        ))
+        .bind(&[
+            record.file_id.as_str().into(),
+            num(record.user_id),
+            record.file_name.as_str().into(),
+            key.as_str().into(),
+            num(record.size as i64),
+            record.sha256.as_str().into(),
+            json!(record.system_tags).to_string().into(),
+            json!(user_tags).to_string().into(),
+            record
+                .metadata
+                .as_deref()
+                .map_or(worker::wasm_bindgen::JsValue::NULL, Into::into),
+            record.uploaded_at.as_str().into(),
+        ])?;
+    if let Err(reject) = write(env, vec![upsert]).await {
+        // A new object without its row would be an orphan; a replaced one keeps the
+        // old row until the next run.
+        if existing.is_none() {
+            if let Err(e) = env.bucket("FILE_STORAGE")?.delete(&key).await {
+                worker::console_error!("removing {key} after a failed insert: {e}");
+            }
+        }
+        return Err(reject);
+    }
+    // The counts come from the CSV_QUEUE consumer; a failed send only delays them.
+    if let Err(e) = enqueue(env, &record.file_id).await {
+        worker::console_warn!("CSV_QUEUE send for {}: {e}", record.file_id);
+    }
+    let status = if existing.is_some() {
+        "replaced"
+    } else {
+        "created"
+    };
+    Ok(http::json(
+        201,
+        &json!({"file_id": record.file_id, "status": status, "size": record.size, "sha256": record.sha256}),
+    ))
+}
+
+async fn enqueue(env: &Env, file_id: &str) -> worker::Result<()> {
+    env.queue("CSV_QUEUE")?
+        .send(json!({ "file_id": file_id }))
+        .await
+}
+
+/// The record, and the app's row of the file if any, once everything but the bytes
+/// checked out: a known owner, no other owner's or app-created file of that id.
+async fn prepare_content(
+    req: &Request,
+    env: &Env,
+    file_id: &str,
+) -> Result<(FileRecord, Option<StoredFile>), Reject> {
+    let record = header_record(req, file_id)?;
+    if existing_users(env, &[record.user_id]).await?.is_empty() {
+        return Err(Reject::Client(
+            422,
+            format!("Unknown owner: user {} is not on the app", record.user_id),
+        ));
+    }
+    let existing = stored_files(env, &[file_id]).await?.remove(file_id);
+    if let Some(stored) = &existing {
+        if stored.record.user_id != record.user_id || stored.origin != "legacy" {
+            return Err(Reject::Client(
+                409,
+                format!(
+                    "File {file_id} is already on the app as user {}'s {} file",
+                    stored.record.user_id, stored.origin
+                ),
+            ));
+        }
+    }
+    Ok((record, existing))
+}
+
+/// Streams the body into `writer`, refusing it as soon as it is longer than the
+/// record says, and at the end unless its size and SHA-256 are the record's.
+async fn receive_exact(
+    req: &mut Request,
+    writer: &mut ObjectWriter,
+    record: &FileRecord,
+) -> Result<(), Reject> {
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    if let Ok(mut body) = req.stream() {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            size += chunk.len() as u64;
+            if size > record.size {
+                return Err(Reject::bad_request(format!(
+                    "Size mismatch: the body is longer than the {} bytes declared",
+                    record.size
+                )));
+            }
+            hasher.update(&chunk);
+            writer.write(&chunk).await?;
+        }
+    }
+    if size != record.size {
+        return Err(Reject::bad_request(format!(
+            "Size mismatch: declared {} bytes, received {size}",
+            record.size
+        )));
+    }
+    let received = hex::encode(hasher.finalize());
+    if received != record.sha256 {
+        return Err(Reject::bad_request(format!(
+            "Checksum mismatch: declared sha256 {}, received {received}",
+            record.sha256
+        )));
+    }
+    Ok(())
+}
+
+/// Reads what is left of the body, so that the client gets the answer, not a reset.
+pub async fn drain(req: &mut Request) {
+    if let Ok(mut body) = req.stream() {
+        while let Some(Ok(_)) = body.next().await {}
+    }
+}
+
+/// `POST /api/admin/import/relationships` `{"relationships": [EdgeRecord]}`,
+/// inserted in the order given (lineage answers list edges in row order).
+pub async fn relationships(req: &mut Request, env: &Env) -> Answer {
+    let body = read_json(req).await?;
+    let incoming: Vec<EdgeRecord> =
+        parse_batch(&body, "relationships", check_edge).map_err(Reject::bad_request)?;
+    let mut ids: Vec<&str> = Vec::new();
+    for e in &incoming {
+        ids.extend([e.parent_id.as_str(), e.child_id.as_str()]);
+    }
+    let present: HashSet<String> = stored_files(env, &ids).await?.into_keys().collect();
+    #[derive(Deserialize)]
+    struct Row {
+        parent_id: String,
+        child_id: String,
+        relationship: String,
+    }
+    let mut existing: HashSet<EdgeRecord> = db(env)?
+        .prepare(
+            "SELECT parent_id, child_id, relationship FROM file_relationships \
+             WHERE child_id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(&[json!(ids).to_string().into()])?
+        .all()
+        .await?
+        .results::<Row>()?
+        .into_iter()
+        .map(|r| EdgeRecord {
+            parent_id: r.parent_id,
+            child_id: r.child_id,
+            relationship: r.relationship,
+        })
+        .collect();
+    let mut creates = Vec::new();
+    let mut answers = Vec::new();
+    for edge in incoming {
+        let missing = [&edge.parent_id, &edge.child_id]
+            .into_iter()
+            .find(|id| !present.contains(*id));
+        let outcome = match missing {
+            Some(id) => Outcome::Missing(format!("file {id} is not on the app")),
+            None if existing.contains(&edge) => Outcome::Unchanged,
+            None => Outcome::Created,
+        };
+        answers.push(json!({
+            "parent_id": edge.parent_id, "child_id": edge.child_id,
+            "relationship": edge.relationship, "status": outcome.status(),
+            "detail": match &outcome { Outcome::Missing(d) => Some(d.clone()), _ => None },
+        }));
+        if outcome == Outcome::Created {
+            existing.insert(edge.clone());
+            creates.push(edge);
+        }
+    }
+    if !creates.is_empty() {
+        let stmt = db(env)?
+            .prepare(
+                "INSERT INTO file_relationships (parent_id, child_id, relationship) \
+                 SELECT json_extract(value, '$.parent_id'), json_extract(value, '$.child_id'), \
+                 json_extract(value, '$.relationship') FROM json_each(?1) ORDER BY key",
+            )
+            .bind(&[json!(creates).to_string().into()])?;
+        write(env, vec![stmt]).await?;
+    }
+    results(answers)
+}
+
+/// `POST /api/admin/import/files/delete` `{"file_ids": [...]}`: removes imported
+/// files (rows, lineage rows, then objects) that legacy no longer has. Files the
+/// app created are refused (`conflict`), unknown ids are `missing`.
+pub async fn delete_files(req: &mut Request, env: &Env) -> Answer {
+    let body = read_json(req).await?;
+    let ids: Vec<String> = parse_batch(&body, "file_ids", |id: &String| {
+        rules::valid_file_id(id)
+            .then_some(())
+            .ok_or_else(|| format!("{id:?} is not a file id"))
+    })
+    .map_err(Reject::bad_request)?;
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let stored = stored_files(env, &refs).await?;
+    let mut doomed = Vec::new();
+    let mut answers = Vec::new();
+    for id in &ids {
+        let outcome = match stored.get(id) {
+            None => Outcome::Missing("not on the app".into()),
+            Some(s) if s.origin != "legacy" => {
+                Outcome::Conflict("created on the app; an import never deletes it".into())
+            }
+            Some(s) => {
+                doomed.push((id.clone(), object_key(s.record.user_id, id)));
+                Outcome::Updated
+            }
+        };
+        let mut answer = outcome.to_json("file_id", json!(id));
+        if outcome == Outcome::Updated {
+            answer["status"] = json!("deleted");
+        }
+        answers.push(answer);
+    }
+    if !doomed.is_empty() {
+        let list = json!(doomed.iter().map(|(id, _)| id).collect::<Vec<_>>()).to_string();
+        let db = db(env)?;
+        write(
+            env,
+            vec![
+                db.prepare(
+                    "DELETE FROM file_relationships WHERE parent_id IN (SELECT value FROM json_each(?1)) \
+                     OR child_id IN (SELECT value FROM json_each(?1))",
+                )
+                .bind(&[list.clone().into()])?,
+                db.prepare(
+                    "DELETE FROM files WHERE origin = 'legacy' \
+                     AND file_id IN (SELECT value FROM json_each(?1))",
+                )
+                .bind(&[list.into()])?,
+            ],
+        )
+        .await?;
+        // Rows first, as the file endpoints do: a failure leaves an unlisted object.
+        let bucket = env.bucket("FILE_STORAGE")?;
+        for (_, key) in &doomed {
+            if let Err(e) = bucket.delete(key).await {
+                worker::console_error!("deleting {key}: {e}");
+            }
+        }
+    }
+    results(answers)
+}

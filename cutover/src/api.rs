@@ -1,0 +1,181 @@
+//! The app's admin API (`/api/admin/...`) over HTTP, with the operator token.
+//! Connection failures, 5xx and 429 are retried (every call is idempotent); a 4xx
+//! comes back as an error naming the problem (a write that lost a race with a user's
+//! request is a 409: reported, and done by the next run).
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::Value;
+use shared::migration::FileRecord;
+
+const ATTEMPTS: u32 = 4;
+
+/// Why a call did not succeed: the app refused it (a 4xx: the request is wrong),
+/// or no answer came (connection, 5xx) after the retries.
+pub enum CallError {
+    Refused(String),
+    Failed(String),
+}
+
+impl From<CallError> for String {
+    fn from(e: CallError) -> String {
+        match e {
+            CallError::Refused(why) | CallError::Failed(why) => why,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    token: String,
+    http: Client,
+}
+
+impl Api {
+    pub fn new(base: &str, token: &str) -> Result<Api, String> {
+        let http = Client::builder()
+            .timeout(Duration::from_secs(600))
+            .pool_max_idle_per_host(16)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Api {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends `make()` until it is answered without a retryable failure.
+    fn send(
+        &self,
+        what: &str,
+        make: impl Fn() -> Result<RequestBuilder, String>,
+    ) -> Result<Response, CallError> {
+        let mut last = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(250 << attempt));
+            }
+            match make()
+                .map_err(CallError::Failed)?
+                .bearer_auth(&self.token)
+                .send()
+            {
+                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let body = resp.text().unwrap_or_default();
+                    let message = serde_json::from_str::<Value>(&body)
+                        .ok()
+                        .and_then(|v| v["error"].as_str().map(str::to_string))
+                        .unwrap_or(body);
+                    last = format!("{what}: HTTP {status}: {message}");
+                    if status < 500 && status != 429 {
+                        return Err(CallError::Refused(last));
+                    }
+                }
+                Err(e) => last = format!("{what}: {e}"),
+            }
+        }
+        Err(CallError::Failed(last))
+    }
+
+    pub fn get(&self, path: &str) -> Result<Value, String> {
+        self.send(path, || Ok(self.http.get(self.url(path))))?
+            .json()
+            .map_err(|e| format!("{path}: {e}"))
+    }
+
+    /// The `results` of an import batch, or the app's refusal of the whole batch
+    /// (`Ok(Err)`, to report per record); `Err` when the app could not answer.
+    pub fn import(
+        &self,
+        what: &str,
+        key: &str,
+        items: Value,
+    ) -> Result<Result<Vec<Value>, String>, String> {
+        let path = format!("/api/admin/import/{what}");
+        let body = serde_json::json!({ key: items });
+        match self.send(&path, || Ok(self.http.post(self.url(&path)).json(&body))) {
+            Ok(resp) => {
+                let answer: Value = resp.json().map_err(|e| format!("{path}: {e}"))?;
+                Ok(Ok(answer["results"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()))
+            }
+            Err(CallError::Refused(why)) => Ok(Err(why)),
+            Err(CallError::Failed(why)) => Err(why),
+        }
+    }
+
+    /// Streams the file at `path` as the bytes of `record`.
+    pub fn put_file(&self, record: &FileRecord, path: &Path) -> Result<Value, String> {
+        let header = base64::engine::general_purpose::STANDARD
+            .encode(serde_json::to_vec(record).map_err(|e| e.to_string())?);
+        let url = self.url(&format!("/api/admin/import/files/{}", record.file_id));
+        self.send(&format!("file {}", record.file_id), || {
+            let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let body = reqwest::blocking::Body::sized(file, record.size);
+            Ok(self
+                .http
+                .put(&url)
+                .header("X-Import-File", &header)
+                .header("Content-Type", "application/octet-stream")
+                .body(body))
+        })?
+        .json()
+        .map_err(|e| e.to_string())
+    }
+
+    /// The stored bytes of an app file, as a reader, and the checksum the app recorded.
+    pub fn download(&self, file_id: &str) -> Result<(impl Read, String), String> {
+        let path = format!("/api/admin/export/files/{file_id}/content");
+        let resp = self.send(&path, || Ok(self.http.get(self.url(&path))))?;
+        let sha = resp
+            .headers()
+            .get("x-content-sha256")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        Ok((resp, sha))
+    }
+
+    /// Every item of an export listing (`key`) past `start_after`, page by page.
+    pub fn export_all(
+        &self,
+        what: &str,
+        key: &str,
+        start_after: i64,
+        query: &str,
+        mut each: impl FnMut(Value) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut after = start_after;
+        loop {
+            let page = self.get(&format!("/api/admin/export/{what}?after={after}{query}"))?;
+            for item in page[key].as_array().cloned().unwrap_or_default() {
+                each(item)?;
+            }
+            match page["next"].as_i64() {
+                Some(next) => after = next,
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+/// The app's `USER_ID_OFFSET`: ids below it are legacy's, from it up the app's.
+pub fn user_id_offset(api: &Api) -> Result<i64, String> {
+    api.get("/api/admin/export/summary")?["user_id_offset"]
+        .as_i64()
+        .ok_or_else(|| "the app's summary has no user_id_offset".to_string())
+}

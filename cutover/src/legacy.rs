@@ -1,0 +1,382 @@
+//! The legacy side's PostgreSQL: Django's `auth_user`, `list_cutter_savedfile` and
+//! the lineage table, read in primary-key pages and written by reverse-sync.
+//! Timestamps travel as RFC 3339 UTC text, arrays as lists, `metadata` (jsonb)
+//! as the string legacy stored (generated files keep the client's JSON string).
+
+use postgres::{Client, NoTls, Row};
+use serde_json::Value;
+use shared::migration::{EdgeRecord, UserRecord};
+
+pub const USERS: &str = "auth_user";
+pub const FILES: &str = "list_cutter_savedfile";
+pub const EDGES: &str = "list_cutter_filerelationship";
+
+/// The columns each table must have.
+const SCHEMA: &[(&str, &[&str])] = &[
+    (
+        USERS,
+        &[
+            "id",
+            "username",
+            "email",
+            "password",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "date_joined",
+            "last_login",
+            "first_name",
+            "last_name",
+        ],
+    ),
+    (
+        FILES,
+        &[
+            "id",
+            "user_id",
+            "file_id",
+            "file_name",
+            "file_path",
+            "uploaded_at",
+            "system_tags",
+            "user_tags",
+            "metadata",
+        ],
+    ),
+    (
+        EDGES,
+        &[
+            "id",
+            "source_file_id",
+            "target_file_id",
+            "relationship_type",
+            "created_at",
+        ],
+    ),
+];
+
+/// `to_char` pattern of RFC 3339 UTC with microseconds.
+fn utc(column: &str) -> String {
+    format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+}
+
+pub struct Legacy {
+    db: Client,
+}
+
+/// A saved-file row and where its bytes should be.
+#[derive(Debug, Clone)]
+pub struct LegacyFile {
+    pub file_id: String,
+    pub user_id: i64,
+    pub file_name: String,
+    pub file_path: String,
+    pub uploaded_at: String,
+    pub system_tags: Vec<String>,
+    pub user_tags: Vec<String>,
+    pub metadata: Option<String>,
+}
+
+/// A row that could not be read, reported as an item (the run goes on).
+pub type Unreadable = (String, String);
+
+/// One page of a table: the rows read, those that could not be, and the last
+/// primary key (`None` past the end).
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub unreadable: Vec<Unreadable>,
+    pub last: Option<i64>,
+}
+
+impl Legacy {
+    pub fn connect(url: &str) -> Result<Legacy, String> {
+        Client::connect(url, NoTls)
+            .map(|db| Legacy { db })
+            .map_err(|e| format!("PostgreSQL {url}: {e}"))
+    }
+
+    /// The tables whose schema is not the expected one, each with what is missing.
+    pub fn schema_problems(&mut self) -> Result<Vec<(&'static str, String)>, String> {
+        let mut problems = Vec::new();
+        for (table, columns) in SCHEMA {
+            let present: Vec<String> = self
+                .db
+                .query(
+                    "SELECT column_name::text FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name = $1",
+                    &[table],
+                )
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let missing: Vec<&str> = columns
+                .iter()
+                .copied()
+                .filter(|c| !present.iter().any(|p| p == c))
+                .collect();
+            if present.is_empty() {
+                problems.push((*table, format!("table {table} does not exist")));
+            } else if !missing.is_empty() {
+                problems.push((
+                    *table,
+                    format!("table {table} lacks columns {}", missing.join(", ")),
+                ));
+            }
+        }
+        Ok(problems)
+    }
+
+    pub fn count(&mut self, table: &str) -> Result<i64, String> {
+        let row = self
+            .db
+            .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+            .map_err(|e| e.to_string())?;
+        Ok(row.get(0))
+    }
+
+    /// One page of `sql` (which selects the primary key first and takes `after`
+    /// and `limit`), each row turned into a record by `read`; a row it cannot read
+    /// is reported as `<item> <pk>`.
+    fn page<T>(
+        &mut self,
+        sql: &str,
+        (after, limit): (i64, i64),
+        item: &str,
+        read: impl Fn(&Row) -> Result<T, String>,
+    ) -> Result<Page<T>, String> {
+        let rows = self
+            .db
+            .query(sql, &[&after, &limit])
+            .map_err(|e| e.to_string())?;
+        let mut page = Page {
+            rows: Vec::new(),
+            unreadable: Vec::new(),
+            last: rows.last().map(|r| r.get::<_, i64>(0)),
+        };
+        for row in &rows {
+            match read(row) {
+                Ok(record) => page.rows.push(record),
+                Err(e) => page
+                    .unreadable
+                    .push((format!("{item}{}", row.get::<_, i64>(0)), e)),
+            }
+        }
+        Ok(page)
+    }
+
+    /// Users with `id > after`, and the rows that could not be read.
+    pub fn users(&mut self, after: i64, limit: i64) -> Result<Page<UserRecord>, String> {
+        let sql = format!(
+            "{} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
+            user_select()
+        );
+        self.page(&sql, (after, limit), "user ", |row| {
+            user_row(row).map_err(unreadable)
+        })
+    }
+
+    /// Saved files with primary key `> after`.
+    pub fn files(&mut self, after: i64, limit: i64) -> Result<Page<LegacyFile>, String> {
+        let sql = format!(
+            "SELECT id::bigint, file_id, user_id::bigint, file_name, file_path, {}, \
+             system_tags::text[], user_tags::text[], metadata::text \
+             FROM {FILES} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
+            utc("uploaded_at")
+        );
+        self.page(&sql, (after, limit), "saved file #", |row| {
+            let tags = |i| -> Result<Vec<String>, postgres::Error> {
+                Ok(row
+                    .try_get::<_, Option<Vec<String>>>(i)?
+                    .unwrap_or_default())
+            };
+            let read = || -> Result<LegacyFile, postgres::Error> {
+                Ok(LegacyFile {
+                    file_id: row.try_get(1)?,
+                    user_id: row.try_get(2)?,
+                    file_name: row.try_get(3)?,
+                    file_path: row.try_get(4)?,
+                    uploaded_at: row.try_get(5)?,
+                    system_tags: tags(6)?,
+                    user_tags: tags(7)?,
+                    metadata: row
+                        .try_get::<_, Option<String>>(8)?
+                        .map(|text| metadata_text(&text)),
+                })
+            };
+            read().map_err(unreadable)
+        })
+    }
+
+    /// Every saved file's id (to find what legacy deleted).
+    pub fn file_ids(&mut self) -> Result<std::collections::HashSet<String>, String> {
+        Ok(self
+            .db
+            .query(&format!("SELECT file_id FROM {FILES}"), &[])
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    /// Lineage edges with primary key `> after`, as the app's rows.
+    pub fn edges(&mut self, after: i64, limit: i64) -> Result<Page<EdgeRecord>, String> {
+        let sql = format!(
+            "SELECT id::bigint, source_file_id, target_file_id, relationship_type \
+             FROM {EDGES} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint"
+        );
+        self.page(&sql, (after, limit), "relationship #", |row| {
+            let (source, target, kind): (String, String, String) =
+                (row.get(1), row.get(2), row.get(3));
+            EdgeRecord::from_legacy(&source, &target, &kind)
+                .ok_or_else(|| format!("unknown type {kind:?}"))
+        })
+    }
+
+    /// The id of the user called `username`, if any.
+    pub fn user_id_of(&mut self, username: &str) -> Result<Option<i64>, String> {
+        self.db
+            .query_opt(
+                &format!("SELECT id::bigint FROM {USERS} WHERE username = $1"),
+                &[&username],
+            )
+            .map(|r| r.map(|r| r.get(0)))
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn user(&mut self, id: i64) -> Result<Option<UserRecord>, String> {
+        let sql = format!("{} WHERE id = $1::bigint", user_select());
+        let row = self.db.query_opt(&sql, &[&id]).map_err(|e| e.to_string())?;
+        row.map(|r| user_row(&r).map_err(unreadable)).transpose()
+    }
+
+    /// Inserts or updates a user of the app (`is_staff` and `is_superuser` both
+    /// from `is_admin`, as `seed_user --staff` sets them).
+    pub fn upsert_user(&mut self, u: &UserRecord) -> Result<(), String> {
+        self.db
+            .execute(
+                &format!(
+                    "INSERT INTO {USERS} (id, password, last_login, is_superuser, username, \
+                     first_name, last_name, email, is_staff, is_active, date_joined) \
+                     VALUES ($1::bigint, $2, $3::text::timestamptz, $4, $5, '', '', $6, $4, $7, \
+                     $8::text::timestamptz) \
+                     ON CONFLICT (id) DO UPDATE SET password = EXCLUDED.password, \
+                     email = EXCLUDED.email, is_staff = EXCLUDED.is_staff, \
+                     is_superuser = EXCLUDED.is_superuser, is_active = EXCLUDED.is_active, \
+                     last_login = GREATEST({USERS}.last_login, EXCLUDED.last_login)"
+                ),
+                &[
+                    &u.id,
+                    &u.password,
+                    &u.last_login,
+                    &u.is_admin,
+                    &u.username,
+                    &u.email,
+                    &u.is_active,
+                    &u.created_at,
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// `(user_id, user_tags)` of a saved file.
+    pub fn file_owner_and_tags(
+        &mut self,
+        file_id: &str,
+    ) -> Result<Option<(i64, Vec<String>)>, String> {
+        self.db
+            .query_opt(
+                &format!(
+                    "SELECT user_id::bigint, user_tags::text[] FROM {FILES} WHERE file_id = $1"
+                ),
+                &[&file_id],
+            )
+            .map(|r| {
+                r.map(|r| {
+                    (
+                        r.get(0),
+                        r.get::<_, Option<Vec<String>>>(1).unwrap_or_default(),
+                    )
+                })
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn set_user_tags(&mut self, file_id: &str, tags: &[String]) -> Result<(), String> {
+        self.db
+            .execute(
+                &format!("UPDATE {FILES} SET user_tags = $2::text[] WHERE file_id = $1"),
+                &[&file_id, &tags],
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Inserts a saved-file row; `metadata` becomes a jsonb string as legacy stored it.
+    pub fn insert_file(&mut self, f: &LegacyFile) -> Result<(), String> {
+        self.db
+            .execute(
+                &format!(
+                    "INSERT INTO {FILES} (user_id, file_id, file_name, file_path, uploaded_at, \
+                     system_tags, user_tags, metadata) \
+                     VALUES ($1::bigint, $2, $3, $4, $5::text::timestamptz, $6::text[], $7::text[], \
+                     to_jsonb($8::text))"
+                ),
+                &[&f.user_id, &f.file_id, &f.file_name, &f.file_path, &f.uploaded_at, &f.system_tags, &f.user_tags, &f.metadata],
+            )
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Inserts the legacy edge of an app row; false when it was already there.
+    pub fn insert_edge(&mut self, e: &EdgeRecord) -> Result<bool, String> {
+        let (source, target) = e.to_legacy();
+        self.db
+            .execute(
+                &format!(
+                    "INSERT INTO {EDGES} (source_file_id, target_file_id, relationship_type, created_at) \
+                     VALUES ($1, $2, $3, now()) \
+                     ON CONFLICT (source_file_id, target_file_id, relationship_type) DO NOTHING"
+                ),
+                &[&source, &target, &e.relationship],
+            )
+            .map(|n| n > 0)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The user columns, in the order [`user_row`] reads them.
+fn user_select() -> String {
+    format!(
+        "SELECT id::bigint, username, email, password, is_active, is_staff, {}, {} FROM {USERS}",
+        utc("date_joined"),
+        utc("last_login")
+    )
+}
+
+fn user_row(row: &Row) -> Result<UserRecord, postgres::Error> {
+    Ok(UserRecord {
+        id: row.try_get(0)?,
+        username: row.try_get(1)?,
+        email: row.try_get::<_, Option<String>>(2)?.unwrap_or_default(),
+        password: row.try_get(3)?,
+        is_active: row.try_get(4)?,
+        is_admin: row.try_get(5)?,
+        created_at: row.try_get(6)?,
+        last_login: row.try_get(7)?,
+    })
+}
+
+fn unreadable(e: postgres::Error) -> String {
+    format!("unreadable row: {e}")
+}
+
+/// The app's `metadata` text of a jsonb value: a JSON string is the client's text
+/// itself; anything else keeps its JSON text.
+fn metadata_text(json: &str) -> String {
+    match serde_json::from_str::<Value>(json) {
+        Ok(Value::String(s)) => s,
+        _ => json.to_string(),
+    }
+}

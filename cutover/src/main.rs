@@ -1,0 +1,250 @@
+//! `cutover`: the operator's tool for moving List Cutter from the legacy Django
+//! side (PostgreSQL + media folder) to the app (D1 + R2) and back. It talks to the
+//! app only through its admin API (`/api/admin/...`, operator token), so it works
+//! the same against local workerd and a deployed Worker, directly or through the
+//! gateway.
+//!
+//! Exit status: 0 done; 1 failed (or `verify` found a mismatch); 2 done, with
+//! items reported as not done (conflicts, missing files, unreadable rows).
+
+mod api;
+mod legacy;
+mod media;
+mod migrate;
+mod report;
+mod reverse;
+mod state;
+mod verify;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use api::Api;
+use report::{print_report, Report};
+
+#[derive(Parser)]
+#[command(
+    name = "cutover",
+    version,
+    about = "Migrate, verify and sync List Cutter between Django and Workers"
+)]
+struct Cli {
+    /// Base URL of the app Worker or of the gateway in front of it.
+    #[arg(
+        long,
+        env = "CUTOVER_APP_URL",
+        default_value = "http://127.0.0.1:8787",
+        global = true
+    )]
+    app: String,
+    /// The operator token (`ADMIN_API_TOKEN`).
+    #[arg(
+        long,
+        env = "ADMIN_API_TOKEN",
+        default_value = "",
+        hide_env_values = true,
+        global = true
+    )]
+    token: String,
+    /// Print the final report as one JSON object on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Source {
+    /// The legacy PostgreSQL, e.g. `postgresql://postgres@127.0.0.1:5432/legacy`.
+    #[arg(long, env = "LEGACY_DATABASE_URL")]
+    database_url: String,
+    /// The legacy media folder (files are in its `uploads/`).
+    #[arg(long, env = "LEGACY_MEDIA_ROOT")]
+    media: PathBuf,
+    /// Parallel file transfers and hashes.
+    #[arg(long, default_value_t = 4)]
+    jobs: usize,
+}
+
+#[derive(Args)]
+struct Run {
+    #[command(flatten)]
+    source: Source,
+    /// The checkpoint file (resume point and known file hashes).
+    #[arg(long, default_value = "cutover-state.json")]
+    state: PathBuf,
+    /// Rows per batch.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=500))]
+    batch: i64,
+    /// Stop at the first item that cannot be done.
+    #[arg(long)]
+    strict: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Copy legacy users, files and lineage into the app (resumable, idempotent).
+    Migrate(Run),
+    /// Copy what legacy created, changed or deleted since the last run.
+    Sync(Run),
+    /// Compare legacy and the app: counts, rows, password hashes, file bytes.
+    Verify {
+        #[command(flatten)]
+        source: Source,
+        /// Hash a random sample of N files instead of all.
+        #[arg(long)]
+        sample: Option<usize>,
+        /// Seed of the sample (default: from the clock; printed in the report).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Write what the app created since the checkpoint back to legacy.
+    ReverseSync {
+        #[command(flatten)]
+        source: Source,
+        #[arg(long, default_value = "cutover-state.json")]
+        state: PathBuf,
+    },
+    /// The gateway's rollout: `status`, `set N`, `maintenance full|write-freeze|off`.
+    Rollout {
+        #[command(subcommand)]
+        action: Rollout,
+        /// Kept in the gateway's audit trail.
+        #[arg(long, global = true)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Rollout {
+    Status,
+    /// Send N percent of clients to the app.
+    Set {
+        percentage: u8,
+    },
+    Maintenance {
+        mode: Mode,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Mode {
+    Full,
+    WriteFreeze,
+    Off,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cutover: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn finished(report: Report, as_json: bool) -> ExitCode {
+    report.print(as_json);
+    if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, String> {
+    let api = Api::new(&cli.app, &cli.token)?;
+    match cli.command {
+        Command::Migrate(r) => migrate_or_sync("migrate", &api, r, false, cli.json),
+        Command::Sync(r) => migrate_or_sync("sync", &api, r, true, cli.json),
+        Command::Verify {
+            source,
+            sample,
+            seed,
+        } => {
+            let seed = seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            });
+            let opts = verify::Options {
+                sample,
+                seed,
+                jobs: source.jobs,
+            };
+            let (report, ok) = verify::run(&api, &source.database_url, &source.media, &opts)?;
+            print_report(&report, cli.json);
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::ReverseSync { source, state } => {
+            let report = reverse::run(&api, &source.database_url, &source.media, &state)?;
+            Ok(finished(report, cli.json))
+        }
+        Command::Rollout { action, reason } => {
+            let query = match action {
+                Rollout::Status => "action=get_status".to_string(),
+                Rollout::Set { percentage } => {
+                    format!("action=update_percentage&percentage={percentage}")
+                }
+                Rollout::Maintenance { mode: Mode::Off } => "action=disable_maintenance".into(),
+                Rollout::Maintenance { mode: Mode::Full } => {
+                    "action=enable_maintenance&mode=full".into()
+                }
+                Rollout::Maintenance {
+                    mode: Mode::WriteFreeze,
+                } => "action=enable_maintenance&mode=write_freeze".into(),
+            };
+            let reason = reason
+                .map(|r| format!("&reason={}", encode(&r)))
+                .unwrap_or_default();
+            let answer = api.get(&format!("/admin/migration?{query}{reason}"))?;
+            print_report(&answer, cli.json);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn migrate_or_sync(
+    command: &'static str,
+    api: &Api,
+    r: Run,
+    deletions: bool,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let opts = migrate::Options {
+        batch: r.batch,
+        jobs: r.source.jobs,
+        strict: r.strict,
+        deletions,
+    };
+    let report = migrate::run(
+        command,
+        api,
+        &r.source.database_url,
+        &r.source.media,
+        &r.state,
+        opts,
+    )?;
+    Ok(finished(report, as_json))
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

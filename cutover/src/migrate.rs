@@ -1,0 +1,402 @@
+//! `migrate` and `sync`: legacy users, files and lineage into the app, batch by
+//! batch in primary-key order. Every step is an idempotent upsert on the app, so a
+//! run that was killed resumes from the checkpoint's cursors and redoes at most
+//! one batch, and a second full run changes nothing. `sync` also removes from the
+//! app the imported files legacy no longer has.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::{json, Value};
+use shared::migration::{check_edge, check_file, check_user, FileRecord};
+
+use crate::api::Api;
+use crate::legacy::{self, Legacy, LegacyFile, Page};
+use crate::media;
+use crate::report::{Report, Tally};
+use crate::state::{Cursors, Known, State};
+
+pub struct Options {
+    pub batch: i64,
+    pub jobs: usize,
+    pub strict: bool,
+    /// Also delete what legacy deleted (`sync`).
+    pub deletions: bool,
+}
+
+/// Runs `work` over `items` on up to `jobs` threads; results come back in order.
+pub fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let jobs = jobs.clamp(1, items.len().max(1));
+    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|j| {
+                let work = &work;
+                s.spawn(move || {
+                    (j..items.len())
+                        .step_by(jobs)
+                        .map(|i| (i, work(&items[i])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, r) in h.join().expect("a worker thread panicked") {
+                slots[i] = Some(r);
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+#[derive(Clone, Copy)]
+enum Table {
+    Users,
+    Files,
+    Relationships,
+}
+
+impl Table {
+    /// How a report names one of its rows.
+    fn item(self) -> &'static str {
+        match self {
+            Table::Users => "user",
+            Table::Files => "file",
+            Table::Relationships => "relationship",
+        }
+    }
+}
+
+struct Run<'a> {
+    api: &'a Api,
+    legacy: Legacy,
+    media: PathBuf,
+    state: State,
+    opts: Options,
+    report: Report,
+    user_id_offset: i64,
+}
+
+impl Run<'_> {
+    /// Records the per-item outcome; `--strict` stops at the first problem.
+    fn problem(&mut self, item: String, error: String) -> Result<(), String> {
+        self.report.problem(item.clone(), error.clone());
+        if self.opts.strict {
+            return Err(format!("{item}: {error} (--strict)"));
+        }
+        Ok(())
+    }
+
+    fn tally(&mut self, table: Table) -> &mut Tally {
+        match table {
+            Table::Users => &mut self.report.users,
+            Table::Files => &mut self.report.files,
+            Table::Relationships => &mut self.report.relationships,
+        }
+    }
+
+    fn failed(&mut self, table: Table, id: &str, why: String) -> Result<(), String> {
+        self.tally(table).failed += 1;
+        self.problem(format!("{} {id}", table.item()), why)
+    }
+
+    /// Checks `items` with the rules the app applies (a bad record is reported
+    /// alone, not sent), sends the rest as one batch and tallies each result. A
+    /// batch the app refuses is reported per record; only an app that cannot be
+    /// reached stops the run (its cursor stays, so the batch is redone).
+    fn send_batch<T>(
+        &mut self,
+        table: Table,
+        (what, key): (&str, &str),
+        items: Vec<T>,
+        record: impl Fn(&T) -> Value,
+        id_of: impl Fn(&T) -> String,
+        check: impl Fn(&T) -> Result<(), String>,
+    ) -> Result<Vec<(T, Value)>, String> {
+        let mut valid = Vec::new();
+        for item in items {
+            match check(&item) {
+                Ok(()) => valid.push(item),
+                Err(why) => self.failed(table, &id_of(&item), why)?,
+            }
+        }
+        if valid.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records: Vec<Value> = valid.iter().map(record).collect();
+        match self.api.import(what, key, Value::Array(records))? {
+            Ok(results) => {
+                for (item, r) in valid.iter().zip(&results) {
+                    let status = r["status"].as_str().unwrap_or("failed");
+                    if status != "needs_content" {
+                        self.tally(table).count(status);
+                    }
+                    if matches!(status, "conflict" | "missing") {
+                        let detail = r["detail"].as_str().unwrap_or(status).to_string();
+                        self.problem(format!("{} {}", table.item(), id_of(item)), detail)?;
+                    }
+                }
+                Ok(valid.into_iter().zip(results).collect())
+            }
+            Err(refusal) => {
+                for item in &valid {
+                    self.failed(table, &id_of(item), refusal.clone())?;
+                }
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// The next page of `table` after the checkpoint's cursor (its unreadable rows
+    /// reported), with the primary key to move the cursor to; `None` at the end.
+    fn next_page<T>(
+        &mut self,
+        table: Table,
+        read: impl FnOnce(&mut Legacy, i64, i64) -> Result<Page<T>, String>,
+    ) -> Result<Option<(Vec<T>, i64)>, String> {
+        let cursors = self.state.run.clone().unwrap_or_default();
+        let after = match table {
+            Table::Users => cursors.users,
+            Table::Files => cursors.files,
+            Table::Relationships => cursors.relationships,
+        };
+        let page = read(&mut self.legacy, after, self.opts.batch)?;
+        for (item, error) in page.unreadable {
+            self.tally(table).failed += 1;
+            self.problem(item, error)?;
+        }
+        Ok(page.last.map(|last| (page.rows, last)))
+    }
+
+    /// Moves `table`'s cursor to `last` and saves the checkpoint.
+    fn checkpoint(&mut self, table: Table, last: i64) -> Result<(), String> {
+        let cursors = self.state.run.get_or_insert_with(Cursors::default);
+        match table {
+            Table::Users => cursors.users = last,
+            Table::Files => cursors.files = last,
+            Table::Relationships => cursors.relationships = last,
+        }
+        self.report.tick();
+        self.state.save()
+    }
+
+    fn users(&mut self) -> Result<(), String> {
+        while let Some((users, last)) = self.next_page(Table::Users, Legacy::users)? {
+            // Ids from USER_ID_OFFSET up are the app's own users, which
+            // reverse-sync wrote to legacy: the app already has them.
+            let offset = self.user_id_offset;
+            let users: Vec<_> = users.into_iter().filter(|u| u.id < offset).collect();
+            self.send_batch(
+                Table::Users,
+                ("users", "users"),
+                users,
+                |u| json!(u),
+                |u| u.id.to_string(),
+                |u| check_user(u, offset),
+            )?;
+            self.checkpoint(Table::Users, last)?;
+        }
+        Ok(())
+    }
+
+    fn files(&mut self) -> Result<(), String> {
+        while let Some((rows, last)) = self.next_page(Table::Files, Legacy::files)? {
+            self.file_batch(&rows)?;
+            self.checkpoint(Table::Files, last)?;
+        }
+        Ok(())
+    }
+
+    /// Hashes a batch's files (reusing the checkpoint's hashes of untouched
+    /// files), sends their rows, then the bytes of those the app asks for.
+    fn file_batch(&mut self, rows: &[LegacyFile]) -> Result<(), String> {
+        let media = &self.media;
+        let known = &self.state.files;
+        let prints = parallel(rows, self.opts.jobs, |f| {
+            let path = media::locate(media, &f.file_path, &f.file_name);
+            let print = media::fingerprint(&path, known.get(&f.file_id));
+            (path, print)
+        });
+        let mut ready: Vec<(FileRecord, PathBuf, Known)> = Vec::new();
+        for (f, (path, print)) in rows.iter().zip(prints) {
+            match print {
+                Ok(k) => ready.push((record(f, &k), path, k)),
+                Err(e) => {
+                    let why = if e.kind() == std::io::ErrorKind::NotFound {
+                        format!("missing from the media folder ({})", path.display())
+                    } else {
+                        format!("unreadable ({}): {e}", path.display())
+                    };
+                    self.failed(Table::Files, &f.file_id, why)?;
+                }
+            }
+        }
+        let answered = self.send_batch(
+            Table::Files,
+            ("files", "files"),
+            ready,
+            |(rec, _, _)| json!(rec),
+            |(rec, _, _)| rec.file_id.clone(),
+            |(rec, _, _)| check_file(rec),
+        )?;
+        let mut uploads = Vec::new();
+        for ((rec, path, known), result) in answered {
+            match result["status"].as_str() {
+                Some("needs_content") => uploads.push((rec, path, known)),
+                Some("created" | "updated" | "unchanged") => {
+                    self.state.files.insert(rec.file_id.clone(), known);
+                }
+                _ => {}
+            }
+        }
+        let api = self.api;
+        let sent = parallel(&uploads, self.opts.jobs, |(rec, path, _)| {
+            api.put_file(rec, path)
+        });
+        for ((rec, _, known), outcome) in uploads.into_iter().zip(sent) {
+            match outcome {
+                Ok(answer) => {
+                    self.report
+                        .files
+                        .count(answer["status"].as_str().unwrap_or("failed"));
+                    self.report.bytes_sent += rec.size;
+                    self.state.files.insert(rec.file_id.clone(), known);
+                }
+                Err(e) => self.failed(Table::Files, &rec.file_id, e)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn relationships(&mut self) -> Result<(), String> {
+        while let Some((edges, last)) = self.next_page(Table::Relationships, Legacy::edges)? {
+            self.send_batch(
+                Table::Relationships,
+                ("relationships", "relationships"),
+                edges,
+                |e| json!(e),
+                |e| format!("{} -[{}]- {}", e.parent_id, e.relationship, e.child_id),
+                check_edge,
+            )?;
+            self.checkpoint(Table::Relationships, last)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes from the app the imported files that legacy no longer has.
+    fn deletions(&mut self) -> Result<(), String> {
+        let present = self.legacy.file_ids()?;
+        let mut gone = Vec::new();
+        self.api
+            .export_all("files", "files", 0, "&origin=legacy", |f| {
+                let id = f["file_id"].as_str().unwrap_or_default().to_string();
+                if !present.contains(&id) {
+                    gone.push(id);
+                }
+                Ok(())
+            })?;
+        for chunk in gone.chunks(self.opts.batch.max(1) as usize) {
+            self.send_batch(
+                Table::Files,
+                ("files/delete", "file_ids"),
+                chunk.to_vec(),
+                |id| json!(id),
+                String::clone,
+                |_| Ok(()),
+            )?;
+            for id in chunk {
+                self.state.files.remove(id);
+            }
+            self.report.tick();
+            self.state.save()?;
+        }
+        Ok(())
+    }
+}
+
+/// The app record of a legacy row whose bytes are `known`.
+fn record(f: &LegacyFile, known: &Known) -> FileRecord {
+    FileRecord {
+        file_id: f.file_id.clone(),
+        user_id: f.user_id,
+        file_name: f.file_name.clone(),
+        system_tags: f.system_tags.clone(),
+        user_tags: f.user_tags.clone(),
+        metadata: f.metadata.clone(),
+        uploaded_at: f.uploaded_at.clone(),
+        size: known.size,
+        sha256: known.sha256.clone(),
+    }
+}
+
+pub fn run(
+    command: &'static str,
+    api: &Api,
+    database_url: &str,
+    media: &Path,
+    state_path: &Path,
+    opts: Options,
+) -> Result<Report, String> {
+    let mut legacy = Legacy::connect(database_url)?;
+    let mut report = Report::new(command);
+    let broken: Vec<&str> = {
+        let problems = legacy.schema_problems()?;
+        for (_, why) in &problems {
+            report.problem("schema", why.clone());
+        }
+        if opts.strict && !problems.is_empty() {
+            return Err("the legacy database is not the expected schema (--strict)".into());
+        }
+        problems.iter().map(|(t, _)| *t).collect()
+    };
+    let mut total = 0;
+    for table in [legacy::USERS, legacy::FILES, legacy::EDGES] {
+        if !broken.contains(&table) {
+            total += legacy.count(table)? as u64;
+        }
+    }
+    report.set_total_rows(total);
+    let mut run = Run {
+        api,
+        legacy,
+        media: media.to_path_buf(),
+        state: State::load(state_path)?,
+        opts,
+        report,
+        user_id_offset: crate::api::user_id_offset(api)?,
+    };
+    if let Some(c) = &run.state.run {
+        eprintln!(
+            "resuming from the checkpoint: users after #{}, files after #{}, relationships after #{}",
+            c.users, c.files, c.relationships
+        );
+    }
+    if !broken.contains(&legacy::USERS) {
+        let since = Instant::now();
+        run.users()?;
+        run.report.phase_done("users", since);
+    }
+    if !broken.contains(&legacy::FILES) {
+        let since = Instant::now();
+        run.files()?;
+        if run.opts.deletions {
+            run.deletions()?;
+        }
+        run.report.phase_done("files", since);
+    }
+    if !broken.contains(&legacy::EDGES) {
+        let since = Instant::now();
+        run.relationships()?;
+        run.report.phase_done("relationships", since);
+    }
+    run.state.run = None;
+    run.state.save()?;
+    Ok(run.report)
+}

@@ -1,0 +1,191 @@
+//! `reverse-sync`: what the app created since the checkpoint, written back to
+//! legacy so that a rollback loses nothing — users the app allocated (ids from
+//! `USER_ID_OFFSET` up) with their Django-format hashes, files created on the
+//! app (bytes into the media folder, checked against the app's SHA-256, then the
+//! row), tags added on the app, and the lineage of app-made cuts. A username
+//! legacy gave to another id meanwhile is a conflict and is not written.
+
+use std::path::Path;
+
+use serde_json::Value;
+use shared::files::union_tags;
+use shared::migration::{EdgeRecord, FileRecord, UserRecord};
+
+use crate::api::Api;
+use crate::legacy::{Legacy, LegacyFile};
+use crate::media;
+use crate::report::Report;
+use crate::state::State;
+
+pub fn run(
+    api: &Api,
+    database_url: &str,
+    media_root: &Path,
+    state_path: &Path,
+) -> Result<Report, String> {
+    let mut legacy = Legacy::connect(database_url)?;
+    let mut state = State::load(state_path)?;
+    let mut report = Report::new("reverse-sync");
+    let schema = legacy.schema_problems()?;
+    if let Some((_, why)) = schema.first() {
+        return Err(format!(
+            "the legacy database is not the expected schema: {why}"
+        ));
+    }
+    let offset = crate::api::user_id_offset(api)?;
+
+    let mut users = Vec::new();
+    api.export_all("users", "users", offset - 1, "", |u| {
+        users.push(serde_json::from_value::<UserRecord>(u).map_err(|e| e.to_string())?);
+        Ok(())
+    })?;
+    for u in &users {
+        let status = write_user(&mut legacy, u)?;
+        report.users.count(status.0);
+        if let Some(why) = status.1 {
+            report.problem(format!("user {} ({})", u.id, u.username), why);
+        }
+        report.tick();
+    }
+
+    let since = state.reverse_since.clone();
+    let query = since
+        .as_deref()
+        .map(|s| format!("&updated_since={s}"))
+        .unwrap_or_default();
+    let mut files: Vec<Value> = Vec::new();
+    api.export_all("files", "files", 0, &query, |f| {
+        files.push(f);
+        Ok(())
+    })?;
+    let mut watermark = since.clone();
+    let mut first_failure: Option<String> = None;
+    for f in &files {
+        let updated = f["updated_at"].as_str().map(str::to_string);
+        let origin = f["origin"].as_str().unwrap_or_default().to_string();
+        let record: FileRecord = serde_json::from_value(f.clone()).map_err(|e| e.to_string())?;
+        match write_file(api, &mut legacy, media_root, &record, &origin) {
+            Ok((status, size)) => {
+                report.files.count(status);
+                report.bytes_sent += size;
+            }
+            Err(why) => {
+                report.files.count(if why.starts_with("owner") {
+                    "missing"
+                } else {
+                    "failed"
+                });
+                report.problem(format!("file {}", record.file_id), why);
+                first_failure = first_failure.min(updated.clone()).or(updated.clone());
+            }
+        }
+        watermark = watermark.max(updated);
+        report.tick();
+    }
+
+    api.export_all("relationships", "relationships", 0, "", |e| {
+        if e["child_origin"] != "app" {
+            return Ok(());
+        }
+        let edge: EdgeRecord = serde_json::from_value(e).map_err(|e| e.to_string())?;
+        let present =
+            |id: &str, legacy: &mut Legacy| legacy.file_owner_and_tags(id).map(|f| f.is_some());
+        if !present(&edge.parent_id, &mut legacy)? || !present(&edge.child_id, &mut legacy)? {
+            report.relationships.count("missing");
+            report.problem(
+                format!("relationship {} -> {}", edge.parent_id, edge.child_id),
+                "a file of it is not on legacy",
+            );
+        } else if legacy.insert_edge(&edge)? {
+            report.relationships.count("created");
+        } else {
+            report.relationships.count("unchanged");
+        }
+        Ok(())
+    })?;
+
+    // `updated_since` is inclusive: rows of the watermark's instant are read again
+    // and found unchanged, and a failed file holds the watermark at its own time
+    // so that the next run retries it.
+    state.reverse_since = first_failure.or(watermark);
+    state.save()?;
+    Ok(report)
+}
+
+/// Creates or updates an app user on legacy: `(status, problem)`.
+fn write_user(
+    legacy: &mut Legacy,
+    u: &UserRecord,
+) -> Result<(&'static str, Option<String>), String> {
+    if let Some(other) = legacy.user_id_of(&u.username)?.filter(|id| *id != u.id) {
+        return Ok((
+            "conflict",
+            Some(format!(
+                "username {:?} is user {other} on legacy",
+                u.username
+            )),
+        ));
+    }
+    let status = match legacy.user(u.id)? {
+        None => "created",
+        Some(l)
+            if (&l.username, &l.email, &l.password, l.is_active, l.is_admin)
+                == (&u.username, &u.email, &u.password, u.is_active, u.is_admin) =>
+        {
+            return Ok(("unchanged", None));
+        }
+        Some(_) => "updated",
+    };
+    legacy.upsert_user(u)?;
+    Ok((status, None))
+}
+
+/// Writes an app file (or its new tags) to legacy: `(status, bytes written)`.
+fn write_file(
+    api: &Api,
+    legacy: &mut Legacy,
+    media_root: &Path,
+    f: &FileRecord,
+    origin: &str,
+) -> Result<(&'static str, u64), String> {
+    if let Some((owner, tags)) = legacy.file_owner_and_tags(&f.file_id)? {
+        if owner != f.user_id {
+            return Err(format!("legacy has this file as user {owner}'s"));
+        }
+        let merged = union_tags(&tags, &f.user_tags);
+        if merged == tags {
+            return Ok(("unchanged", 0));
+        }
+        legacy.set_user_tags(&f.file_id, &merged)?;
+        return Ok(("updated", 0));
+    }
+    if origin != "app" {
+        // An imported file legacy deleted since: sync removes it from the app.
+        return Ok(("unchanged", 0));
+    }
+    if legacy.user(f.user_id)?.is_none() {
+        return Err(format!("owner user {} is not on legacy", f.user_id));
+    }
+    let (body, _) = api.download(&f.file_id)?;
+    let path = media::store(media_root, &f.file_name, body, &f.sha256)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let absolute = std::fs::canonicalize(&path).unwrap_or(path.clone());
+    let row = LegacyFile {
+        file_id: f.file_id.clone(),
+        user_id: f.user_id,
+        file_name: name,
+        file_path: absolute.display().to_string(),
+        uploaded_at: f.uploaded_at.clone(),
+        system_tags: f.system_tags.clone(),
+        user_tags: f.user_tags.clone(),
+        metadata: f.metadata.clone(),
+    };
+    if let Err(e) = legacy.insert_file(&row) {
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
+    Ok(("created", f.size))
+}

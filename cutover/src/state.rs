@@ -1,0 +1,60 @@
+//! The checkpoint file: where an interrupted migrate resumes, the SHA-256 of each
+//! legacy file already on the app (so a later run reads only files whose size or
+//! modification time changed), and reverse-sync's watermark. Written atomically
+//! (temporary file + rename) after every batch, so a killed run loses at most the
+//! batch in flight, which the next run redoes idempotently.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Known {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub sha256: String,
+}
+
+/// Cursors of a run in progress (the last legacy primary key done per table).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Cursors {
+    pub users: i64,
+    pub files: i64,
+    pub relationships: i64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    /// Set while a migrate or sync is under way; cleared when it completes.
+    #[serde(default)]
+    pub run: Option<Cursors>,
+    #[serde(default)]
+    pub files: BTreeMap<String, Known>,
+    /// Reverse-sync reads app rows updated at or after this instant.
+    #[serde(default)]
+    pub reverse_since: Option<String>,
+    #[serde(skip)]
+    path: PathBuf,
+}
+
+impl State {
+    pub fn load(path: &Path) -> Result<State, String> {
+        let mut state: State = match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| format!("checkpoint {}: {e}", path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+            Err(e) => return Err(format!("checkpoint {}: {e}", path.display())),
+        };
+        state.path = path.to_path_buf();
+        Ok(state)
+    }
+
+    pub fn save(&self) -> Result<(), String> {
+        let tmp = self.path.with_extension("tmp");
+        let bytes = serde_json::to_vec(self).map_err(|e| e.to_string())?;
+        std::fs::write(&tmp, bytes)
+            .and_then(|_| std::fs::rename(&tmp, &self.path))
+            .map_err(|e| format!("checkpoint {}: {e}", self.path.display()))
+    }
+}

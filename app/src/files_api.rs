@@ -2,9 +2,11 @@
 //! `GET /api/files`, `GET /api/files/<id>`, `GET /api/files/<id>/download` (with
 //! `Range`), `DELETE /api/files/<id>`. Paths end without a slash (one is allowed).
 
+use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::byte_range::RangeAnswer;
+use shared::csv_cut::{CsvError, HeaderReader};
 use shared::files as logic;
 use worker::{Env, Headers, Method, Range, Request, Response, Result};
 
@@ -172,12 +174,33 @@ async fn list(req: &Request, env: &Env, user_id: i64) -> Outcome {
     ))
 }
 
+/// `GET /api/files/<id>`: the file and its header's column names.
 async fn one(env: &Env, user_id: i64, file_id: &str) -> Outcome {
     let file = find(env, user_id, file_id).await?;
-    Ok(http::json(
-        200,
-        &json!({"success": true, "file": file.to_json()}),
-    ))
+    let mut answer = file.to_json();
+    answer["columns"] = json!(columns(env, &file.r2_key).await?);
+    Ok(http::json(200, &json!({"success": true, "file": answer})))
+}
+
+/// The header's names, read from the start of the object only (the rest of the
+/// stream is dropped unread), so opening a 50 MB file costs its first row.
+async fn columns(env: &Env, key: &str) -> std::result::Result<Vec<String>, Reject> {
+    let object = env
+        .bucket("FILE_STORAGE")?
+        .get(key)
+        .execute()
+        .await?
+        .ok_or_else(files::not_found)?;
+    let mut input = object.body().ok_or_else(files::not_found)?.stream()?;
+    let mut reader = HeaderReader::new();
+    // Saved files passed the upload checks; a damaged one is the server's fault.
+    let unreadable = |e: CsvError| Reject::Internal(worker::Error::RustError(e.message));
+    while let Some(chunk) = input.next().await {
+        if let Some(header) = reader.push(&chunk?).map_err(unreadable)? {
+            return Ok(header.columns.clone());
+        }
+    }
+    Ok(reader.finish().map_err(unreadable)?.columns)
 }
 
 async fn delete(env: &Env, user_id: i64, file_id: &str) -> Outcome {

@@ -227,6 +227,7 @@ const SCENARIOS = {
     // Cut the saved file: a bad filter first, then the real one.
     await page.getByRole("link", { name: "Cut people.csv" }).click();
     await page.getByLabel("Select all").waitFor();
+    seen.savedColumns = await page.$$eval(".columns input", (inputs) => inputs.map((i) => i.value));
     await shoot(page, "cutter");
     await setCut(page, o.columns, { [o.badFilter[0]]: o.badFilter[1] });
     expectError(400, "/api/list_cutter/export_csv");

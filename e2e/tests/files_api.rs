@@ -8,7 +8,7 @@ use crate::session::{file_form, send, str_of, User};
 use crate::TestFn;
 use e2e::{sample_csv, sha256_hex, Stack};
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
@@ -89,6 +89,7 @@ fn upload_list_ranges_counts_and_delete(stack: &Stack) {
         ),
         (Some(5), Some(4))
     );
+    assert_eq!(counted["columns"], json!(["name", "age", "city", "salary"]));
 
     let download = format!("/api/files/{id}/download");
     let resp = user.api(Method::GET, &download).send().unwrap();
@@ -157,6 +158,10 @@ fn a_multipart_upload_gets_its_checksum_into_r2_metadata(stack: &Stack) {
     let rows = bytes.iter().filter(|&&b| b == b'\n').count() - 1;
     assert_eq!(counted["row_count"].as_u64(), Some(rows as u64));
     assert_eq!(counted["column_count"].as_u64(), Some(5));
+    assert_eq!(
+        counted["columns"],
+        json!(["id", "name", "city", "amount", "note"])
+    );
     let metadata = stack.r2_custom_metadata(&key);
     assert_eq!(metadata["sha256"], sha256_hex(&bytes), "{metadata}");
     assert_eq!(metadata["original_name"], "big.csv", "{metadata}");

@@ -311,6 +311,10 @@ fn browser_journey_from_register_to_delete(stack: &Stack) {
     assert_eq!(seen["oversizeSentRequests"], 0);
     assert_eq!(seen["sawProgress"], true);
 
+    assert_eq!(
+        seen["savedColumns"],
+        json!(["name", "age", "city", "salary"])
+    );
     assert_eq!(seen["badFilterError"], api_error_for(stack, bad_filter));
     assert_eq!(seen["preview"], table(&expected), "{seen}");
 

@@ -91,11 +91,12 @@ export const cut = (c: Cut, signedIn: boolean) =>
 export const listFiles = () =>
   json<{ files: SavedFile[] }>("/api/list_cutter/list_saved_files/", { auth: true }).then((r) => r.files);
 
+/** One saved file with its header's columns; `row_count` is null until the
+ * server has counted the rows (shortly after the upload). */
 export const fetchFile = (id: string) =>
-  json<{ file_id: string; file_name: string; file_path: string; columns: string[]; rowCount: number }>(
-    `/api/list_cutter/fetch_saved_file/${encodeURIComponent(id)}/`,
-    { auth: true },
-  );
+  json<{
+    file: { file_id: string; file_name: string; file_path: string; columns: string[]; row_count: number | null };
+  }>(`/api/files/${encodeURIComponent(id)}`, { auth: true }).then((r) => r.file);
 
 export const downloadFile = (name: string) =>
   call(`/api/list_cutter/download/${encodeURIComponent(name)}/`, { auth: true }).then((r) => r.blob());

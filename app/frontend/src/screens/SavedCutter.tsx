@@ -14,7 +14,8 @@ export function SavedCutter({ fileId }: { fileId: string }) {
       {file.data && (
         <>
           <p>
-            {file.data.rowCount} rows, {file.data.columns.length} columns.{" "}
+            {file.data.row_count === null ? "Rows not counted yet" : `${file.data.row_count} rows`},{" "}
+            {file.data.columns.length} columns.{" "}
             <a href={`/files/${encodeURIComponent(fileId)}/lineage`}>Lineage of {name}</a>
           </p>
           <CutterPanel

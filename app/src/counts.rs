@@ -109,21 +109,45 @@ async fn count(env: &Env, file_id: &str) -> Result<()> {
     Ok(())
 }
 
+/// Counts as the bytes pass; the first CSV error ends the counting.
+struct Tally {
+    counter: Counter,
+    read: std::result::Result<(), CsvError>,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            counter: Counter::new(),
+            read: Ok(()),
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        if self.read.is_ok() {
+            self.read = self.counter.push(chunk);
+        }
+    }
+
+    fn finish(self) -> std::result::Result<Counts, CsvError> {
+        self.read.and_then(|()| self.counter.finish())
+    }
+}
+
 /// The counts of the object's bytes (`None` when it has no body).
 async fn read_counts(object: Object) -> Result<Option<std::result::Result<Counts, CsvError>>> {
     let Some(body) = object.body() else {
         return Ok(None);
     };
     let mut input = body.stream()?;
-    let mut counter = Counter::new();
-    let mut read = Ok(());
+    let mut tally = Tally::new();
     while let Some(chunk) = input.next().await {
-        read = counter.push(&chunk?);
-        if read.is_err() {
+        tally.push(&chunk?);
+        if tally.read.is_err() {
             break;
         }
     }
-    Ok(Some(read.and_then(|()| counter.finish())))
+    Ok(Some(tally.finish()))
 }
 
 /// Copies `object` onto its key with `sha256` added to its metadata, counting the
@@ -138,14 +162,11 @@ async fn rewrite_with_checksum(
     let Some(body) = object.body() else {
         return Ok(None);
     };
-    let counter = Rc::new(RefCell::new((Counter::new(), Ok(()))));
-    let seen = Rc::clone(&counter);
+    let tally = Rc::new(RefCell::new(Tally::new()));
+    let seen = Rc::clone(&tally);
     let bytes = body.stream()?.map(move |chunk| {
         if let Ok(chunk) = &chunk {
-            let (counter, read) = &mut *seen.borrow_mut();
-            if read.is_ok() {
-                *read = counter.push(chunk);
-            }
+            seen.borrow_mut().push(chunk);
         }
         chunk
     });
@@ -178,6 +199,5 @@ async fn rewrite_with_checksum(
         }
     }
     // The stream may outlive the put inside the runtime: take the state out.
-    let (counter, read) = counter.replace((Counter::new(), Ok(())));
-    Ok(Some(read.and_then(|()| counter.finish())))
+    Ok(Some(tally.replace(Tally::new()).finish()))
 }

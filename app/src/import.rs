@@ -334,10 +334,7 @@ pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> Answer
         }
         return Err(reject);
     }
-    // The counts come from the CSV_QUEUE consumer; a failed send only delays them.
-    if let Err(e) = enqueue(env, &record.file_id).await {
-        worker::console_warn!("CSV_QUEUE send for {}: {e}", record.file_id);
-    }
+    crate::counts::enqueue(env, &record.file_id).await;
     let status = if existing.is_some() {
         "replaced"
     } else {
@@ -347,12 +344,6 @@ pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> Answer
         201,
         &json!({"file_id": record.file_id, "status": status, "size": record.size, "sha256": record.sha256}),
     ))
-}
-
-async fn enqueue(env: &Env, file_id: &str) -> worker::Result<()> {
-    env.queue("CSV_QUEUE")?
-        .send(json!({ "file_id": file_id }))
-        .await
 }
 
 /// The record, and the app's row of the file if any, once everything but the bytes

@@ -143,8 +143,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 fn operator_token(req: &Request, env: &Env) -> bool {
     let auth = req.headers().get("Authorization").ok().flatten();
     let expected = settings::var(env, "ADMIN_API_TOKEN").unwrap_or_default();
-    shared::ops::admin::bearer(auth.as_deref())
-        .is_some_and(|t| shared::ops::admin::token_matches(t, &expected))
+    shared::ops::admin::is_operator(auth.as_deref(), &expected)
 }
 
 /// Seconds to wait when this client key has used up the `RATE_LIMITER` budget

@@ -53,6 +53,11 @@ pub fn token_matches(presented: &str, expected: &str) -> bool {
     !expected.is_empty() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
 }
 
+/// Whether the `Authorization` header carries the operator token.
+pub fn is_operator(authorization: Option<&str>, admin_token: &str) -> bool {
+    bearer(authorization).is_some_and(|t| token_matches(t, admin_token))
+}
+
 /// The admin decision for verified claims: an admin flag, nothing else, grants access.
 pub fn admin_from_claims(claims: &Claims) -> Result<Admin, Denied> {
     if claims.is_admin != Some(true) {
@@ -73,12 +78,12 @@ pub fn authorize(
     jwt: &JwtConfig,
     now_unix: i64,
 ) -> Result<Admin, Denied> {
-    let token = bearer(authorization).ok_or(Denied::Unauthenticated)?;
-    if token_matches(token, admin_token) {
+    if is_operator(authorization, admin_token) {
         return Ok(Admin {
             name: "admin-token".into(),
         });
     }
+    let token = bearer(authorization).ok_or(Denied::Unauthenticated)?;
     let cfg = JwtConfig {
         accept_legacy: false,
         ..jwt.clone()

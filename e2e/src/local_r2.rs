@@ -65,7 +65,9 @@ impl LocalR2 {
         for path in files_under(&self.root) {
             let name = path.file_name().unwrap_or_default();
             if path.extension().is_some_and(|e| e == "sqlite") && name != "metadata.sqlite" {
+                // The running Worker may hold a write lock for a moment: wait for it.
                 let out = Command::new("sqlite3")
+                    .args(["-cmd", ".timeout 5000"])
                     .arg(&path)
                     .arg(sql)
                     .output()

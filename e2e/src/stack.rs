@@ -1,6 +1,6 @@
 //! The whole local stack for one test run.
 
-use crate::local_r2::{LocalR2, R2State};
+use crate::local_r2::LocalR2;
 use crate::process::Group;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -292,7 +292,20 @@ impl Stack {
         cmd.args(["d1", "execute", "DB", "--local", "-c", "wrangler.app.toml"])
             .args(["--persist-to", persist_to.to_str().unwrap()])
             .args(["--json", "--command", sql]);
-        let out = self.run(&format!("d1 execute {sql:?}"), cmd);
+        // The running Workers write to the same SQLite file (the CSV_QUEUE consumer
+        // does so right after an upload), so a statement may find it locked; a
+        // refused statement changed nothing and is run again.
+        let what = format!("d1 execute {sql:?}");
+        let mut attempts = 0;
+        let out = loop {
+            let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+            attempts += 1;
+            let busy = String::from_utf8_lossy(&out.stdout).contains("SQLITE_BUSY");
+            if out.status.success() || !busy || attempts == 20 {
+                break checked(&what, out);
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        };
         let results: serde_json::Value =
             serde_json::from_str(&out).expect("d1 execute --json output");
         results
@@ -331,18 +344,6 @@ impl Stack {
         LocalR2::new(self.persist_dir().join("v3/r2"))
     }
 
-    pub fn r2_state(&self) -> R2State {
-        self.r2().state()
-    }
-
-    pub fn r2_custom_metadata(&self, key: &str) -> serde_json::Value {
-        self.r2().custom_metadata(key)
-    }
-
-    pub fn r2_set_custom_metadata(&self, key: &str, json: &str) {
-        self.r2().set_custom_metadata(key, json)
-    }
-
     fn persist_dir(&self) -> PathBuf {
         self.dir.join("wrangler-state")
     }
@@ -361,14 +362,7 @@ impl Stack {
 
     /// Runs a command to completion; panics with its output unless it succeeded.
     fn run(&self, what: &str, mut cmd: Command) -> String {
-        let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert!(
-            out.status.success(),
-            "{what} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        checked(what, cmd.output().unwrap_or_else(|e| panic!("{what}: {e}")))
     }
 
     /// Waits for the gateway and, through its service binding, the app.
@@ -430,4 +424,16 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// A finished command's standard output; panics with all its output unless it
+/// succeeded.
+fn checked(what: &str, out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -613,7 +613,8 @@ fn killed_migrate_resumes_without_duplicates(stack: &Stack) {
     assert_eq!(app_files(), count as i64);
     // No file twice, no object without its row.
     let keys: Vec<String> = stack
-        .r2_state()
+        .r2()
+        .state()
         .keys
         .into_iter()
         .filter(|k| k.starts_with(&format!("uploads/user-{owner}/")))
@@ -715,7 +716,7 @@ fn sync_brings_exactly_the_new_legacy_activity(stack: &Stack) {
         "SELECT user_tags FROM files WHERE file_id = '{keep}'"
     ));
     assert_eq!(tags[0]["user_tags"], json!(r#"["new-tag"]"#));
-    assert!(!stack.r2_state().keys.iter().any(|k| k.contains(&doomed)));
+    assert!(!stack.r2().state().keys.iter().any(|k| k.contains(&doomed)));
 
     // The operator resolves the conflict by renaming the legacy account.
     src.sql(
@@ -851,7 +852,7 @@ fn app_snapshot(stack: &Stack) -> (Vec<Value>, e2e::R2State) {
          (SELECT COUNT(*) FROM file_relationships) AS r, \
          (SELECT group_concat(file_id || checksum || user_tags) FROM files) AS h",
     );
-    (counts, stack.r2_state())
+    (counts, stack.r2().state())
 }
 
 fn import_api_refuses_bad_input_and_changes_nothing(stack: &Stack) {

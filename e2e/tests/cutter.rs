@@ -110,14 +110,14 @@ fn upload_ok(stack: &Stack, name: &str, bytes: &[u8]) -> String {
 }
 
 fn upload_answers_columns_and_stores_under_anon(stack: &Stack) {
-    let before = stack.r2_state();
+    let before = stack.r2().state();
     let (status, by, body) = upload(&stack.gateway, "people.csv", PEOPLE.as_bytes());
     assert_eq!((status, by.as_str()), (200, "app-blue"), "{body}");
     assert_eq!(keys(&body), ["columns", "file_path"]);
     assert_eq!(body["columns"], json!(["name", "age", "city", "salary"]));
     let id = body["file_path"].as_str().unwrap();
     assert_eq!(id.len(), 36, "an opaque UUID, not a path: {id}");
-    let after = stack.r2_state();
+    let after = stack.r2().state();
     let mut expected = before.keys.clone();
     expected.push(format!("anon/{id}.csv"));
     expected.sort();
@@ -193,7 +193,7 @@ fn columns_in_request_order_with_rfc4180_quoting(stack: &Stack) {
 }
 
 fn bad_uploads_get_4xx_json_and_leave_r2_unchanged(stack: &Stack) {
-    let before = stack.r2_state();
+    let before = stack.r2().state();
     let gw = &stack.gateway;
     let cases: Vec<(&str, RequestBuilder, u16, &str)> = vec![
         (
@@ -276,7 +276,7 @@ fn bad_uploads_get_4xx_json_and_leave_r2_unchanged(stack: &Stack) {
         assert_eq!(got, status, "{what}: {body}");
         let error = body["error"].as_str().unwrap_or_default();
         assert!(error.contains(message), "{what}: {body}");
-        assert_eq!(stack.r2_state(), before, "{what} changed R2");
+        assert_eq!(stack.r2().state(), before, "{what} changed R2");
     }
 }
 
@@ -383,7 +383,7 @@ fn expired_uploads_are_not_found_and_deleted(stack: &Stack) {
     let key = format!("anon/{id}.csv");
     let request = json!({"columns": ["name"], "file_path": id});
     assert_eq!(export(&stack.gateway, &request).status, 200);
-    stack.r2_set_custom_metadata(
+    stack.r2().set_custom_metadata(
         &key,
         r#"{"expires_at":"2020-01-01T00:00:00Z","original_name":"people.csv"}"#,
     );
@@ -391,7 +391,7 @@ fn expired_uploads_are_not_found_and_deleted(stack: &Stack) {
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(r.json(), json!({"error": "File not found"}));
     assert!(
-        !stack.r2_state().keys.contains(&key),
+        !stack.r2().state().keys.contains(&key),
         "the expired object is deleted"
     );
 }

@@ -193,7 +193,7 @@ fn journey_matches_legacy_except_documented_fixes(stack: &Stack) {
 /// A's files as the list, R2 keys and lineage rows show them.
 fn snapshot(stack: &Stack, user: &User) -> (Value, Vec<String>, Vec<Value>) {
     let (_, list, _) = send(user, user.req(Method::GET, "list_saved_files/"));
-    let keys = stack.r2_state().keys;
+    let keys = stack.r2().state().keys;
     let rels = stack.d1_execute("SELECT * FROM file_relationships ORDER BY id");
     (list, keys, rels)
 }
@@ -260,7 +260,7 @@ fn bad_inputs_get_4xx_and_leave_d1_and_r2_unchanged(stack: &Stack) {
     let id = str_of(&up, "file_id");
     let count = || stack.d1_execute("SELECT COUNT(*) AS n FROM files")[0]["n"].clone();
     let rels = || stack.d1_execute("SELECT COUNT(*) AS n FROM file_relationships")[0]["n"].clone();
-    let before = (stack.r2_state(), count(), rels());
+    let before = (stack.r2().state(), count(), rels());
 
     let mut too_big = b"a,b\n".to_vec();
     too_big.resize(MAX_FILE_SIZE + 1, b'1');
@@ -361,7 +361,7 @@ fn bad_inputs_get_4xx_and_leave_d1_and_r2_unchanged(stack: &Stack) {
         assert_eq!(status, expected, "{what}: {body}");
         assert!(body.is_object(), "{what}: JSON expected, got {body}");
     }
-    assert_eq!((stack.r2_state(), count(), rels()), before);
+    assert_eq!((stack.r2().state(), count(), rels()), before);
 
     // A path-traversal name is only a name.
     let (status, up) = upload(&user, "../../etc/passwd.csv", PEOPLE.as_bytes());

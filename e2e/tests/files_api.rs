@@ -131,7 +131,7 @@ fn upload_list_ranges_counts_and_delete(stack: &Stack) {
     );
 
     let key = str_of(&file, "file_path");
-    assert!(stack.r2_state().keys.contains(&key));
+    assert!(stack.r2().state().keys.contains(&key));
     let (status, body, _) = send(&user, user.api(Method::DELETE, &format!("/api/files/{id}")));
     assert_eq!(
         (status, &body["success"]),
@@ -140,7 +140,7 @@ fn upload_list_ranges_counts_and_delete(stack: &Stack) {
     );
     let (status, _, _) = send(&user, user.api(Method::GET, &format!("/api/files/{id}")));
     assert_eq!(status, 404);
-    assert!(!stack.r2_state().keys.contains(&key));
+    assert!(!stack.r2().state().keys.contains(&key));
     let (_, list, _) = send(&user, user.api(Method::GET, "/api/files"));
     assert_eq!(list["total"], 0);
 }
@@ -162,7 +162,7 @@ fn a_multipart_upload_gets_its_checksum_into_r2_metadata(stack: &Stack) {
         counted["columns"],
         json!(["id", "name", "city", "amount", "note"])
     );
-    let metadata = stack.r2_custom_metadata(&key);
+    let metadata = stack.r2().custom_metadata(&key);
     assert_eq!(metadata["sha256"], sha256_hex(&bytes), "{metadata}");
     assert_eq!(metadata["original_name"], "big.csv", "{metadata}");
     let resp = user
@@ -192,7 +192,7 @@ fn other_users_and_bad_requests_get_4xx_and_change_nothing(stack: &Stack) {
     let state = || {
         (
             stack.d1_execute("SELECT * FROM files ORDER BY id"),
-            stack.r2_state().keys,
+            stack.r2().state().keys,
         )
     };
     let before = state();

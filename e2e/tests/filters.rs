@@ -158,7 +158,7 @@ fn other_users_and_bad_bodies_get_4xx_and_change_nothing(stack: &Stack) {
         (
             stack.d1_execute("SELECT * FROM saved_filters ORDER BY id"),
             stack.d1_execute("SELECT * FROM files ORDER BY id"),
-            stack.r2_state().keys,
+            stack.r2().state().keys,
         )
     };
     let before = state();

@@ -44,6 +44,20 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         return respond::finish(Ok(resp), Finish::new(ServedBy::Gateway, &request_id));
     }
 
+    // Methods neither backend implements are refused here: proxied, they failed
+    // inside the proxy and counted as the backend's 5xx, the number that drives
+    // alerts and automatic rollback.
+    let raw_method = req.inner().method();
+    if !routing::is_known_method(&raw_method) {
+        let resp =
+            respond::error(501, &format!("method {raw_method} is not supported")).and_then(|r| {
+                r.headers()
+                    .set("Allow", &routing::KNOWN_METHODS.join(", "))
+                    .map(|_| r)
+            });
+        return respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id));
+    }
+
     // Decide.
     let snapshot = rollout::load(&env, &settings).await;
     let headers = req.headers();
@@ -73,7 +87,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     // Upstream.
     match decision {
         Decision::Gateway => {
-            let resp = own::handle(req, &env, &settings, &snapshot).await;
+            let path = routing::normalize_path(url.path());
+            let resp = own::handle(req, &env, &settings, &snapshot, &path).await;
             respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id))
         }
         Decision::Maintenance { write_freeze } => {

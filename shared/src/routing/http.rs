@@ -15,6 +15,68 @@ pub const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("Referrer-Policy", "strict-origin-when-cross-origin"),
 ];
 
+/// The methods either backend implements. Anything else (`PROPFIND`, `MKCOL`,
+/// `PURGE`, `TRACE`, ...) is answered by the gateway itself with a 501: passed on, it
+/// failed inside the proxy and was counted as the app's 5xx, which let any client
+/// push the error rate that drives automatic rollback.
+pub const KNOWN_METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// Whether `method` is one of [`KNOWN_METHODS`] (methods are case-sensitive).
+pub fn is_known_method(method: &str) -> bool {
+    KNOWN_METHODS.contains(&method)
+}
+
+/// The path as the origins will interpret it, for the routing decision only (what
+/// is forwarded stays as the client sent it): percent-escapes decoded (WSGI hands
+/// Django a decoded `PATH_INFO`, so `/admin%2flogin%2f` *is* `/admin/login/` there),
+/// backslashes kept, runs of `/` collapsed and `.`/`..` segments resolved. A query
+/// or fragment is dropped. Decoded bytes that are not UTF-8 are replaced, which
+/// cannot make a path look like another known prefix.
+pub fn normalize_path(raw: &str) -> String {
+    let raw = raw.split(['?', '#']).next().unwrap_or(raw);
+    let decoded = percent_decode(raw);
+    let mut segments: Vec<&str> = Vec::new();
+    let trailing = decoded.ends_with('/') || decoded.ends_with("/.") || decoded.ends_with("/..");
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = String::with_capacity(decoded.len() + 1);
+    for s in &segments {
+        out.push('/');
+        out.push_str(s);
+    }
+    if out.is_empty() || trailing {
+        out.push('/');
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap() * 16 + hex(l).unwrap()) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Paths the gateway answers itself, before maintenance or routing: the admin
 /// API and dashboard must stay reachable to lift a maintenance, and health and
 /// metrics must describe the gateway even when a backend is down.

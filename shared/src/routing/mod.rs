@@ -25,7 +25,8 @@ pub use config::{
 };
 pub use http::{
     cookie_value, forwarded_headers, https_redirect, is_app_admin_path, is_gateway_path,
-    normalize_host, valid_request_id, SECURITY_HEADERS,
+    is_known_method, normalize_host, normalize_path, valid_request_id, KNOWN_METHODS,
+    SECURITY_HEADERS,
 };
 pub use signed::{
     beta_token_claims, mint_beta_token, sticky_cookie_value, sticky_set_cookie, verify_beta_token,
@@ -41,7 +42,8 @@ use serde::Serialize;
 pub struct RequestFacts<'a> {
     /// HTTP method.
     pub method: &'a str,
-    /// URL path (a query part is tolerated).
+    /// URL path as received (a query part is tolerated); the decision reads it
+    /// through [`normalize_path`], as the origins will.
     pub path: &'a str,
     /// `Host` header (port allowed).
     pub host: &'a str,
@@ -167,7 +169,8 @@ pub fn decide(
     key: &SigningKey,
     cookie_secure: bool,
 ) -> Decision {
-    if is_gateway_path(req.path) {
+    let path = normalize_path(req.path);
+    if is_gateway_path(&path) {
         return Decision::Gateway;
     }
     let fixed = |backend, reason| Decision::Route {
@@ -177,7 +180,7 @@ pub fn decide(
         set_sticky: None,
     };
     // The final sync runs during a write freeze, so the import API is not frozen.
-    if is_app_admin_path(req.path) {
+    if is_app_admin_path(&path) {
         return fixed(Backend::App, Reason::AppAdmin);
     }
 
@@ -194,7 +197,7 @@ pub fn decide(
         Maintenance::WriteFreeze => {}
     }
 
-    if let Some(pin) = cfg.pins.iter().find(|p| p.matches(req.method, req.path)) {
+    if let Some(pin) = cfg.pins.iter().find(|p| p.matches(req.method, &path)) {
         return fixed(pin.backend, Reason::Pin);
     }
 

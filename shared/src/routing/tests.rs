@@ -65,6 +65,99 @@ fn gateway_paths_are_handled_by_the_gateway() {
 }
 
 #[test]
+fn encoded_and_dotted_variants_of_gateway_paths_are_still_gateway_paths() {
+    for p in [
+        "/admin%2flogin%2f",
+        "/admin%2Flogin",
+        "/%61dmin/",
+        "//admin/login/",
+        "/api/../admin/migration",
+        "/api/%2e%2e/admin",
+        "/x/./../admin",
+        "/health%2f",
+        "/./metrics",
+        "/admin%2f..%2fadmin",
+    ] {
+        assert_eq!(
+            decide(&req("GET", p), &cfg(50), &key(), true),
+            Decision::Gateway,
+            "{p}"
+        );
+    }
+    for p in ["/api%2fadmin%2fexport/users", "//api/admin/export/summary"] {
+        assert_eq!(
+            route(&decide(&req("GET", p), &cfg(0), &key(), true)),
+            (Backend::App, Reason::AppAdmin),
+            "{p}"
+        );
+    }
+    // Near misses stay ordinary paths.
+    for p in ["/administrator", "/admin.php", "/adm%69nx/", "/api/admins"] {
+        assert!(
+            matches!(
+                decide(&req("GET", p), &cfg(0), &key(), true),
+                Decision::Route { .. }
+            ),
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn paths_normalise_as_the_origins_read_them() {
+    for (raw, want) in [
+        ("/", "/"),
+        ("", "/"),
+        ("/a//b///c", "/a/b/c"),
+        ("/a/b/", "/a/b/"),
+        ("/a/./b/../c", "/a/c"),
+        ("/a/b/..", "/a/"),
+        ("/../../etc", "/etc"),
+        ("/a%2Fb%2fc", "/a/b/c"),
+        ("/caf%C3%A9", "/caf\u{e9}"),
+        ("/a%ZZb%2", "/a%ZZb%2"),
+        ("/a\\b", "/a\\b"),
+        ("/p?x=/admin", "/p"),
+        ("/%ff", "/\u{fffd}"),
+    ] {
+        assert_eq!(normalize_path(raw), want, "{raw}");
+    }
+}
+
+#[test]
+fn pins_match_the_normalised_path() {
+    let mut c = cfg(100);
+    c.pins = vec![pin(
+        Some("POST"),
+        "/api/accounts/register/",
+        Backend::Legacy,
+    )];
+    for p in [
+        "/api/accounts/register/",
+        "/api//accounts/register/",
+        "/api/accounts%2fregister/",
+    ] {
+        assert_eq!(
+            route(&decide(&req("POST", p), &c, &key(), true)),
+            (Backend::Legacy, Reason::Pin),
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn only_the_methods_the_backends_implement_are_known() {
+    for m in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+        assert!(is_known_method(m), "{m}");
+    }
+    for m in [
+        "PROPFIND", "MKCOL", "PURGE", "TRACE", "CONNECT", "get", "", "G ET",
+    ] {
+        assert!(!is_known_method(m), "{m}");
+    }
+}
+
+#[test]
 fn gateway_paths_beat_maintenance() {
     let mut c = cfg(0);
     c.maintenance = Maintenance::Full;

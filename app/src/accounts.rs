@@ -74,7 +74,18 @@ pub async fn register(mut req: Request, env: &Env) -> Answer {
     Ok(json(201, &pair_body(&pair, &user, &[detail])))
 }
 
-pub async fn login(mut req: Request, env: &Env) -> Answer {
+pub async fn login(req: Request, env: &Env) -> Answer {
+    sign_in(req, env, false).await
+}
+
+/// `POST /api/admin/login`, the dashboard's sign-in: the same checks and the same
+/// per-address and per-username throttles as `login/`; a user who is not an admin
+/// gets a 403 and no tokens.
+pub async fn admin_login(req: Request, env: &Env) -> worker::Result<Response> {
+    Ok(sign_in(req, env, true).await.unwrap_or_else(|resp| resp))
+}
+
+async fn sign_in(mut req: Request, env: &Env, admins_only: bool) -> Answer {
     let body = json_body(&mut req).await?;
     let creds = rules::validate_login(&body).map_err(|e| json(400, &Value::Object(e)))?;
     let cfg = jwt_config(env)?;
@@ -127,6 +138,19 @@ pub async fn login(mut req: Request, env: &Env) -> Answer {
             return Err(detail(401, BAD_CREDENTIALS));
         }
     };
+    if admins_only && !user.is_admin() {
+        audit::record(
+            env,
+            &req,
+            Entry {
+                user_id: Some(user.id),
+                action: "admin_login_refused",
+                metadata: json!({"username": creds.username}),
+            },
+        )
+        .await;
+        return Err(detail(403, "Admin rights required."));
+    }
     limits::clear_user(env, &creds.username)
         .await
         .map_err(internal("login limits"))?;

@@ -1,22 +1,36 @@
 //! The admin API of the cutover tool under `/api/admin/`: imports (`import.rs`) and
 //! exports (`export.rs`). Admin only, as on the gateway: an access JWT whose claims
-//! say `is_admin`, or the operator token `ADMIN_API_TOKEN`; 401 without a valid
-//! credential, 403 for a non-admin. Every answer is JSON `{"error": ...}` on failure.
+//! say `is_admin`, unrevoked, of a user who is still an active admin in D1; or the
+//! operator token `ADMIN_API_TOKEN`. 401 without a valid credential, 403 for a
+//! non-admin. Every answer is JSON `{"error": ...}` on failure. `whoami` is how the
+//! gateway checks an admin token; `login` is the dashboard's sign-in (admins only).
 
 use shared::ops::admin;
 use worker::{Env, Method, Request, Response, Result};
 
 use crate::http::{self, Reject};
-use crate::{export, import, settings};
+use crate::{export, import, settings, tokens, users};
 
 pub async fn handle(rest: &str, mut req: Request, env: &Env) -> Result<Response> {
-    if let Err(denied) = authorize(&req, env) {
-        import::drain(&mut req).await;
-        return http::json_error(denied.status(), denied.message());
+    if rest == "login" {
+        return match req.method() {
+            Method::Post => crate::accounts::admin_login(req, env).await,
+            _ => http::json_error(405, "method not allowed"),
+        };
     }
+    let admin = match authorize(&req, env).await {
+        Ok(admin) => admin,
+        Err(refusal) => {
+            import::drain(&mut req).await;
+            return Ok(refusal);
+        }
+    };
     let method = req.method();
     let segments: Vec<&str> = rest.split('/').collect();
     let outcome = match (method, segments.as_slice()) {
+        (Method::Get, ["whoami"]) => {
+            Ok(http::json(200, &serde_json::json!({ "admin": admin.name })))
+        }
         (Method::Post, ["import", "users"]) => import::users(&mut req, env).await,
         (Method::Post, ["import", "files"]) => import::file_rows(&mut req, env).await,
         (Method::Put, ["import", "files", id]) => import::file_content(&mut req, env, id).await,
@@ -38,16 +52,42 @@ pub async fn handle(rest: &str, mut req: Request, env: &Env) -> Result<Response>
     outcome.or_else(Reject::into_response)
 }
 
-fn authorize(req: &Request, env: &Env) -> std::result::Result<admin::Admin, admin::Denied> {
+/// The admin behind the request, or the refusal to send. A JWT counts only while
+/// it is unrevoked and its user is still an active admin: claims alone would keep
+/// a logged-out, demoted or deactivated admin's token working for its lifetime.
+async fn authorize(req: &Request, env: &Env) -> std::result::Result<admin::Admin, Response> {
     let auth = http::header(req, "Authorization");
     let token = settings::var(env, "ADMIN_API_TOKEN").unwrap_or_default();
-    match settings::jwt(env) {
-        Some(jwt) => admin::authorize(auth.as_deref(), &token, &jwt, http::now_unix()),
+    let refuse = |denied: admin::Denied| {
+        http::json_error(denied.status(), denied.message()).unwrap_or_else(|e| {
+            worker::console_error!("refusal: {e}");
+            http::json(500, &serde_json::json!({"error": "refusal failed"}))
+        })
+    };
+    let credential = match settings::jwt(env) {
+        Some(jwt) => admin::credential(auth.as_deref(), &token, &jwt, http::now_unix()),
         // Without a JWT secret only the operator token can be checked.
         None => admin::is_operator(auth.as_deref(), &token)
-            .then(|| admin::Admin {
-                name: "admin-token".into(),
-            })
+            .then_some(admin::Credential::Operator)
             .ok_or(admin::Denied::Unauthenticated),
     }
+    .map_err(refuse)?;
+    if let admin::Credential::Token(claims) = &credential {
+        let unavailable = |what: &str, e: worker::Error| {
+            worker::console_error!("admin check, {what}: {e}");
+            http::json(
+                503,
+                &serde_json::json!({"error": "admin check unavailable"}),
+            )
+        };
+        let revoked = tokens::is_revoked(env, &claims.jti)
+            .await
+            .map_err(|e| unavailable("revocation", e))?;
+        let user = users::by_id(env, claims.user_id)
+            .await
+            .map_err(|e| unavailable("user", e))?;
+        admin::current_admin(revoked, user.map(|u| (u.is_active(), u.is_admin())))
+            .map_err(refuse)?;
+    }
+    Ok(credential.admin())
 }

@@ -8,7 +8,7 @@ use crate::rollout::Slot;
 use crate::{health, metrics, settings};
 use serde::Deserialize;
 use serde_json::json;
-use shared::ops::admin::{self, Admin, MigrationAction};
+use shared::ops::admin::{self, Admin, Credential, Denied, MigrationAction};
 use shared::routing::Maintenance;
 use worker::{Date, Env, Method, Request, Response, Result};
 
@@ -17,26 +17,10 @@ const SWITCH_MAX_LATENCY_MS: u64 = 1_000;
 /// Most the target slot's error rate (percent) may be over the window.
 const SWITCH_MAX_ERROR_RATE: f64 = 1.0;
 
-pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response> {
-    let auth = req.headers().get("Authorization")?;
-    let now = (Date::now().as_millis() / 1000) as i64;
-    let admin = match admin::authorize(
-        auth.as_deref(),
-        &settings::var(env, "ADMIN_API_TOKEN").unwrap_or_default(),
-        &settings::jwt_config(env),
-        now,
-    ) {
+pub async fn handle(mut req: Request, env: &Env, path: &str, slot: Slot) -> Result<Response> {
+    let admin = match gate(&req, env, slot).await? {
         Ok(admin) => admin,
-        Err(denied) => {
-            // Refusals spend the client's rate-limit budget, so guessing the
-            // operator token is no faster than any other traffic.
-            let ip = req.headers().get("CF-Connecting-IP")?;
-            let key = shared::routing::client_key(ip.as_deref());
-            if let Some(retry_after) = crate::rate_limited(env, &key).await {
-                return crate::respond::too_many_requests(retry_after);
-            }
-            return error(denied.status(), denied.message());
-        }
+        Err(refusal) => return Ok(refusal),
     };
     match (req.method(), path) {
         (Method::Get | Method::Post, "/admin/migration") => {
@@ -67,6 +51,73 @@ pub async fn handle(mut req: Request, env: &Env, path: &str) -> Result<Response>
         }
         (_, "/admin/migration" | "/admin/deployment/switch") => error(405, "method not allowed"),
         _ => error(404, "not found"),
+    }
+}
+
+/// The admin behind the request, or the answer refusing it. A JWT's claims are
+/// checked here; whether the token is still unrevoked and its user still an
+/// active admin, only the app knows (D1 and KV), so it is asked through the
+/// serving slot (`/api/admin/whoami`). If it cannot answer, admin JWTs get a 503
+/// (the operator token still works): a check that cannot be made is not a pass.
+pub async fn gate(
+    req: &Request,
+    env: &Env,
+    slot: Slot,
+) -> Result<std::result::Result<Admin, Response>> {
+    let auth = req.headers().get("Authorization")?;
+    let now = (Date::now().as_millis() / 1000) as i64;
+    let credential = admin::credential(
+        auth.as_deref(),
+        &settings::var(env, "ADMIN_API_TOKEN").unwrap_or_default(),
+        &settings::jwt_config(env),
+        now,
+    );
+    let denied = match credential {
+        Ok(Credential::Operator) => {
+            return Ok(Ok(Admin {
+                name: "admin-token".into(),
+            }))
+        }
+        Ok(Credential::Token(_)) => match app_admin(env, slot, auth.as_deref()).await {
+            Ok(Ok(name)) => return Ok(Ok(Admin { name })),
+            Ok(Err(denied)) => denied,
+            Err(err) => {
+                worker::console_error!("admin check via app {}: {err}", slot.name());
+                return Ok(Err(error(503, "admin check unavailable")?));
+            }
+        },
+        Err(denied) => denied,
+    };
+    // Refusals spend the client's rate-limit budget, so guessing the operator
+    // token is no faster than any other traffic.
+    let ip = req.headers().get("CF-Connecting-IP")?;
+    let key = shared::routing::client_key(ip.as_deref());
+    if let Some(retry_after) = crate::rate_limited(env, &key).await {
+        return Ok(Err(crate::respond::too_many_requests(retry_after)?));
+    }
+    Ok(Err(error(denied.status(), denied.message())?))
+}
+
+/// The app's word on an admin JWT: its admin's name, or why it is refused.
+async fn app_admin(
+    env: &Env,
+    slot: Slot,
+    authorization: Option<&str>,
+) -> Result<std::result::Result<String, Denied>> {
+    let probe = Request::new("https://app/api/admin/whoami", Method::Get)?;
+    probe
+        .headers()
+        .set("Authorization", authorization.unwrap_or_default())?;
+    let mut resp = env.service(slot.binding())?.fetch_request(probe).await?;
+    match resp.status_code() {
+        200 => {
+            let body: serde_json::Value = resp.json().await?;
+            let name = body["admin"].as_str().unwrap_or_default().to_string();
+            Ok(Ok(name))
+        }
+        401 => Ok(Err(Denied::Unauthenticated)),
+        403 => Ok(Err(Denied::Forbidden)),
+        other => Err(worker::Error::RustError(format!("whoami answered {other}"))),
     }
 }
 

@@ -34,8 +34,11 @@ pub fn asset(method: Method, path: &str) -> Option<Result<Response>> {
     })())
 }
 
-/// `POST /admin/login`: the app's own login, always through the serving app
-/// slot whatever the split says (admin tokens carry `is_admin`; Django's do not).
+/// `POST /admin/login`: the app's admin sign-in (`/api/admin/login`), always through
+/// the serving app slot whatever the split says (admin tokens carry `is_admin`;
+/// Django's do not). The client's address, agent and request id go along, so the
+/// app's per-address and per-username login throttles apply here as on
+/// `/api/accounts/login/`; a user who is not an admin gets a 403 and no tokens.
 pub async fn login(mut req: Request, env: &Env, slot: Slot) -> Result<Response> {
     if req.method() != Method::Post {
         return crate::respond::error(405, "method not allowed");
@@ -43,8 +46,13 @@ pub async fn login(mut req: Request, env: &Env, slot: Slot) -> Result<Response> 
     let body = req.text().await?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_body(Some(body.into()));
-    let login = Request::new_with_init("https://app/api/accounts/login/", &init)?;
+    let login = Request::new_with_init("https://app/api/admin/login", &init)?;
     login.headers().set("Content-Type", "application/json")?;
+    for name in ["CF-Connecting-IP", "User-Agent", "X-Request-Id"] {
+        if let Some(value) = req.headers().get(name)? {
+            login.headers().set(name, &value)?;
+        }
+    }
     match env.service(slot.binding())?.fetch_request(login).await {
         Ok(resp) => Ok(resp),
         Err(err) => {

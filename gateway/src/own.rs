@@ -11,23 +11,38 @@ pub async fn handle(
     env: &Env,
     settings: &Settings,
     snapshot: &Snapshot,
+    path: &str,
 ) -> Result<Response> {
-    let path = req.path();
+    // The normalised path the decision read: `/admin%2flogin%2f` is `/admin/login`.
     let path = path.trim_end_matches('/');
     if let Some(asset) = dashboard::asset(req.method(), path) {
         return asset;
     }
     match path {
-        "/health" => health_report(env, settings, snapshot).await,
-        "/metrics" => match metrics::summary(env).await {
-            Ok(summary) => Response::from_json(&summary),
-            Err(err) => {
-                worker::console_error!("metrics unavailable: {err}");
-                crate::respond::error(503, "metrics unavailable")
-            }
+        // Public: a liveness answer that costs nothing. The deep check (KV, the app,
+        // the legacy origin) is for operators, so a flood of probes cannot fan out.
+        "/health" if req.headers().get("Authorization")?.is_none() => {
+            Response::from_json(&json!({ "status": "ok", "service": "gateway" }))
+        }
+        "/health" => match admin::gate(&req, env, snapshot.slot).await? {
+            Ok(_) => health_report(env, settings, snapshot).await,
+            Err(refusal) => Ok(refusal),
+        },
+        // Operators only: error rates and active users tell an attacker when and
+        // how hard to push (see the README's security section).
+        "/metrics" => match admin::gate(&req, env, snapshot.slot).await? {
+            Ok(_) => match metrics::summary(env).await {
+                Ok(summary) => Response::from_json(&summary),
+                Err(err) => {
+                    worker::console_error!("metrics unavailable: {err}");
+                    crate::respond::error(503, "metrics unavailable")
+                }
+            },
+            Err(refusal) => Ok(refusal),
         },
         "/admin/login" => {
-            // The one unauthenticated admin route: limited like proxied traffic.
+            // The one unauthenticated admin route: limited like proxied traffic, and
+            // the app applies its login throttles to the client's address.
             let ip = req.headers().get("CF-Connecting-IP")?;
             if let Some(retry_after) =
                 crate::rate_limited(env, &shared::routing::client_key(ip.as_deref())).await
@@ -36,7 +51,7 @@ pub async fn handle(
             }
             dashboard::login(req, env, snapshot.slot).await
         }
-        p if p.starts_with("/admin/") => admin::handle(req, env, p).await,
+        p if p.starts_with("/admin/") => admin::handle(req, env, p, snapshot.slot).await,
         _ => crate::respond::error(404, "not found"),
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Two credentials are accepted in `Authorization: Bearer ...`: an access JWT
 //! whose claims say `is_admin`, or the operator token `ADMIN_API_TOKEN`
-//! (compared in constant time so its bytes cannot be guessed by timing).
+//! (compared in constant time so its bytes cannot be guessed by timing). A JWT
+//! also has to be unrevoked and name a user who is still an active admin; the app
+//! checks that against D1 and KV, the gateway asks the app.
 
 use crate::jwt::{self, Claims, JwtConfig, TokenType};
 use crate::routing::{parse_percentage, Maintenance};
@@ -58,30 +60,54 @@ pub fn is_operator(authorization: Option<&str>, admin_token: &str) -> bool {
     bearer(authorization).is_some_and(|t| token_matches(t, admin_token))
 }
 
-/// The admin decision for verified claims: an admin flag, nothing else, grants access.
-pub fn admin_from_claims(claims: &Claims) -> Result<Admin, Denied> {
-    if claims.is_admin != Some(true) {
-        return Err(Denied::Forbidden);
+/// The claims' part of the admin decision: without the admin flag, no access.
+fn admin_from_claims(claims: &Claims) -> Result<(), Denied> {
+    match claims.is_admin == Some(true) {
+        true => Ok(()),
+        false => Err(Denied::Forbidden),
     }
-    let name = claims
-        .username
-        .clone()
-        .unwrap_or_else(|| format!("user:{}", claims.user_id));
-    Ok(Admin { name })
 }
 
-/// Authorizes an admin request. Django-issued tokens carry no admin flag, so
-/// legacy tokens are refused (`accept_legacy` is forced off).
-pub fn authorize(
+/// A credential that passed the checks made without storage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// The operator token.
+    Operator,
+    /// An access JWT whose claims say `is_admin`. Claims are a snapshot taken at
+    /// login: the caller must still check that the token is not revoked and that the
+    /// user is still an active admin (the app's D1 and KV know; see
+    /// [`current_admin`]).
+    Token(Claims),
+}
+
+impl Credential {
+    /// Who is acting, for the audit trail.
+    pub fn admin(&self) -> Admin {
+        match self {
+            Credential::Operator => Admin {
+                name: "admin-token".into(),
+            },
+            Credential::Token(claims) => Admin {
+                name: claims
+                    .username
+                    .clone()
+                    .unwrap_or_else(|| format!("user:{}", claims.user_id)),
+            },
+        }
+    }
+}
+
+/// Checks an admin request's credential as far as it can be checked without
+/// storage. Django-issued tokens carry no admin flag, so legacy tokens are
+/// refused (`accept_legacy` is forced off).
+pub fn credential(
     authorization: Option<&str>,
     admin_token: &str,
     jwt: &JwtConfig,
     now_unix: i64,
-) -> Result<Admin, Denied> {
+) -> Result<Credential, Denied> {
     if is_operator(authorization, admin_token) {
-        return Ok(Admin {
-            name: "admin-token".into(),
-        });
+        return Ok(Credential::Operator);
     }
     let token = bearer(authorization).ok_or(Denied::Unauthenticated)?;
     let cfg = JwtConfig {
@@ -90,7 +116,19 @@ pub fn authorize(
     };
     let claims = jwt::verify(&cfg, token, TokenType::Access, now_unix)
         .map_err(|_| Denied::Unauthenticated)?;
-    admin_from_claims(&claims)
+    admin_from_claims(&claims)?;
+    Ok(Credential::Token(claims))
+}
+
+/// What the stored state says of a token's admin: a revoked token (logout, a
+/// rotation) or a user who is gone or deactivated is unauthenticated; a user who
+/// is no longer an admin is forbidden.
+pub fn current_admin(revoked: bool, user: Option<(bool, bool)>) -> Result<(), Denied> {
+    match (revoked, user) {
+        (true, _) | (false, None) | (false, Some((false, _))) => Err(Denied::Unauthenticated),
+        (false, Some((true, false))) => Err(Denied::Forbidden),
+        (false, Some((true, true))) => Ok(()),
+    }
 }
 
 /// What `/admin/migration` is asked to do.
@@ -183,48 +221,70 @@ mod tests {
 
     #[test]
     fn operator_token_and_admin_jwt_are_accepted() {
-        let a = authorize(Some("Bearer tok"), "tok", &cfg(), 1_001).unwrap();
-        assert_eq!(a.name, "admin-token");
+        let a = credential(Some("Bearer tok"), "tok", &cfg(), 1_001).unwrap();
+        assert_eq!(
+            (&a, a.admin().name.as_str()),
+            (&Credential::Operator, "admin-token")
+        );
         let bearer = format!("Bearer {}", token(true, TokenType::Access));
-        let a = authorize(Some(&bearer), "tok", &cfg(), 1_001).unwrap();
-        assert_eq!(a.name, "ops");
+        let a = credential(Some(&bearer), "tok", &cfg(), 1_001).unwrap();
+        assert_eq!(a.admin().name, "ops");
+        assert!(matches!(a, Credential::Token(c) if c.user_id == 7));
+    }
+
+    #[test]
+    fn a_token_counts_only_while_its_user_is_still_an_active_admin() {
+        assert_eq!(current_admin(false, Some((true, true))), Ok(()));
+        assert_eq!(
+            current_admin(true, Some((true, true))),
+            Err(Denied::Unauthenticated)
+        );
+        assert_eq!(current_admin(false, None), Err(Denied::Unauthenticated));
+        assert_eq!(
+            current_admin(false, Some((false, true))),
+            Err(Denied::Unauthenticated)
+        );
+        assert_eq!(
+            current_admin(false, Some((true, false))),
+            Err(Denied::Forbidden)
+        );
     }
 
     #[test]
     fn missing_bad_or_non_admin_credentials_are_refused() {
         let c = cfg();
-        assert_eq!(authorize(None, "tok", &c, 1), Err(Denied::Unauthenticated));
+        assert_eq!(credential(None, "tok", &c, 1), Err(Denied::Unauthenticated));
         assert_eq!(
-            authorize(Some("Basic tok"), "tok", &c, 1),
+            credential(Some("Basic tok"), "tok", &c, 1),
             Err(Denied::Unauthenticated)
         );
         assert_eq!(
-            authorize(Some("Bearer tok2"), "tok", &c, 1),
+            credential(Some("Bearer tok2"), "tok", &c, 1),
             Err(Denied::Unauthenticated)
         );
         // An unset operator token matches nothing, not even an empty bearer.
         assert_eq!(
-            authorize(Some("Bearer "), "", &c, 1),
+            credential(Some("Bearer "), "", &c, 1),
             Err(Denied::Unauthenticated)
         );
         let user = format!("Bearer {}", token(false, TokenType::Access));
         assert_eq!(
-            authorize(Some(&user), "tok", &c, 1_001),
+            credential(Some(&user), "tok", &c, 1_001),
             Err(Denied::Forbidden)
         );
         let refresh = format!("Bearer {}", token(true, TokenType::Refresh));
         assert_eq!(
-            authorize(Some(&refresh), "tok", &c, 1_001),
+            credential(Some(&refresh), "tok", &c, 1_001),
             Err(Denied::Unauthenticated)
         );
         let expired = format!("Bearer {}", token(true, TokenType::Access));
         assert_eq!(
-            authorize(Some(&expired), "tok", &c, 1_000 + 601),
+            credential(Some(&expired), "tok", &c, 1_000 + 601),
             Err(Denied::Unauthenticated)
         );
         let other = JwtConfig::new(SECRET, "someone-else", "list-cutter-api");
         assert_eq!(
-            authorize(Some(&expired), "tok", &other, 1_001),
+            credential(Some(&expired), "tok", &other, 1_001),
             Err(Denied::Unauthenticated)
         );
     }

@@ -9,7 +9,9 @@ use serde_json::{json, Value};
 pub const MAX_NAME_CHARS: usize = 255;
 
 /// A client's file name reduced to a display name: the part after the last `/` or
-/// `\` (so `../../etc/passwd` is `passwd`), without control characters, cut to
+/// `\` (so `../../etc/passwd` is `passwd`), without control characters nor the
+/// invisible formatting ones that make a name read as another (bidi overrides such
+/// as U+202E, zero-width spaces and joiners, the BOM), cut to
 /// [`MAX_NAME_CHARS`]. A name with nothing left is `file.csv`. The name is never a
 /// storage path (objects are keyed by id), this only keeps names readable and safe
 /// to put in a `Content-Disposition`.
@@ -17,7 +19,7 @@ pub fn sanitize_name(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control() && *c != '"')
+        .filter(|c| !c.is_control() && !is_invisible_format(*c) && *c != '"')
         .take(MAX_NAME_CHARS)
         .collect();
     let cleaned = cleaned.trim().to_string();
@@ -50,15 +52,20 @@ pub fn unique_name(name: &str, taken: &HashSet<String>) -> String {
         .expect("some counter is free")
 }
 
-/// A SQL `LIKE` pattern (escape `\`) matching `name` and its `base_N.ext` variants.
-pub fn variants_like_pattern(name: &str) -> String {
+/// Bidi embeddings, overrides and isolates, zero-width characters, word joiners
+/// and the BOM: characters that change how a name reads without being seen.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// What the `base_N.ext` variants of `name` start and end with, for a lookup of
+/// the names taken that needs no `LIKE` (D1 caps `LIKE` patterns at 50 bytes,
+/// shorter than a legacy name may be).
+pub fn variant_affixes(name: &str) -> (String, String) {
     let (base, ext) = split_ext(name);
-    let escape = |s: &str| {
-        s.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    };
-    format!("{}\\_%{}", escape(base), escape(ext))
+    (format!("{base}_"), ext.to_string())
 }
 
 /// `existing` followed by the new tags not in it yet (a set union that keeps the
@@ -73,16 +80,42 @@ pub fn union_tags(existing: &[String], new: &[String]) -> Vec<String> {
     out
 }
 
-/// The tags of an `update_tags` body: `{"user_tags": [strings]}`.
-pub fn parse_user_tags(body: &Value) -> Result<Vec<String>, &'static str> {
-    let error = "user_tags must be a list of strings";
-    match body.get("user_tags") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|t| t.as_str().map(str::to_string).ok_or(error))
-            .collect(),
-        _ => Err(error),
+/// Most user tags one file holds (legacy had no bound; 10 000 tags in one request
+/// were accepted and stored).
+pub const MAX_USER_TAGS: usize = 100;
+/// Longest user tag, in characters.
+pub const MAX_TAG_CHARS: usize = 100;
+
+/// The tags of an `update_tags` body: `{"user_tags": [strings]}`, each at most
+/// [`MAX_TAG_CHARS`] and at most [`MAX_USER_TAGS`] of them.
+pub fn parse_user_tags(body: &Value) -> Result<Vec<String>, String> {
+    let error = || "user_tags must be a list of strings".to_string();
+    let Some(Value::Array(items)) = body.get("user_tags") else {
+        return Err(error());
+    };
+    if items.len() > MAX_USER_TAGS {
+        return Err(format!("A file holds at most {MAX_USER_TAGS} tags."));
     }
+    items
+        .iter()
+        .map(|t| match t.as_str() {
+            Some(tag) if tag.chars().count() > MAX_TAG_CHARS => {
+                Err(format!("A tag is at most {MAX_TAG_CHARS} characters long."))
+            }
+            Some(tag) => Ok(tag.to_string()),
+            None => Err(error()),
+        })
+        .collect()
+}
+
+/// `existing` with `new` added ([`union_tags`]), or the 400 message when that
+/// would exceed [`MAX_USER_TAGS`].
+pub fn add_user_tags(existing: &[String], new: &[String]) -> Result<Vec<String>, String> {
+    let tags = union_tags(existing, new);
+    if tags.len() > MAX_USER_TAGS {
+        return Err(format!("A file holds at most {MAX_USER_TAGS} tags."));
+    }
+    Ok(tags)
 }
 
 /// A JSON array column (`system_tags`, `user_tags`) as a value; bad text is `[]`.
@@ -247,9 +280,28 @@ mod tests {
     }
 
     #[test]
-    fn like_pattern_escapes_wildcards() {
-        assert_eq!(variants_like_pattern("a_b.csv"), "a\\_b\\_%.csv");
-        assert_eq!(variants_like_pattern("100%"), "100\\%\\_%");
+    fn variant_affixes_frame_the_counter() {
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(variant_affixes("a_b.csv"), pair("a_b_", ".csv"));
+        assert_eq!(variant_affixes("100%"), pair("100%_", ""));
+        assert_eq!(variant_affixes(".env"), pair(".env_", ""));
+        let long = format!("{}.csv", "n".repeat(250));
+        assert_eq!(
+            variant_affixes(&long),
+            pair(&format!("{}_", "n".repeat(250)), ".csv")
+        );
+    }
+
+    #[test]
+    fn names_lose_invisible_formatting() {
+        assert_eq!(sanitize_name("inv\u{202E}vsc.csv"), "invvsc.csv");
+        assert_eq!(sanitize_name("a\u{200B}b\u{200D}c\u{FEFF}.csv"), "abc.csv");
+        assert_eq!(sanitize_name("\u{2066}x\u{2069}.csv"), "x.csv");
+        assert_eq!(sanitize_name("\u{202E}\u{200B}"), "file.csv");
+        assert_eq!(
+            sanitize_name("caf\u{e9} \u{4e2d}.csv"),
+            "caf\u{e9} \u{4e2d}.csv"
+        );
     }
 
     #[test]
@@ -263,6 +315,13 @@ mod tests {
         assert!(parse_user_tags(&json!({"user_tags": [1]})).is_err());
         assert!(parse_user_tags(&json!({"user_tags": "x"})).is_err());
         assert!(parse_user_tags(&json!({})).is_err());
+        let many: Vec<String> = (0..=MAX_USER_TAGS).map(|i| format!("t{i}")).collect();
+        assert!(parse_user_tags(&json!({ "user_tags": many })).is_err());
+        assert!(parse_user_tags(&json!({ "user_tags": ["x".repeat(MAX_TAG_CHARS + 1)] })).is_err());
+        assert!(parse_user_tags(&json!({ "user_tags": ["\u{e9}".repeat(MAX_TAG_CHARS)] })).is_ok());
+        let full: Vec<String> = (0..MAX_USER_TAGS).map(|i| format!("t{i}")).collect();
+        assert_eq!(add_user_tags(&full, &s(&["t0"])), Ok(full.clone()));
+        assert!(add_user_tags(&full, &s(&["new"])).is_err());
         assert_eq!(tags_value("nonsense"), json!([]));
     }
 

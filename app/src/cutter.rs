@@ -201,6 +201,8 @@ pub struct CutStream {
     cutter: Cutter,
     input: Option<ByteStream>,
     first: Option<Vec<u8>>,
+    /// A failure past the first byte, still to be raised as the stream's error.
+    failed: Option<worker::Error>,
 }
 
 pub type CutItem = Result<Vec<u8>>;
@@ -235,6 +237,7 @@ impl CutStream {
             cutter,
             input: rest,
             first: Some(first),
+            failed: None,
         })
     }
 
@@ -252,11 +255,18 @@ impl CutStream {
     }
 
     /// The next piece of output; `None` at the end. A file fault past the header
-    /// (it passed the upload checks, so only a damaged object) ends the output with
-    /// an error: a response's status is already sent by then.
+    /// (it passed the upload checks, so only bytes kept before them, such as an
+    /// imported legacy file, or a damaged object) must not look like a shorter
+    /// file: the output ends with a line naming the error, then the stream errors,
+    /// which aborts the response (a response's status is already sent by then).
+    /// The line is there because a proxy may deliver an aborted body as a clean
+    /// end, as local `wrangler dev` does.
     pub async fn chunk(&mut self) -> Option<CutItem> {
         if let Some(first) = self.first.take() {
             return Some(Ok(first));
+        }
+        if let Some(error) = self.failed.take() {
+            return Some(Err(error));
         }
         let mut out = Vec::new();
         loop {
@@ -273,7 +283,10 @@ impl CutStream {
             };
             if let Err(error) = step {
                 self.input = None;
-                return Some(Err(worker::Error::RustError(error.message)));
+                worker::console_error!("cut stopped: {}", error.message);
+                out.extend_from_slice(format!("\n# cut failed: {}\n", error.message).as_bytes());
+                self.failed = Some(worker::Error::RustError(error.message));
+                return Some(Ok(out));
             }
             if !out.is_empty() || self.input.is_none() {
                 return Some(Ok(out));

@@ -38,13 +38,23 @@ pub fn parse_filters(value: Option<&Value>) -> Result<BTreeMap<String, String>, 
 
 /// The cut a request body asks for, every expression parsed: at least one column,
 /// filters that parse. Columns are checked against the file's header later.
+/// `neutralize_formulas: true` opts in to formula-safe output.
 pub fn parse_spec(body: &Value) -> Result<Cutter, String> {
     let columns = parse_columns(body.get("columns"))?;
     if columns.is_empty() {
         return Err("No columns provided.".into());
     }
     let filters = parse_filters(body.get("filters"))?;
-    Cutter::new(CutSpec::new(columns, filters)).map_err(|e| e.message)
+    let neutralize_formulas = match body.get("neutralize_formulas") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("neutralize_formulas must be true or false".into()),
+    };
+    let spec = CutSpec {
+        neutralize_formulas,
+        ..CutSpec::new(columns, filters)
+    };
+    Cutter::new(spec).map_err(|e| e.message)
 }
 
 #[cfg(test)]

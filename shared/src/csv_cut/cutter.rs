@@ -6,7 +6,8 @@ use super::filter::Filter;
 use super::header::{empty_file, Header};
 use super::record::{Record, RecordReader};
 use super::write::write_record;
-use super::{CsvError, ErrorKind};
+use super::{CsvError, ErrorKind, MAX_SELECTED_COLUMNS};
+use std::collections::{HashMap, HashSet};
 
 /// What to cut: the columns to output and the filters rows must pass.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,6 +16,9 @@ pub struct CutSpec {
     pub columns: Vec<String>,
     /// `(column, expression)` pairs that must all hold; empty expressions are ignored.
     pub filters: Vec<(String, String)>,
+    /// Prefix cells a spreadsheet would run as formulas with `'` (opt-in: the
+    /// default output is the data as it was, as on legacy).
+    pub neutralize_formulas: bool,
 }
 
 impl CutSpec {
@@ -33,6 +37,7 @@ impl CutSpec {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            neutralize_formulas: false,
         }
     }
 }
@@ -72,6 +77,7 @@ enum State {
 /// call returns that error again.
 pub struct Cutter {
     columns: Vec<String>,
+    neutralize: bool,
     filters: Vec<(String, Filter)>,
     reader: RecordReader,
     header: Option<Header>,
@@ -90,6 +96,15 @@ impl Cutter {
                 "no columns selected: select at least one column",
             ));
         }
+        if spec.columns.len() > MAX_SELECTED_COLUMNS {
+            return Err(CsvError::new(
+                ErrorKind::TooManyColumns,
+                format!(
+                    "{} columns selected: at most {MAX_SELECTED_COLUMNS} can be",
+                    spec.columns.len()
+                ),
+            ));
+        }
         let mut filters = Vec::with_capacity(spec.filters.len());
         for (column, expression) in spec.filters {
             if let Some(filter) = Filter::parse(&column, &expression)? {
@@ -98,6 +113,7 @@ impl Cutter {
         }
         Ok(Cutter {
             columns: spec.columns,
+            neutralize: spec.neutralize_formulas,
             filters,
             reader: RecordReader::new(),
             header: None,
@@ -176,6 +192,7 @@ impl Cutter {
         let before = out.len();
         let Cutter {
             columns,
+            neutralize,
             filters,
             reader,
             header,
@@ -183,6 +200,7 @@ impl Cutter {
             stats,
             ..
         } = self;
+        let neutralize = *neutralize;
         let result = drive(reader, &mut |record| {
             match plan {
                 Some(plan) => {
@@ -192,14 +210,18 @@ impl Cutter {
                         .iter()
                         .all(|(i, filter)| filter.matches(record.get(*i)))
                     {
-                        write_record(out, plan.select.iter().map(|&i| record.get(i)));
+                        write_record(out, plan.select.iter().map(|&i| record.get(i)), neutralize);
                         stats.rows_out += 1;
                     }
                 }
                 None => {
                     let h = Header::from_record(&record)?;
                     let p = make_plan(&h, columns, filters)?;
-                    write_record(out, p.select.iter().map(|&i| h.columns[i].as_str()));
+                    write_record(
+                        out,
+                        p.select.iter().map(|&i| h.columns[i].as_str()),
+                        neutralize,
+                    );
                     *header = Some(h);
                     *plan = Some(p);
                 }
@@ -212,38 +234,58 @@ impl Cutter {
     }
 }
 
+/// Resolves names to indexes in one pass over each list (a selection of many
+/// columns against a wide header must not cost their product).
 fn make_plan(
     header: &Header,
     columns: &[String],
     filters: &[(String, Filter)],
 ) -> Result<Plan, CsvError> {
-    let mut unknown: Vec<&str> = Vec::new();
-    let mut select = Vec::with_capacity(columns.len());
-    for name in columns {
-        match header.position(name) {
-            Some(i) => select.push(i),
-            None if !unknown.contains(&name.as_str()) => unknown.push(name),
-            None => {}
-        }
-    }
-    if !unknown.is_empty() {
-        return Err(unknown_columns("selected", &unknown));
-    }
-    let mut resolved = Vec::with_capacity(filters.len());
-    for (name, filter) in filters {
-        match header.position(name) {
-            Some(i) => resolved.push((i, filter.clone())),
-            None if !unknown.contains(&name.as_str()) => unknown.push(name),
-            None => {}
-        }
-    }
-    if !unknown.is_empty() {
-        return Err(unknown_columns("filtered", &unknown));
-    }
+    let index: HashMap<&str, usize> = header
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    let mut unknown = Unknown::default();
+    let select: Vec<usize> = columns
+        .iter()
+        .filter_map(|name| unknown.resolve(&index, name))
+        .collect();
+    unknown.check("selected")?;
+    let resolved = filters
+        .iter()
+        .filter_map(|(name, filter)| Some((unknown.resolve(&index, name)?, filter.clone())))
+        .collect();
+    unknown.check("filtered")?;
     Ok(Plan {
         select,
         filters: resolved,
     })
+}
+
+/// The names not in the header, each once, in the order first met.
+#[derive(Default)]
+struct Unknown<'a> {
+    names: Vec<&'a str>,
+    seen: HashSet<&'a str>,
+}
+
+impl<'a> Unknown<'a> {
+    fn resolve(&mut self, index: &HashMap<&str, usize>, name: &'a str) -> Option<usize> {
+        let found = index.get(name).copied();
+        if found.is_none() && self.seen.insert(name) {
+            self.names.push(name);
+        }
+        found
+    }
+
+    fn check(&self, role: &str) -> Result<(), CsvError> {
+        match self.names.is_empty() {
+            true => Ok(()),
+            false => Err(unknown_columns(role, &self.names)),
+        }
+    }
 }
 
 fn unknown_columns(role: &str, names: &[&str]) -> CsvError {

@@ -62,6 +62,10 @@ use std::fmt;
 /// Default limit on the input bytes one record may span (8 MiB).
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 8 << 20;
 
+/// Most columns one cut may select (a name may repeat). Far above any real
+/// selection; it bounds the work one anonymous request can ask for.
+pub const MAX_SELECTED_COLUMNS: usize = 10_000;
+
 /// What went wrong; every kind maps to a 4xx for the HTTP layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -77,6 +81,8 @@ pub enum ErrorKind {
     RecordTooLarge,
     /// The request selects no column.
     NoColumns,
+    /// The request selects more than [`MAX_SELECTED_COLUMNS`] columns.
+    TooManyColumns,
     /// A selected or filtered column is not in the header.
     UnknownColumn,
     /// A filter expression does not parse.

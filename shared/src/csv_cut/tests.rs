@@ -297,6 +297,29 @@ fn unknown_and_missing_columns() {
 }
 
 #[test]
+fn selections_are_bounded_and_resolved_against_wide_headers() {
+    let names: Vec<String> = (0..MAX_SELECTED_COLUMNS).map(|i| format!("c{i}")).collect();
+    let too_many: Vec<&str> = std::iter::repeat_n("c0", MAX_SELECTED_COLUMNS + 1).collect();
+    let e = Cutter::new(spec(&too_many, &[])).err().unwrap();
+    assert_eq!(e.kind, ErrorKind::TooManyColumns);
+    assert!(e.message.contains("10001 columns selected"), "{e}");
+    // The widest selection, reversed, against a header of as many columns.
+    let file = format!(
+        "{}\n{}\n",
+        names.join(","),
+        (0..names.len())
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let reversed: Vec<&str> = names.iter().rev().map(String::as_str).collect();
+    let out = cut(&file, &reversed, &[("c7", "= 7")]).unwrap();
+    let last = out.lines().nth(1).unwrap();
+    assert!(last.starts_with("9999,9998,"), "{}", &last[..20]);
+    assert!(last.ends_with(",1,0"));
+}
+
+#[test]
 fn unknown_column_error_comes_before_any_output() {
     let mut cutter = Cutter::new(spec(&["nope"], &[])).unwrap();
     let mut out = Vec::new();

@@ -1,10 +1,12 @@
 //! What an upload must pass before it is kept: text CSV, valid UTF-8 throughout, a
-//! header row. Checked while the bytes stream into storage, so the endpoint can
-//! answer the columns without reading the object back.
+//! header row, and no record longer than the engine reads (8 MiB), so that every
+//! file kept can be cut whole. Checked while the bytes stream into storage, so the
+//! endpoint can answer the columns without reading the object back.
 
 use sha2::{Digest, Sha256};
 
-use super::header::{Header, HeaderReader};
+use super::counter::Counter;
+use super::header::Header;
 use super::{CsvError, ErrorKind};
 
 /// The facts about an accepted upload.
@@ -18,8 +20,8 @@ pub struct UploadSummary {
 
 /// Checks a file chunk by chunk; see the module docs.
 pub struct UploadCheck {
-    header: HeaderReader,
-    header_done: bool,
+    /// Reads the records as a cut will: the header, and each record's size.
+    records: Counter,
     sha: Sha256,
     size: u64,
     /// The bytes of a UTF-8 sequence cut by the end of the last chunk (at most 3).
@@ -35,8 +37,7 @@ impl Default for UploadCheck {
 impl UploadCheck {
     pub fn new() -> Self {
         UploadCheck {
-            header: HeaderReader::new(),
-            header_done: false,
+            records: Counter::new(),
             sha: Sha256::new(),
             size: 0,
             pending: Vec::new(),
@@ -45,9 +46,6 @@ impl UploadCheck {
 
     /// Feeds the next chunk (split anywhere).
     pub fn push(&mut self, chunk: &[u8]) -> Result<(), CsvError> {
-        if !self.header_done {
-            self.header_done = self.header.push(chunk)?.is_some();
-        }
         if chunk.contains(&0) {
             return Err(CsvError::new(
                 ErrorKind::NotText,
@@ -55,6 +53,7 @@ impl UploadCheck {
             ));
         }
         self.check_utf8(chunk)?;
+        self.records.push(chunk)?;
         self.sha.update(chunk);
         self.size += chunk.len() as u64;
         Ok(())
@@ -65,7 +64,7 @@ impl UploadCheck {
         if !self.pending.is_empty() {
             return Err(self.invalid_utf8(self.size));
         }
-        let header = self.header.finish()?;
+        let (_, header) = self.records.finish_with_header()?;
         Ok(UploadSummary {
             header,
             sha256: hex::encode(self.sha.finalize()),
@@ -147,6 +146,26 @@ mod tests {
             check(b"a,b\n\xE2\x82", 1).unwrap_err().kind,
             ErrorKind::InvalidUtf8
         );
+    }
+
+    #[test]
+    fn refuses_a_record_the_cut_could_not_read() {
+        let mut check = UploadCheck::new();
+        check.push(b"a,b\n1,2\n").unwrap();
+        let big = vec![b'x'; 1 << 20];
+        let error = (0..9)
+            .find_map(|_| check.push(&big).err())
+            .expect("refused within 9 MiB");
+        assert_eq!(error.kind, ErrorKind::RecordTooLarge);
+        assert!(error.message.contains("row 2"), "{}", error.message);
+        // The same bytes in rows of 1 MiB each pass.
+        let mut check = UploadCheck::new();
+        check.push(b"a\n").unwrap();
+        for _ in 0..9 {
+            check.push(&big).unwrap();
+            check.push(b"\n").unwrap();
+        }
+        assert_eq!(check.finish().unwrap().header.columns, ["a"]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! RFC 4180 output with `\n` record terminators.
 
-/// Appends one record: cells joined by `,`, quoted when needed, then `\n`.
-pub(crate) fn write_record<'a, I>(out: &mut Vec<u8>, cells: I)
+/// Appends one record: cells joined by `,`, quoted when needed, then `\n`. With
+/// `neutralize`, a cell a spreadsheet would run as a formula gets a leading `'`.
+pub(crate) fn write_record<'a, I>(out: &mut Vec<u8>, cells: I, neutralize: bool)
 where
     I: IntoIterator<Item = &'a str>,
 {
@@ -11,6 +12,9 @@ where
         if count > 0 {
             out.push(b',');
         }
+        if neutralize && is_formula(cell) {
+            out.push(b'\'');
+        }
         write_cell(out, cell);
         count += 1;
     }
@@ -19,6 +23,16 @@ where
         out.extend_from_slice(b"\"\"");
     }
     out.push(b'\n');
+}
+
+/// A cell Excel, LibreOffice or Sheets would evaluate (OWASP's CSV injection
+/// list: a leading `=`, `+`, `-`, `@`, tab or carriage return). Numbers such as
+/// `-5` or `+1.5e3` are data and stay as they are.
+pub(crate) fn is_formula(cell: &str) -> bool {
+    matches!(
+        cell.as_bytes().first(),
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
+    ) && super::eval::parse_number(cell).is_none()
 }
 
 fn write_cell(out: &mut Vec<u8>, cell: &str) {
@@ -47,7 +61,7 @@ mod tests {
 
     fn line(cells: &[&str]) -> String {
         let mut out = Vec::new();
-        write_record(&mut out, cells.iter().copied());
+        write_record(&mut out, cells.iter().copied(), false);
         String::from_utf8(out).unwrap()
     }
 
@@ -65,5 +79,28 @@ mod tests {
     fn lone_empty_cell_is_quoted() {
         assert_eq!(line(&[""]), "\"\"\n");
         assert_eq!(line(&["", ""]), ",\n");
+    }
+
+    #[test]
+    fn formulas_are_neutralised_only_when_asked() {
+        let cells = [
+            "=cmd|' /C calc'!A0",
+            "+1+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "-5",
+            "+1.5e3",
+            "a=b",
+        ];
+        let mut plain = Vec::new();
+        write_record(&mut plain, cells.iter().copied(), false);
+        assert!(String::from_utf8(plain).unwrap().starts_with("=cmd"));
+        let mut safe = Vec::new();
+        write_record(&mut safe, cells.iter().copied(), true);
+        assert_eq!(
+            String::from_utf8(safe).unwrap(),
+            "'=cmd|' /C calc'!A0,'+1+1,'-2+3,'@SUM(A1),'\tx,-5,+1.5e3,a=b\n"
+        );
     }
 }

@@ -14,6 +14,7 @@
 //! [`candidate_username`] and passes the answer to [`validate_registration`].
 
 use serde_json::{Map, Value};
+use unicode_normalization::UnicodeNormalization;
 
 pub mod throttle;
 
@@ -156,14 +157,18 @@ const USERNAME: FieldRule = FieldRule {
     max_len: Some(USERNAME_MAX),
 };
 
+/// A registration's username, NFKC-normalised as Django's `normalize_username`
+/// stores it, so that a full-width look-alike (`ａｄｍｉｎ`) is the same name and is
+/// refused as taken rather than becoming a second user.
 fn username_field(data: &Map<String, Value>) -> Result<Option<String>, Vec<String>> {
-    char_field(data, &USERNAME, |u| {
-        if is_valid_username(u) {
+    let name = char_field(data, &USERNAME, |u| {
+        if is_valid_username(&u.nfkc().collect::<String>()) {
             vec![]
         } else {
             vec![INVALID_USERNAME]
         }
-    })
+    })?;
+    Ok(name.map(|u| u.nfkc().collect()))
 }
 
 /// The username to check for uniqueness, when the body's username passes its other rules.

@@ -21,6 +21,26 @@ fn valid_registration_is_cleaned() {
 }
 
 #[test]
+fn usernames_are_nfkc_normalised_like_django() {
+    let body = |u: &str| json!({"username": u, "password": "x", "password2": "x"});
+    assert_eq!(
+        reg(body("\u{ff41}\u{ff44}\u{ff4d}\u{ff49}\u{ff4e}"))
+            .unwrap()
+            .username,
+        "admin"
+    );
+    assert_eq!(
+        candidate_username(&body("\u{ff41}dmin")).as_deref(),
+        Some("admin")
+    );
+    assert_eq!(reg(body("caf\u{e9}")).unwrap().username, "caf\u{e9}");
+    assert_eq!(reg(body("cafe\u{301}")).unwrap().username, "caf\u{e9}");
+    // The normalised name is the one checked for uniqueness.
+    let taken = validate_registration(&body("\u{ff41}dmin"), true).unwrap_err();
+    assert_eq!(taken["username"], json!([USERNAME_TAKEN]));
+}
+
+#[test]
 fn email_is_optional_and_may_be_blank() {
     for body in [
         json!({"username": "bob", "password": "x", "password2": "x"}),

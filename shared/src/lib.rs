@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod byte_range;
+pub mod cors;
 pub mod csv_cut;
 pub mod cut_request;
 pub mod files;

@@ -83,8 +83,10 @@ pub fn jwt(username: &str, is_admin: bool, token_type: TokenType) -> String {
     .0
 }
 
-fn admin_jwt() -> String {
-    jwt("ops-admin", true, TokenType::Access)
+/// An access token of a real admin: an admin JWT counts only while its user is
+/// still an active admin of the app, so this one is signed in, not minted.
+fn admin_jwt(stack: &Stack) -> String {
+    crate::common::app_admin_token(stack, "ops-admin")
 }
 
 fn get(stack: &Stack, path_and_query: &str, bearer: Option<&str>) -> RequestBuilder {
@@ -267,7 +269,7 @@ fn percentage_updates_route_traffic_and_are_audited(stack: &Stack) {
     let (code, body) = migration(
         stack,
         "action=update_percentage&percentage=100&reason=canary+looks+good",
-        &admin_jwt(),
+        &admin_jwt(stack),
     );
     assert_eq!(
         (code, &body),
@@ -377,7 +379,7 @@ fn write_freeze_passes_reads_and_refuses_writes_on_both_branches(stack: &Stack) 
     let (code, body) = migration(
         stack,
         "action=enable_maintenance&mode=write_freeze&reason=final+sync",
-        &admin_jwt(),
+        &admin_jwt(stack),
     );
     assert_eq!(code, 200, "{body}");
     std::thread::sleep(Duration::from_millis(CONFIG_CACHE_MS + 200));
@@ -484,7 +486,11 @@ fn switch(stack: &Stack, body: &str) -> (u16, Value) {
 }
 
 fn deployment(stack: &Stack) -> Value {
-    let (code, _, body) = send_json(get(stack, "/admin/deployment/current", Some(&admin_jwt())));
+    let (code, _, body) = send_json(get(
+        stack,
+        "/admin/deployment/current",
+        Some(&admin_jwt(stack)),
+    ));
     assert_eq!(code, 200);
     body
 }
@@ -550,8 +556,8 @@ fn deployment_switch_requires_a_healthy_target(stack: &Stack) {
     );
 }
 
-fn metrics(stack: &Stack) -> Value {
-    let (code, by, body) = send_json(get(stack, "/metrics", None));
+pub fn metrics(stack: &Stack) -> Value {
+    let (code, by, body) = send_json(get(stack, "/metrics", Some(ADMIN_TOKEN)));
     assert_eq!((code, by.as_str()), (200, "gateway"), "{body}");
     body
 }
@@ -650,7 +656,14 @@ fn app_errors_reach_metrics_and_the_cron_alerts_once_and_rolls_back(stack: &Stac
 }
 
 fn health_reports_each_check(stack: &Stack) {
+    // Without a credential: liveness only, no probe behind it.
     let (code, by, body) = send_json(get(stack, "/health", None));
+    assert_eq!((code, by.as_str()), (200, "gateway"), "{body}");
+    assert_eq!(body, json!({"status": "ok", "service": "gateway"}));
+    let (code, _, body) = send_json(get(stack, "/health", Some("not-the-token")));
+    assert_eq!(code, 401, "{body}");
+    // Operators get the deep check.
+    let (code, by, body) = send_json(get(stack, "/health", Some(ADMIN_TOKEN)));
     assert_eq!((code, by.as_str()), (200, "gateway"), "{body}");
     assert_eq!(body["status"], "healthy", "{body}");
     for check in ["kv", "app", "legacy"] {
@@ -659,7 +672,7 @@ fn health_reports_each_check(stack: &Stack) {
     }
     // The legacy origin down: degraded, not unhealthy (the app still answers).
     stack.stop_legacy();
-    let (code, _, body) = send_json(get(stack, "/health", None));
+    let (code, _, body) = send_json(get(stack, "/health", Some(ADMIN_TOKEN)));
     stack.start_legacy();
     assert_eq!((code, &body["status"]), (200, &json!("degraded")), "{body}");
     assert_eq!(body["checks"]["legacy"]["ok"], false, "{body}");

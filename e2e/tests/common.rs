@@ -100,3 +100,29 @@ pub fn unique(prefix: &str) -> String {
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{prefix}{n}x{nanos}")
 }
+
+/// A fresh access token of `name`, an admin of the app: registered on the app
+/// (once), promoted in D1 and signed in through the gateway.
+pub fn app_admin_token(stack: &e2e::Stack, name: &str) -> String {
+    let password = "correct horse 42";
+    let app = |path: &str| {
+        e2e::client()
+            .post(format!("{}{path}", stack.gateway))
+            .header("X-Beta-User", "true")
+            .header("CF-Connecting-IP", "198.51.100.78")
+    };
+    // A second run of this finds the name taken; that is fine.
+    app("/api/accounts/register/")
+        .json(&serde_json::json!({"username": name, "password": password, "password2": password}))
+        .send()
+        .expect("register");
+    stack.d1_execute(&format!(
+        "UPDATE users SET is_admin = 1, is_active = 1 WHERE username = '{name}'"
+    ));
+    let (status, _, body) = send_json(
+        app("/api/accounts/login/")
+            .json(&serde_json::json!({"username": name, "password": password})),
+    );
+    assert_eq!(status, 200, "{body}");
+    body["access"].as_str().expect("access").to_string()
+}

@@ -14,6 +14,7 @@ mod filters;
 mod foundation;
 mod frontend;
 mod proxy;
+mod security;
 mod session;
 mod split;
 
@@ -39,6 +40,7 @@ fn main() {
     tests.extend(filters::TESTS);
     tests.extend(frontend::TESTS);
     tests.extend(cutover::TESTS);
+    tests.extend(security::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

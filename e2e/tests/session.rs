@@ -55,6 +55,16 @@ impl User {
         user
     }
 
+    /// An app-side user signed in elsewhere (e.g. an imported legacy account).
+    pub fn app_with_token(stack: &Stack, access: String, next_ip: fn() -> String) -> User {
+        User {
+            base: stack.gateway.clone(),
+            app: true,
+            access,
+            next_ip,
+        }
+    }
+
     /// A request to `/api/list_cutter/<path>`.
     pub fn req(&self, method: Method, path: &str) -> RequestBuilder {
         self.api(method, &format!("/api/list_cutter/{path}"))

@@ -173,7 +173,8 @@ async fn sign_in(mut req: Request, env: &Env, admins_only: bool) -> Answer {
     Ok(json(200, &pair_body(&pair, &user, &[])))
 }
 
-/// Rotation: the presented refresh token is revoked and a new pair is issued.
+/// Rotation: a new pair is issued; the presented refresh token is revoked unless
+/// `REFRESH_TOKEN_REUSE` keeps it usable, as Django does (see `settings::refresh_reuse`).
 pub async fn refresh(mut req: Request, env: &Env) -> Answer {
     let body = json_body(&mut req).await?;
     let token = rules::validate_refresh(&body).map_err(|e| json(400, &Value::Object(e)))?;
@@ -195,9 +196,11 @@ pub async fn refresh(mut req: Request, env: &Env) -> Answer {
         .map_err(internal("user lookup"))?
         .filter(users::User::is_active)
         .ok_or_else(invalid)?;
-    tokens::revoke(env, &claims, "token_rotated", now)
-        .await
-        .map_err(internal("revoke"))?;
+    if !settings::refresh_reuse(env) {
+        tokens::revoke(env, &claims, "token_rotated", now)
+            .await
+            .map_err(internal("revoke"))?;
+    }
     let pair = tokens::issue_pair(env, &cfg, &user.token_user(), now)
         .await
         .map_err(internal("issue tokens"))?;

@@ -38,3 +38,14 @@ pub fn jwt(env: &Env) -> Option<JwtConfig> {
     cfg.accept_legacy = var(env, "ACCEPT_LEGACY_TOKENS").is_none_or(|v| v.trim() != "false");
     Some(cfg)
 }
+
+/// `REFRESH_TOKEN_REUSE`: whether a refresh token stays usable after it was used
+/// (anything but `false` is on). Django's simplejwt without the blacklist app
+/// accepts a used refresh token until it expires, and the legacy web client
+/// relies on it: it keeps its login refresh token for the whole day and never
+/// stores the rotated one. On, rotation issues a new pair without revoking the
+/// presented token; logout still revokes it. Off, a used refresh token is revoked
+/// (strict rotation) — for when no legacy client is left.
+pub fn refresh_reuse(env: &Env) -> bool {
+    var(env, "REFRESH_TOKEN_REUSE").is_none_or(|v| v.trim() != "false")
+}

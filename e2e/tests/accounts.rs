@@ -15,6 +15,10 @@ use shared::jwt::{self, JwtConfig, TokenType, TokenUser};
 pub const TESTS: &[(&str, TestFn)] = &[
     ("accounts::parity_with_legacy", parity_with_legacy),
     (
+        "accounts::the_legacy_clients_session_works_on_the_app",
+        the_legacy_clients_session_works_on_the_app,
+    ),
+    (
         "accounts::django_user_and_token_work_on_app",
         django_user_and_token_work_on_app,
     ),
@@ -209,7 +213,8 @@ fn parity_with_legacy(stack: &Stack) {
 /// A user created by Django (870 000 iterations) and copied into D1 with its hash logs in to
 /// the app; a token Django issued is accepted by the app, and its refresh token rotates once.
 /// With `ACCEPT_LEGACY_TOKENS=false` (after the cutover) Django's tokens are
-/// refused as invalid while the same user still logs in with their password.
+/// refused as invalid while the same user still logs in with their password; with
+/// `REFRESH_TOKEN_REUSE=false` a used refresh token is revoked (strict rotation).
 fn django_tokens_refused_when_turned_off(stack: &Stack) {
     let name = "dj_dave";
     stack.legacy_manage(&["seed_user", "--username", name, "--password", PASSWORD]);
@@ -221,7 +226,10 @@ fn django_tokens_refused_when_turned_off(stack: &Stack) {
         on_legacy(legacy(stack, Method::POST, "login/").json(&login_body(name, PASSWORD)));
     assert_eq!(status, 200, "{dj}");
 
-    let app = stack.start_app_alone(&[("ACCEPT_LEGACY_TOKENS", "false")]);
+    let app = stack.start_app_alone(&[
+        ("ACCEPT_LEGACY_TOKENS", "false"),
+        ("REFRESH_TOKEN_REUSE", "false"),
+    ]);
     stack.d1_execute_at(
         &app.state,
         &format!(
@@ -260,6 +268,16 @@ fn django_tokens_refused_when_turned_off(stack: &Stack) {
         (200, id.to_string()),
         "{me}"
     );
+    let refresh = || {
+        send_json(
+            client()
+                .post(url("token/refresh/"))
+                .json(&json!({"refresh": tokens["refresh"]})),
+        )
+    };
+    assert_eq!(refresh().0, 200);
+    let (status, _, body) = refresh();
+    assert_eq!((status, body), (401, jwt::simplejwt_error_body()));
 }
 
 fn django_user_and_token_work_on_app(stack: &Stack) {
@@ -313,8 +331,10 @@ fn django_user_and_token_work_on_app(stack: &Stack) {
     let (status, rotated) = refresh();
     assert_eq!(status, 200, "{rotated}");
     assert!(rotated["access"].is_string());
-    // Rotation revoked the Django-issued refresh token.
-    assert_eq!(refresh(), (401, jwt::simplejwt_error_body()));
+    // As on Django, a used refresh token stays usable until it expires
+    // (REFRESH_TOKEN_REUSE, on by default).
+    let (status, again) = refresh();
+    assert_eq!(status, 200, "{again}");
 }
 
 /// A user registered on the app, copied into `auth_user`, logs in to Django; a token the app
@@ -445,10 +465,20 @@ fn bad_tokens_are_refused_and_change_nothing(stack: &Stack) {
     let (status, _) = on_app(app(stack, ip, Method::GET, "user/").bearer_auth(access));
     assert_eq!(status, 200);
 
-    // A rotated refresh token is dead.
+    // A used refresh token stays usable (REFRESH_TOKEN_REUSE, as on Django)...
     let (status, rotated) =
         on_app(app(stack, ip, Method::POST, "token/refresh/").json(&json!({"refresh": refresh})));
     assert_eq!(status, 200, "{rotated}");
+    let (status, body) =
+        on_app(app(stack, ip, Method::POST, "token/refresh/").json(&json!({"refresh": refresh})));
+    assert_eq!(status, 200, "{body}");
+    // ...until a logout names it.
+    let (status, body) = on_app(
+        app(stack, ip, Method::POST, "logout/")
+            .bearer_auth(str_of(&body, "access"))
+            .json(&json!({"refresh": refresh})),
+    );
+    assert_eq!(status, 200, "{body}");
     let (status, body) =
         on_app(app(stack, ip, Method::POST, "token/refresh/").json(&json!({"refresh": refresh})));
     assert_eq!((status, body), (401, jwt::simplejwt_error_body()));
@@ -594,4 +624,109 @@ fn malformed_json_methods_and_slashes(stack: &Stack) {
         (status, body),
         (405, json!({"detail": "Method \"GET\" not allowed."}))
     );
+}
+
+/// The legacy web client against the app through the gateway: it keeps its login's
+/// refresh token for the day (never the rotated one), sends a saved file's cut and a
+/// save without a token first and retries after refreshing on the 401; its logout
+/// revokes that refresh token.
+fn the_legacy_clients_session_works_on_the_app(stack: &Stack) {
+    let ip = "203.0.113.31";
+    let name = crate::common::unique("legacy_web");
+    let (status, reg) =
+        on_app(app(stack, ip, Method::POST, "register/").json(&register_body(&name)));
+    assert_eq!(status, 201, "{reg}");
+    let (status, login) =
+        on_app(app(stack, ip, Method::POST, "login/").json(&login_body(&name, PASSWORD)));
+    assert_eq!(status, 200, "{login}");
+    let login_refresh = str_of(&login, "refresh").to_string();
+    let refresh = || {
+        let (status, body) = on_app(
+            app(stack, ip, Method::POST, "token/refresh/")
+                .json(&json!({ "refresh": login_refresh })),
+        );
+        assert_eq!(status, 200, "refresh with the login's token: {body}");
+        str_of(&body, "access").to_string()
+    };
+    let cutter = |method: Method, path: &str| {
+        client()
+            .request(method, format!("{}/api/list_cutter/{path}", stack.gateway))
+            .header("X-Beta-User", "true")
+            .header("CF-Connecting-IP", ip)
+    };
+    let csv = "name,city\nJohn,NYC\nJane,LA\n";
+    let form = || {
+        reqwest::blocking::multipart::Form::new().part(
+            "file",
+            reqwest::blocking::multipart::Part::bytes(csv.as_bytes().to_vec())
+                .file_name("people.csv"),
+        )
+    };
+    let (status, _, saved) = send_json(
+        cutter(Method::POST, "upload/")
+            .bearer_auth(str_of(&login, "access"))
+            .multipart(form()),
+    );
+    assert_eq!(status, 200, "{saved}");
+    let mut access = String::new();
+    for _ in 0..3 {
+        access = refresh();
+    }
+    let (status, _, me) = send_json(app(stack, ip, Method::GET, "user/").bearer_auth(&access));
+    assert_eq!(status, 200, "{me}");
+
+    // The saved file's cut: first without a token, then after a refresh.
+    let cut =
+        json!({"columns": ["name"], "file_path": saved["file_path"], "filters": {"city": "NYC"}});
+    let resp = cutter(Method::POST, "export_csv/")
+        .json(&cut)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let access = refresh();
+    let resp = cutter(Method::POST, "export_csv/")
+        .bearer_auth(&access)
+        .json(&cut)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().unwrap(), "name\nJohn\n");
+
+    // The save, the same way.
+    let save = || {
+        form()
+            .text("file_name", "people_cut.csv")
+            .text(
+                "metadata",
+                r#"{"columns":["name"],"filters":{"city":"NYC"}}"#,
+            )
+            .text(
+                "original_file_id",
+                saved["file_id"].as_str().unwrap().to_string(),
+            )
+    };
+    let (status, _, body) =
+        send_json(cutter(Method::POST, "save_generated_file/").multipart(save()));
+    assert_eq!(status, 401, "{body}");
+    let access = refresh();
+    let (status, _, body) = send_json(
+        cutter(Method::POST, "save_generated_file/")
+            .bearer_auth(&access)
+            .multipart(save()),
+    );
+    assert_eq!(status, 201, "{body}");
+
+    // Logout with the login's refresh token revokes it.
+    let (status, body) = on_app(
+        app(stack, ip, Method::POST, "logout/")
+            .bearer_auth(&access)
+            .json(&json!({ "refresh": login_refresh })),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = on_app(
+        app(stack, ip, Method::POST, "token/refresh/").json(&json!({ "refresh": login_refresh })),
+    );
+    assert_eq!((status, body), (401, jwt::simplejwt_error_body()));
+    let (status, _, _) = send_json(app(stack, ip, Method::GET, "user/").bearer_auth(&access));
+    assert_eq!(status, 401);
 }

@@ -57,7 +57,7 @@ pub async fn register(mut req: Request, env: &Env) -> Answer {
         }
         Err(users::CreateError::Db(e)) => return Err(http::internal_error("user insert", e)),
     };
-    let pair = tokens::issue_pair(env, &cfg, &user.token_user(), http::now_unix())
+    let pair = tokens::issue_pair(env, &cfg, &user.token_user(), http::now_unix(), None)
         .await
         .map_err(internal("issue tokens"))?;
     audit::record(
@@ -157,7 +157,7 @@ async fn sign_in(mut req: Request, env: &Env, admins_only: bool) -> Answer {
     users::touch_last_login(env, user.id)
         .await
         .map_err(internal("last login"))?;
-    let pair = tokens::issue_pair(env, &cfg, &user.token_user(), now)
+    let pair = tokens::issue_pair(env, &cfg, &user.token_user(), now, None)
         .await
         .map_err(internal("issue tokens"))?;
     audit::record(
@@ -185,12 +185,10 @@ pub async fn refresh(mut req: Request, env: &Env) -> Answer {
         worker::console_log!("refresh token refused: {e}");
         invalid()
     })?;
-    if !tokens::refresh_usable(env, &cfg, &claims)
+    let session = tokens::usable_session(env, &cfg, &claims)
         .await
         .map_err(internal("refresh lookup"))?
-    {
-        return Err(invalid());
-    }
+        .ok_or_else(invalid)?;
     let user = users::by_id(env, claims.user_id)
         .await
         .map_err(internal("user lookup"))?
@@ -201,7 +199,7 @@ pub async fn refresh(mut req: Request, env: &Env) -> Answer {
             .await
             .map_err(internal("revoke"))?;
     }
-    let pair = tokens::issue_pair(env, &cfg, &user.token_user(), now)
+    let pair = tokens::issue_pair(env, &cfg, &user.token_user(), now, Some(&session))
         .await
         .map_err(internal("issue tokens"))?;
     audit::record(
@@ -236,8 +234,11 @@ pub async fn logout(mut req: Request, env: &Env) -> Answer {
         }
         Some(_) => return Err(json(400, &json!({"refresh": [rules::NOT_A_STRING]}))),
     };
-    for c in std::iter::once(&claims).chain(refresh.as_ref()) {
-        tokens::revoke(env, c, "user_logout", now)
+    tokens::revoke(env, &claims, "user_logout", now)
+        .await
+        .map_err(internal("revoke"))?;
+    if let Some(refresh) = &refresh {
+        tokens::revoke_session(env, refresh, now)
             .await
             .map_err(internal("revoke"))?;
     }

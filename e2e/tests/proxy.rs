@@ -45,6 +45,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "proxy::rate_limit_gives_429_with_retry_after",
         rate_limit_gives_429_with_retry_after,
     ),
+    (
+        "proxy::legacy_204_with_a_body_breaks_no_later_request",
+        legacy_204_with_a_body_breaks_no_later_request,
+    ),
 ];
 
 fn echo(stack: &Stack) -> String {
@@ -349,4 +353,91 @@ fn rate_limit_gives_429_with_retry_after(stack: &Stack) {
         .send()
         .unwrap();
     assert_eq!(other.status(), 204);
+}
+
+/// The legacy origin answers `delete/` with `204` plus `Content-Length: 40` and a
+/// body (the stand-in too, on the wire). Through the gateway at 0%, uploads and
+/// deletes in turn all succeed: the stray bytes never become a later request's
+/// answer (a 502), and no write is sent twice.
+fn legacy_204_with_a_body_breaks_no_later_request(stack: &Stack) {
+    use reqwest::blocking::multipart::{Form, Part};
+    use std::io::{Read, Write};
+
+    stack.set_percentage("0");
+    let name = crate::common::unique("framing");
+    let user = crate::session::User::register(stack, false, &name, || ipv4(360_001));
+    let upload = |i: usize| -> String {
+        let resp = client()
+            .post(format!("{}/api/list_cutter/upload/", stack.gateway))
+            .header("CF-Connecting-IP", ipv4(360_002))
+            .bearer_auth(&user.access)
+            .multipart(
+                Form::new().part(
+                    "file",
+                    Part::bytes(format!("n,v\n{i},x\n").into_bytes())
+                        .file_name(format!("{name}-{i}.csv")),
+                ),
+            )
+            .send()
+            .unwrap();
+        assert_eq!(
+            (resp.status().as_u16(), served_by(&resp).as_str()),
+            (200, "legacy"),
+            "upload {i}"
+        );
+        let body: Value = resp.json().unwrap();
+        body["file_id"].as_str().unwrap().to_string()
+    };
+
+    // On the wire, directly: the 204 carries its 40 bytes.
+    let id = upload(0);
+    let addr = stack.legacy.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        conn,
+        "DELETE /api/list_cutter/delete/{id}/ HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        user.access
+    )
+    .unwrap();
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 204"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("content-length: 40"),
+        "{head}"
+    );
+    assert_eq!(body, r#"{"message":"File deleted successfully."}"#);
+
+    // Through the gateway: every write after a delete still lands, once.
+    for i in 1..=12 {
+        let id = upload(i);
+        let resp = client()
+            .delete(format!("{}/api/list_cutter/delete/{id}/", stack.gateway))
+            .header("CF-Connecting-IP", ipv4(360_002))
+            .bearer_auth(&user.access)
+            .send()
+            .unwrap();
+        assert_eq!(
+            (resp.status().as_u16(), served_by(&resp).as_str()),
+            (204, "legacy"),
+            "delete {i}"
+        );
+    }
+    let listed: Value = client()
+        .get(format!(
+            "{}/api/list_cutter/list_saved_files/",
+            stack.legacy
+        ))
+        .bearer_auth(&user.access)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        listed["files"],
+        serde_json::json!([]),
+        "each upload once, each deleted"
+    );
 }

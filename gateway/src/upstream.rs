@@ -38,6 +38,13 @@ pub async fn to_legacy(
     }
     // fetch() sets Host from the target URL: the legacy origin's own host.
     headers.delete("Host")?;
+    // The legacy origin answers DELETE with a 204 that carries a body anyway; on a
+    // pooled connection those bytes would be read as the next request's answer.
+    // Asked to close, the origin ends the connection after it, and the stray
+    // bytes with it.
+    if shared::routing::closes_connection(req.method().as_ref()) {
+        headers.set("Connection", "close")?;
+    }
 
     // A body is a stream that can be sent once; a bodiless idempotent request
     // may be sent again when a pooled connection turns out to be closed.

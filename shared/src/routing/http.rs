@@ -26,6 +26,16 @@ pub fn is_known_method(method: &str) -> bool {
     KNOWN_METHODS.contains(&method)
 }
 
+/// Whether a request to the legacy origin must not leave its connection for
+/// reuse. Legacy's `delete/<id>/` answers `204 No Content` with
+/// `Content-Length: 40` and a JSON body: a client that honours the 204 leaves
+/// those bytes on the connection, and the next request on it reads them as its
+/// status line and fails, though the origin did handle it (so it cannot be
+/// retried). A DELETE is the only request whose answer is a 204 there.
+pub fn closes_connection(method: &str) -> bool {
+    method.eq_ignore_ascii_case("DELETE")
+}
+
 /// The path as the origins will interpret it, for the routing decision only (what
 /// is forwarded stays as the client sent it): percent-escapes decoded (WSGI hands
 /// Django a decoded `PATH_INFO`, so `/admin%2flogin%2f` *is* `/admin/login/` there),

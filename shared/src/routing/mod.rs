@@ -24,9 +24,9 @@ pub use config::{
     parse_staging_hosts, Backend, ConfigError, Maintenance, RawConfig, RolloutConfig, RoutePin,
 };
 pub use http::{
-    cookie_value, forwarded_headers, https_redirect, is_app_admin_path, is_gateway_path,
-    is_known_method, normalize_host, normalize_path, valid_request_id, KNOWN_METHODS,
-    SECURITY_HEADERS,
+    closes_connection, cookie_value, forwarded_headers, https_redirect, is_app_admin_path,
+    is_gateway_path, is_known_method, normalize_host, normalize_path, valid_request_id,
+    KNOWN_METHODS, SECURITY_HEADERS,
 };
 pub use signed::{
     beta_token_claims, mint_beta_token, sticky_cookie_value, sticky_set_cookie, verify_beta_token,

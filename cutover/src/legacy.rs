@@ -2,10 +2,15 @@
 //! the lineage table, read in primary-key pages and written by reverse-sync.
 //! Timestamps travel as RFC 3339 UTC text, arrays as lists, `metadata` (jsonb)
 //! as the string legacy stored (generated files keep the client's JSON string).
+//!
+//! A legacy of the Neo4j era has no lineage table: its lineage is read from, and
+//! written back into, each generated file's metadata ([`LineageSource`]).
 
 use postgres::{Client, NoTls, Row};
 use serde_json::Value;
-use shared::migration::{EdgeRecord, UserRecord};
+use shared::migration::{
+    edges_from_metadata, metadata_with_original, EdgeRecord, LineageSource, UserRecord,
+};
 
 pub const USERS: &str = "auth_user";
 pub const FILES: &str = "list_cutter_savedfile";
@@ -62,6 +67,7 @@ fn utc(column: &str) -> String {
 
 pub struct Legacy {
     db: Client,
+    lineage: LineageSource,
 }
 
 /// A saved-file row and where its bytes should be.
@@ -90,9 +96,24 @@ pub struct Page<T> {
 
 impl Legacy {
     pub fn connect(url: &str) -> Result<Legacy, String> {
-        Client::connect(url, NoTls)
-            .map(|db| Legacy { db })
-            .map_err(|e| format!("PostgreSQL {url}: {e}"))
+        let mut db = Client::connect(url, NoTls).map_err(|e| format!("PostgreSQL {url}: {e}"))?;
+        let has_table: bool = db
+            .query_one(
+                "SELECT to_regclass(quote_ident(current_schema()) || '.' || $1) IS NOT NULL",
+                &[&EDGES],
+            )
+            .map_err(|e| e.to_string())?
+            .get(0);
+        let lineage = match has_table {
+            true => LineageSource::Table,
+            false => LineageSource::Metadata,
+        };
+        Ok(Legacy { db, lineage })
+    }
+
+    /// Where this legacy keeps lineage.
+    pub fn lineage_source(&self) -> LineageSource {
+        self.lineage
     }
 
     /// The tables whose schema is not the expected one, each with what is missing.
@@ -115,6 +136,10 @@ impl Legacy {
                 .copied()
                 .filter(|c| !present.iter().any(|p| p == c))
                 .collect();
+            // The lineage table is optional: without it lineage is in the metadata.
+            if present.is_empty() && *table == EDGES {
+                continue;
+            }
             if present.is_empty() {
                 problems.push((*table, format!("table {table} does not exist")));
             } else if !missing.is_empty() {
@@ -219,8 +244,13 @@ impl Legacy {
             .collect())
     }
 
-    /// Lineage edges with primary key `> after`, as the app's rows.
+    /// Lineage edges as the app's rows, a page after the primary key `after`: of the
+    /// lineage table, or (Neo4j era) of the saved files, each generated file giving
+    /// the rows its metadata names.
     pub fn edges(&mut self, after: i64, limit: i64) -> Result<Page<EdgeRecord>, String> {
+        if self.lineage == LineageSource::Metadata {
+            return self.edges_in_metadata(after, limit);
+        }
         let sql = format!(
             "SELECT id::bigint, source_file_id, target_file_id, relationship_type \
              FROM {EDGES} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint"
@@ -230,6 +260,19 @@ impl Legacy {
                 (row.get(1), row.get(2), row.get(3));
             EdgeRecord::from_legacy(&source, &target, &kind)
                 .ok_or_else(|| format!("unknown type {kind:?}"))
+        })
+    }
+
+    fn edges_in_metadata(&mut self, after: i64, limit: i64) -> Result<Page<EdgeRecord>, String> {
+        let page = self.files(after, limit)?;
+        Ok(Page {
+            rows: page
+                .rows
+                .iter()
+                .flat_map(|f| edges_from_metadata(&f.file_id, f.metadata.as_deref().unwrap_or("")))
+                .collect(),
+            unreadable: page.unreadable,
+            last: page.last,
         })
     }
 
@@ -329,8 +372,13 @@ impl Legacy {
             .map_err(|e| e.to_string())
     }
 
-    /// Inserts the legacy edge of an app row; false when it was already there.
+    /// Writes the legacy form of an app lineage row; false when it was already
+    /// there. Neo4j era: the child's metadata names the parent (both rows of a cut
+    /// write the same thing).
     pub fn insert_edge(&mut self, e: &EdgeRecord) -> Result<bool, String> {
+        if self.lineage == LineageSource::Metadata {
+            return self.write_original(&e.child_id, &e.parent_id);
+        }
         let (source, target) = e.to_legacy();
         self.db
             .execute(
@@ -340,6 +388,30 @@ impl Legacy {
                      ON CONFLICT (source_file_id, target_file_id, relationship_type) DO NOTHING"
                 ),
                 &[&source, &target, &e.relationship],
+            )
+            .map(|n| n > 0)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Legacy {
+    fn write_original(&mut self, child: &str, parent: &str) -> Result<bool, String> {
+        let row = self
+            .db
+            .query_opt(
+                &format!("SELECT metadata::text FROM {FILES} WHERE file_id = $1"),
+                &[&child],
+            )
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("saved file {child} is not on legacy"))?;
+        let current = row.get::<_, Option<String>>(0).map(|t| metadata_text(&t));
+        let Some(updated) = metadata_with_original(current.as_deref(), parent) else {
+            return Ok(false);
+        };
+        self.db
+            .execute(
+                &format!("UPDATE {FILES} SET metadata = to_jsonb($2::text) WHERE file_id = $1"),
+                &[&child, &updated],
             )
             .map(|n| n > 0)
             .map_err(|e| e.to_string())

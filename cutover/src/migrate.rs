@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use shared::migration::{check_edge, check_file, check_user, FileRecord};
+use shared::migration::{check_edge, check_file, check_user, FileRecord, LineageSource};
 
 use crate::api::Api;
 use crate::legacy::{self, Legacy, LegacyFile, Page};
@@ -346,6 +346,7 @@ pub fn run(
 ) -> Result<Report, String> {
     let mut legacy = Legacy::connect(database_url)?;
     let mut report = Report::new(command);
+    report.lineage_source = Some(legacy.lineage_source());
     let broken: Vec<&str> = {
         let problems = legacy.schema_problems()?;
         for (_, why) in &problems {
@@ -357,7 +358,11 @@ pub fn run(
         problems.iter().map(|(t, _)| *t).collect()
     };
     let mut total = 0;
-    for table in [legacy::USERS, legacy::FILES, legacy::EDGES] {
+    let edges_table = (legacy.lineage_source() == LineageSource::Table).then_some(legacy::EDGES);
+    for table in [Some(legacy::USERS), Some(legacy::FILES), edges_table]
+        .into_iter()
+        .flatten()
+    {
         if !broken.contains(&table) {
             total += legacy.count(table)? as u64;
         }

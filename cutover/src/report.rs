@@ -57,6 +57,8 @@ pub struct Report {
     pub users: Tally,
     pub files: Tally,
     pub relationships: Tally,
+    /// Where the legacy side keeps lineage (its table, or the Neo4j era's metadata).
+    pub lineage_source: Option<shared::migration::LineageSource>,
     pub bytes_sent: u64,
     pub problems: Vec<Problem>,
     /// Seconds each table took, for per-table rates.
@@ -79,6 +81,7 @@ impl Report {
             users: Tally::default(),
             files: Tally::default(),
             relationships: Tally::default(),
+            lineage_source: None,
             bytes_sent: 0,
             problems: Vec::new(),
             phases: Vec::new(),
@@ -147,6 +150,7 @@ impl Report {
             "users": self.users,
             "files": self.files,
             "relationships": self.relationships,
+            "lineage_source": self.lineage_source,
             "changes": self.changes(),
             "bytes_sent": self.bytes_sent,
             "seconds": (secs * 1000.0).round() / 1000.0,

@@ -26,6 +26,7 @@ pub fn run(
     let mut legacy = Legacy::connect(database_url)?;
     let mut state = State::load(state_path)?;
     let mut report = Report::new("reverse-sync");
+    report.lineage_source = Some(legacy.lineage_source());
     let schema = legacy.schema_problems()?;
     if let Some((_, why)) = schema.first() {
         return Err(format!(

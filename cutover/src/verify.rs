@@ -209,6 +209,7 @@ pub fn run(
     let report = json!({
         "command": "verify",
         "ok": ok,
+        "lineage_source": legacy.lineage_source(),
         "tables": {"users": users.to_json(), "files": files.to_json(), "relationships": edges.to_json()},
         "checksums": {"checked": checked, "of": files.legacy, "sample_seed": opts.sample.map(|_| opts.seed)},
         "password_hashes_compared": legacy_users.len() - users.missing,

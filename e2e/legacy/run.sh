@@ -23,6 +23,7 @@ mkdir -p "$LEGACY_MEDIA_ROOT/uploads"
 cd "$here"
 "$py" manage.py ensure_database
 "$py" manage.py migrate --noinput
+"$py" manage.py lineage_store
 
 access_log=()
 if [ "${LEGACY_ACCESS_LOG:-0}" = 1 ]; then access_log=(--access-logfile /dev/stderr); fi

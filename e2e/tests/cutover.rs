@@ -48,6 +48,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "cutover::rollout_drives_the_gateway",
         rollout_drives_the_gateway,
     ),
+    (
+        "cutover::a_neo4j_era_legacy_migrates_verifies_and_takes_app_cuts_back",
+        a_neo4j_era_legacy_migrates_verifies_and_takes_app_cuts_back,
+    ),
 ];
 
 const TOKEN: &str = "local-dev-admin-token";
@@ -60,7 +64,7 @@ fn next_ip() -> String {
     next_in(&NEXT, 800_000)
 }
 
-/// The module's legacy side: database, media folder, stand-in.
+/// A legacy side of the module: database, media folder, stand-in.
 struct Source {
     db: String,
     media: PathBuf,
@@ -68,14 +72,16 @@ struct Source {
     state: PathBuf,
     env: Vec<(&'static str, String)>,
     root: PathBuf,
+    /// Where the tool sends: the stack's gateway, unless set.
+    app_url: Option<String>,
 }
 
-/// The module's stand-in process; [`shutdown`] stops it.
-static PROCESS: Mutex<Option<Group>> = Mutex::new(None);
+/// The module's stand-in processes; [`shutdown`] stops them.
+static PROCESSES: Mutex<Vec<Group>> = Mutex::new(Vec::new());
 
-/// Stops the module's stand-in (the suite calls it before the stack goes down).
+/// Stops the module's stand-ins (the suite calls it before the stack goes down).
 pub fn shutdown() {
-    if let Some(mut process) = PROCESS.lock().unwrap().take() {
+    for mut process in PROCESSES.lock().unwrap().drain(..) {
         process.stop();
     }
 }
@@ -83,12 +89,14 @@ pub fn shutdown() {
 impl Source {
     fn get(stack: &Stack) -> &'static Source {
         static SOURCE: OnceLock<Source> = OnceLock::new();
-        SOURCE.get_or_init(|| Source::start(stack))
+        SOURCE.get_or_init(|| Source::start(stack, "cutover", FIRST_ID, &[]))
     }
 
-    fn start(stack: &Stack) -> Source {
-        let db = format!("cutover_{}", std::process::id());
-        let media = stack.dir.join("cutover-media");
+    /// A database `<name>_<pid>` with its media folder and stand-in (run with
+    /// `extra` env), whose user ids start at `first_id`.
+    fn start(stack: &Stack, name: &str, first_id: u32, extra: &[(&'static str, &str)]) -> Source {
+        let db = format!("{name}_{}", std::process::id());
+        let media = stack.dir.join(format!("{name}-media"));
         std::fs::create_dir_all(media.join("uploads")).unwrap();
         let port = free_port();
         let mut env = stack.legacy_env();
@@ -98,12 +106,13 @@ impl Source {
             ("LEGACY_DB_NAME", db.clone()),
             ("LEGACY_MEDIA_ROOT", media.display().to_string()),
         ]);
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let mut cmd = Command::new(stack.root.join("e2e/legacy/run.sh"));
         cmd.envs(env.clone());
-        *PROCESS.lock().unwrap() = Some(Group::spawn(
-            "legacy stand-in (cutover)",
+        PROCESSES.lock().unwrap().push(Group::spawn(
+            &format!("legacy stand-in ({name})"),
             cmd,
-            &stack.dir.join("cutover-legacy.log"),
+            &stack.dir.join(format!("{name}-legacy.log")),
         ));
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(90);
@@ -120,15 +129,16 @@ impl Source {
         }
         stack.psql_in(
             &db,
-            &format!("ALTER SEQUENCE auth_user_id_seq RESTART WITH {FIRST_ID}"),
+            &format!("ALTER SEQUENCE auth_user_id_seq RESTART WITH {first_id}"),
         );
         Source {
-            state: stack.dir.join("cutover-state.json"),
+            state: stack.dir.join(format!("{name}-state.json")),
             db,
             media,
             url,
             env,
             root: stack.root.clone(),
+            app_url: None,
         }
     }
 
@@ -160,7 +170,10 @@ impl Source {
         let mut cmd = Command::new(bin);
         cmd.args(args)
             .arg("--json")
-            .env("CUTOVER_APP_URL", &stack.gateway)
+            .env(
+                "CUTOVER_APP_URL",
+                self.app_url.as_deref().unwrap_or(&stack.gateway),
+            )
             .env("ADMIN_API_TOKEN", TOKEN)
             .env("LEGACY_DATABASE_URL", self.database_url(stack))
             .env("LEGACY_MEDIA_ROOT", &self.media);
@@ -1003,4 +1016,183 @@ fn rollout_drives_the_gateway(stack: &Stack) {
         ),
         (json!(0), json!("off"))
     );
+}
+
+/// A legacy of the Neo4j era: no lineage table, each generated file's metadata
+/// naming its original. Its own stand-in and database, and an app Worker of its
+/// own (so the main stack's imports cannot count as files this legacy lacks).
+fn a_neo4j_era_legacy_migrates_verifies_and_takes_app_cuts_back(stack: &Stack) {
+    let app_alone = stack.start_app_alone(&[]);
+    let mut src = Source::start(
+        stack,
+        "neo4j",
+        720_000_001,
+        &[("LEGACY_LINEAGE_STORE", "metadata")],
+    );
+    src.app_url = Some(app_alone.url.clone());
+    let on_app = |method: reqwest::Method, path: &str| {
+        client().request(method, format!("{}{path}", app_alone.url))
+    };
+    assert_eq!(
+        src.sql(
+            stack,
+            "SELECT to_regclass('list_cutter_filerelationship') IS NULL"
+        )
+        .trim(),
+        "t",
+        "the Neo4j era has no lineage table"
+    );
+
+    let (alice, _) = src.user(false);
+    let token = src.login(&alice, PASSWORD).unwrap();
+    let root = src.upload(&token, &format!("{alice}.csv"), &csv("root", 20));
+    let neo4j_cut = |name: &str, bytes: Vec<u8>, original: &str| {
+        let metadata = json!({"generated_file_details": {
+            "source_file": format!("{}/uploads/x.csv", src.media.display()),
+            "columns": ["id", "name"], "column_filters": {"id": "> 1"},
+            "original_file_id": original}});
+        file_id_of(
+            src.req(&token, reqwest::Method::POST, "save_generated_file/")
+                .multipart(
+                    Form::new()
+                        .part("file", Part::bytes(bytes).file_name("cut.csv"))
+                        .text("file_name", name.to_string())
+                        .text("metadata", metadata.to_string())
+                        .text("original_file_id", original.to_string()),
+                ),
+        )
+    };
+    let child = neo4j_cut(&format!("{alice}_cut.csv"), csv("child", 3), &root);
+    let grandchild = neo4j_cut(&format!("{alice}_cut2.csv"), csv("gc", 1), &child);
+
+    let (code, migrated) = src.run(stack, "migrate", &[]);
+    assert_eq!(code, 0, "{migrated}");
+    assert_eq!(migrated["lineage_source"], "metadata", "{migrated}");
+    assert_eq!(migrated["problems"], json!([]), "{migrated}");
+    assert_eq!(migrated["relationships"]["created"], json!(4), "{migrated}");
+    let (code, verified) = src.run(stack, "verify", &[]);
+    assert_eq!((code, &verified["ok"]), (0, &json!(true)), "{verified}");
+    assert_eq!(verified["lineage_source"], "metadata");
+
+    // The app answers the lineage the stand-in derives from the metadata.
+    let (status, login) = send(
+        on_app(reqwest::Method::POST, "/api/accounts/login/")
+            .json(&json!({"username": alice, "password": PASSWORD})),
+    );
+    assert_eq!(status, 200, "{login}");
+    let app_alice = login["access"].as_str().unwrap().to_string();
+    for id in [&root, &child, &grandchild] {
+        let (status, lineage) = send(
+            on_app(
+                reqwest::Method::GET,
+                &format!("/api/list_cutter/fetch_file_lineage/{id}/"),
+            )
+            .bearer_auth(&app_alice),
+        );
+        assert_eq!(status, 200, "{lineage}");
+        assert_eq!(lineage, src.lineage(&token, id), "lineage of {id}");
+        assert!(!lineage["edges"].as_array().unwrap().is_empty());
+    }
+
+    // An account made on the app, a file and a cut of it, written back.
+    let bob = unique("bob");
+    let bob_password = "set on the app 4$";
+    let (status, body) = send(
+        on_app(reqwest::Method::POST, "/api/accounts/register/")
+            .json(&json!({"username": bob, "password": bob_password, "password2": bob_password})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let bob_app = body["access"].as_str().unwrap().to_string();
+    let original_bytes = csv("bob", 10);
+    let (status, original) = send(
+        on_app(reqwest::Method::POST, "/api/list_cutter/upload/")
+            .bearer_auth(&bob_app)
+            .multipart(Form::new().part(
+                "file",
+                Part::bytes(original_bytes.clone()).file_name(format!("{bob}.csv")),
+            )),
+    );
+    assert_eq!(status, 200, "{original}");
+    let original_id = original["file_id"].as_str().unwrap().to_string();
+    let cut_bytes = csv("bobcut", 2);
+    let (status, cut) = send(
+        on_app(
+            reqwest::Method::POST,
+            "/api/list_cutter/save_generated_file/",
+        )
+        .bearer_auth(&bob_app)
+        .multipart(
+            Form::new()
+                .part("file", Part::bytes(cut_bytes.clone()).file_name("x.csv"))
+                .text("file_name", format!("{bob}_cut.csv"))
+                .text("metadata", r#"{"columns":["id"],"filters":{}}"#)
+                .text("original_file_id", original_id.clone()),
+        ),
+    );
+    assert_eq!(status, 201, "{cut}");
+    let cut_id = cut["file_id"].as_str().unwrap().to_string();
+
+    let (code, back) = src.run(stack, "reverse-sync", &[]);
+    assert_eq!(code, 0, "{back}");
+    assert_eq!(back["lineage_source"], "metadata", "{back}");
+    assert_eq!(back["users"]["created"], json!(1), "{back}");
+    assert_eq!(back["files"]["created"], json!(2), "{back}");
+    assert_eq!(back["relationships"]["created"], json!(1), "{back}");
+    assert_eq!(back["problems"], json!([]), "{back}");
+
+    // Bob signs in on the stand-in and gets both files, byte for byte.
+    let bob_legacy = src.login(&bob, bob_password).expect("login on legacy");
+    let listed: Value = src
+        .req(&bob_legacy, reqwest::Method::GET, "list_saved_files/")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    for (id, bytes) in [(&original_id, &original_bytes), (&cut_id, &cut_bytes)] {
+        let file = listed["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["file_id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{id} not listed: {listed}"));
+        let resp = client()
+            .get(format!(
+                "{}/api/list_cutter/download/{}/",
+                src.url,
+                file["file_name"].as_str().unwrap()
+            ))
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(&resp.bytes().unwrap().to_vec(), bytes);
+    }
+    // The cut's metadata names its original the way that legacy reads it.
+    let metadata = src.sql(
+        stack,
+        &format!(
+            "SELECT metadata #>> '{{}}' FROM list_cutter_savedfile WHERE file_id = '{cut_id}'"
+        ),
+    );
+    assert_eq!(
+        shared::migration::original_in_metadata(metadata.trim()).as_deref(),
+        Some(original_id.as_str()),
+        "{metadata}"
+    );
+    let lineage = src.lineage(&bob_legacy, &cut_id);
+    assert_eq!(
+        lineage["edges"][0]["source"],
+        json!(original_id),
+        "{lineage}"
+    );
+    // A second run writes nothing again, and both sides agree.
+    let (_, again) = src.run(stack, "reverse-sync", &[]);
+    assert_eq!(again["relationships"]["created"], json!(0), "{again}");
+    let (code, verified) = src.run(stack, "verify", &[]);
+    assert_eq!((code, &verified["ok"]), (0, &json!(true)), "{verified}");
+}
+
+/// Sends; (status, JSON body or Null).
+fn send(req: RequestBuilder) -> (u16, Value) {
+    let resp = req.send().unwrap();
+    (resp.status().as_u16(), resp.json().unwrap_or(Value::Null))
 }

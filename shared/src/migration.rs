@@ -358,5 +358,83 @@ pub fn sample_indices(n: usize, k: usize, seed: u64) -> Vec<usize> {
     picked
 }
 
+/// Where a legacy database keeps lineage: its `list_cutter_filerelationship` table,
+/// or (the Neo4j era, before that table existed) only each generated file's
+/// `metadata` string, whose `generated_file_details.original_file_id` names the
+/// file it was cut from. Neo4j itself is not migrated; the metadata is what is left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineageSource {
+    Table,
+    Metadata,
+}
+
+/// The original a generated file's metadata names, if any.
+pub fn original_in_metadata(metadata: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(metadata).ok()?;
+    let id = value
+        .get("generated_file_details")?
+        .get("original_file_id")?
+        .as_str()?
+        .trim();
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+/// The app's lineage rows of `child` from its legacy metadata: a `CUT_TO` and a
+/// `CUT_FROM` row from the original it names (none when it names none or itself).
+pub fn edges_from_metadata(child: &str, metadata: &str) -> Vec<EdgeRecord> {
+    match original_in_metadata(metadata) {
+        Some(parent) if parent != child => [CUT_TO, CUT_FROM]
+            .into_iter()
+            .map(|kind| EdgeRecord {
+                parent_id: parent.clone(),
+                child_id: child.to_string(),
+                relationship: kind.to_string(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `metadata` naming `parent` as the file it was cut from, the way the Neo4j-era
+/// legacy reads it (`generated_file_details.original_file_id`); the cut's own
+/// `columns` and `filters` are copied in as `columns`/`column_filters` when the
+/// details lack them. `None` when it already names `parent`. Metadata that is not
+/// a JSON object is kept under `generated_file_details.app_metadata`.
+pub fn metadata_with_original(metadata: Option<&str>, parent: &str) -> Option<String> {
+    if metadata.and_then(original_in_metadata).as_deref() == Some(parent) {
+        return None;
+    }
+    let parsed = metadata.map(serde_json::from_str::<Value>);
+    let mut root = match parsed {
+        Some(Ok(Value::Object(map))) => map,
+        Some(_) => {
+            let mut map = serde_json::Map::new();
+            map.insert(
+                "generated_file_details".into(),
+                serde_json::json!({ "app_metadata": metadata }),
+            );
+            map
+        }
+        None => serde_json::Map::new(),
+    };
+    let copied = [("columns", "columns"), ("filters", "column_filters")]
+        .map(|(from, to)| (to, root.get(from).cloned()));
+    let details = root
+        .entry("generated_file_details")
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if !details.is_object() {
+        *details = serde_json::json!({ "app_metadata": details.clone() });
+    }
+    let details = details.as_object_mut().expect("an object");
+    for (key, value) in copied {
+        if let (Some(value), false) = (value, details.contains_key(key)) {
+            details.insert(key.into(), value);
+        }
+    }
+    details.insert("original_file_id".into(), Value::String(parent.to_string()));
+    Some(Value::Object(root).to_string())
+}
+
 #[cfg(test)]
 mod tests;

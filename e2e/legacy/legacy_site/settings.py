@@ -12,6 +12,7 @@ but every machine-specific value comes from the environment:
     LEGACY_DEBUG (1)            LEGACY_TEST_ENDPOINTS (0)
     LEGACY_ACCESS_TTL_SECONDS (600)  LEGACY_REFRESH_TTL_SECONDS (86400)
     LEGACY_THROTTLE_ANON (1000/minute)  LEGACY_THROTTLE_USER (2000/minute), "off" disables
+    LEGACY_LINEAGE_STORE (table)  "metadata": the Neo4j era's schema, no lineage table
 """
 import os
 from datetime import timedelta
@@ -113,6 +114,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = os.path.abspath(_required("LEGACY_MEDIA_ROOT"))
 UPLOAD_DIR = os.path.join(MEDIA_ROOT, "uploads")
+# Where lineage lives: the list_cutter_filerelationship table, or (the legacy of the
+# Neo4j era, before that table existed) only each generated file's metadata.
+LINEAGE_STORE = os.environ.get("LEGACY_LINEAGE_STORE", "table").strip() or "table"
+if LINEAGE_STORE not in ("table", "metadata"):
+    raise ImproperlyConfigured("LEGACY_LINEAGE_STORE must be 'table' or 'metadata'")
+
 MAX_FILE_SIZE = int(os.environ.get("LEGACY_MAX_FILE_SIZE", str(10 * 1024 * 1024)))
 
 REST_FRAMEWORK = {

@@ -185,6 +185,13 @@ def save_generated_file(request):
         if original_file_id:
             if not SavedFile.objects.filter(file_id=original_file_id).exists():
                 raise LookupError(_missing_node_message(original_file_id))
+            if settings.LINEAGE_STORE == "metadata":
+                # The Neo4j era: the edge went to Neo4j, which the stand-in does
+                # not run; lineage is read back from the metadata the client sent.
+                return JsonResponse(
+                    {"message": "File saved successfully.", "file_path": file_path, "file_id": saved_file.file_id},
+                    status=201,
+                )
             FileRelationship.objects.get_or_create(
                 source_file_id=original_file_id,
                 target_file_id=saved_file.file_id,

@@ -191,3 +191,54 @@ fn samples_are_distinct_sorted_and_cover_everything_when_asked_for_more() {
     assert_ne!(s, sample_indices(100, 10, 43));
     assert_eq!(sample_indices(5, 9, 1), vec![0, 1, 2, 3, 4]);
 }
+
+#[test]
+fn neo4j_era_metadata_gives_the_lineage_rows() {
+    let meta = r#"{"generated_file_details": {"source_file": "/m/uploads/a.csv", "columns": ["x"], "column_filters": {}, "original_file_id": "p-1"}}"#;
+    let edges = edges_from_metadata("c-1", meta);
+    assert_eq!(edges.len(), 2);
+    assert!(edges
+        .iter()
+        .all(|e| e.parent_id == "p-1" && e.child_id == "c-1"));
+    assert_eq!(
+        edges
+            .iter()
+            .map(|e| e.relationship.as_str())
+            .collect::<Vec<_>>(),
+        ["CUT_TO", "CUT_FROM"]
+    );
+    // No original, an empty one, itself, or not JSON: no rows.
+    for meta in [
+        r#"{"columns": ["x"]}"#,
+        r#"{"generated_file_details": {"original_file_id": ""}}"#,
+        r#"{"generated_file_details": {"original_file_id": "c-1"}}"#,
+        r#"{"generated_file_details": {"original_file_id": 7}}"#,
+        "not json",
+    ] {
+        assert!(edges_from_metadata("c-1", meta).is_empty(), "{meta}");
+    }
+}
+
+#[test]
+fn an_app_cut_is_written_back_as_metadata_the_legacy_reads() {
+    let app = r#"{"columns":["name"],"filters":{"city":"NYC"}}"#;
+    let written = metadata_with_original(Some(app), "p-9").unwrap();
+    assert_eq!(original_in_metadata(&written).as_deref(), Some("p-9"));
+    let v: serde_json::Value = serde_json::from_str(&written).unwrap();
+    assert_eq!(v["columns"], serde_json::json!(["name"]));
+    assert_eq!(
+        v["generated_file_details"]["columns"],
+        serde_json::json!(["name"])
+    );
+    assert_eq!(v["generated_file_details"]["column_filters"]["city"], "NYC");
+    // Already naming it: nothing to write; naming another: rewritten.
+    assert_eq!(metadata_with_original(Some(&written), "p-9"), None);
+    let other = metadata_with_original(Some(&written), "p-10").unwrap();
+    assert_eq!(original_in_metadata(&other).as_deref(), Some("p-10"));
+    // No metadata, or metadata that is not an object.
+    let none = metadata_with_original(None, "p-1").unwrap();
+    assert_eq!(edges_from_metadata("c", &none).len(), 2);
+    let text = metadata_with_original(Some("plain words"), "p-1").unwrap();
+    assert_eq!(original_in_metadata(&text).as_deref(), Some("p-1"));
+    assert!(text.contains("plain words"));
+}

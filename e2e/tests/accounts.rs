@@ -677,7 +677,7 @@ fn the_legacy_clients_session_works_on_the_app(stack: &Stack) {
 
     // The saved file's cut: first without a token, then after a refresh.
     let cut =
-        json!({"columns": ["name"], "file_path": saved["file_path"], "filters": {"city": "NYC"}});
+        json!({"columns": ["name"], "file_path": saved["file_path"], "filters": {"city": "= NYC"}});
     let resp = cutter(Method::POST, "export_csv/")
         .json(&cut)
         .send()
@@ -698,7 +698,7 @@ fn the_legacy_clients_session_works_on_the_app(stack: &Stack) {
             .text("file_name", "people_cut.csv")
             .text(
                 "metadata",
-                r#"{"columns":["name"],"filters":{"city":"NYC"}}"#,
+                r#"{"columns":["name"],"filters":{"city":"= NYC"}}"#,
             )
             .text(
                 "original_file_id",

@@ -485,13 +485,9 @@ fn switch(stack: &Stack, body: &str) -> (u16, Value) {
     (code, body)
 }
 
-fn deployment(stack: &Stack) -> Value {
-    let (code, _, body) = send_json(get(
-        stack,
-        "/admin/deployment/current",
-        Some(&admin_jwt(stack)),
-    ));
-    assert_eq!(code, 200);
+fn deployment(stack: &Stack, bearer: &str) -> Value {
+    let (code, _, body) = send_json(get(stack, "/admin/deployment/current", Some(bearer)));
+    assert_eq!(code, 200, "{body}");
     body
 }
 
@@ -508,7 +504,8 @@ fn beta_request(stack: &Stack, ip: &str) -> reqwest::blocking::Response {
 /// it fails its health check unless forced; blue is the healthy target.
 fn deployment_switch_requires_a_healthy_target(stack: &Stack) {
     let ip = ipv4(300_050);
-    assert_eq!(deployment(stack)["version"], "blue");
+    let jwt = admin_jwt(stack);
+    assert_eq!(deployment(stack, &jwt)["version"], "blue");
 
     let (code, body) = switch(stack, r#"{"version":"green","force":false}"#);
     assert_eq!(code, 409, "{body}");
@@ -516,16 +513,23 @@ fn deployment_switch_requires_a_healthy_target(stack: &Stack) {
         body["failing"][0].as_str().unwrap().starts_with("health"),
         "{body}"
     );
-    assert_eq!(deployment(stack)["version"], "blue");
+    assert_eq!(deployment(stack, &jwt)["version"], "blue");
 
     let (code, body) = switch(
         stack,
         r#"{"version":"green","force":true,"reason":"drill"}"#,
     );
     assert_eq!((code, &body["forced"]), (200, &json!(true)), "{body}");
-    assert_eq!(deployment(stack)["version"], "green");
-    assert!(deployment(stack)["switched_at"].is_string());
+    assert_eq!(deployment(stack, ADMIN_TOKEN)["version"], "green");
+    assert!(deployment(stack, ADMIN_TOKEN)["switched_at"].is_string());
     std::thread::sleep(Duration::from_millis(CONFIG_CACHE_MS + 200));
+    // The serving slot cannot vouch for an admin JWT now: refused (503), not
+    // passed on its claims; the operator token needs no such check.
+    let (code, _, body) = send_json(get(stack, "/admin/deployment/current", Some(&jwt)));
+    assert_eq!(
+        (code, &body["error"]),
+        (503, &json!("admin check unavailable"))
+    );
     let resp = beta_request(stack, &ip);
     assert_eq!(served_by(&resp), "app-green");
     assert!(resp.status().as_u16() >= 500, "green is down locally");

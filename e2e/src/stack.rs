@@ -300,7 +300,10 @@ impl Stack {
         let out = loop {
             let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
             attempts += 1;
-            let busy = String::from_utf8_lossy(&out.stdout).contains("SQLITE_BUSY");
+            // wrangler reports the lock on stdout (JSON) or, from workerd, on stderr.
+            let busy = [&out.stdout, &out.stderr]
+                .iter()
+                .any(|o| String::from_utf8_lossy(o).contains("SQLITE_BUSY"));
             if out.status.success() || !busy || attempts == 20 {
                 break checked(&what, out);
             }

@@ -410,6 +410,23 @@ fn legacy_204_with_a_body_breaks_no_later_request(stack: &Stack) {
     );
     assert_eq!(body, r#"{"message":"File deleted successfully."}"#);
 
+    // The gateway asks the origin to close the connection after a DELETE.
+    let echoed: Value = client()
+        .delete(echo(stack))
+        .header("CF-Connecting-IP", ipv4(360_002))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let connection: Vec<&Value> = echoed["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h[0] == "connection")
+        .map(|h| &h[1])
+        .collect();
+    assert_eq!(connection, [&serde_json::json!("close")], "{echoed}");
+
     // Through the gateway: every write after a delete still lands, once.
     for i in 1..=12 {
         let id = upload(i);

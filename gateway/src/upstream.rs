@@ -38,13 +38,6 @@ pub async fn to_legacy(
     }
     // fetch() sets Host from the target URL: the legacy origin's own host.
     headers.delete("Host")?;
-    // The legacy origin answers DELETE with a 204 that carries a body anyway; on a
-    // pooled connection those bytes would be read as the next request's answer.
-    // Asked to close, the origin ends the connection after it, and the stray
-    // bytes with it.
-    if shared::routing::closes_connection(req.method().as_ref()) {
-        headers.set("Connection", "close")?;
-    }
 
     // A body is a stream that can be sent once; a bodiless idempotent request
     // may be sent again when a pooled connection turns out to be closed.
@@ -55,7 +48,11 @@ pub async fn to_legacy(
     let timeout = pin!(Delay::from(Duration::from_millis(
         settings.legacy_timeout_ms.into()
     )));
+    let one_shot = shared::routing::closes_connection(req.method().as_ref());
     let attempts = pin!(async {
+        if one_shot {
+            return once(&req, &target, &headers).await;
+        }
         let first = Fetch::Request(build(&req, target.as_str(), copy(&headers)?)?)
             .send_with_signal(&signal)
             .await;
@@ -81,6 +78,76 @@ pub async fn to_legacy(
             crate::respond::error(504, "legacy origin timed out")
         }
     }
+}
+
+/// Most of a response read by [`once`] (legacy's DELETE answers are a few bytes).
+const ONE_SHOT_MAX_BYTES: usize = 1 << 20;
+
+/// The request on a connection of its own that is read to its close: the legacy
+/// origin answers DELETE with a 204 that still carries a body, and on a pooled
+/// connection (fetch gives no way to close one; workerd drops a `Connection:
+/// close` request header) those bytes became the next request's status line — a
+/// 502 for an upload Django had stored. Read whole, the body is dropped as a
+/// 204's must be.
+async fn once(req: &Request, target: &Url, headers: &Headers) -> Result<Response> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = target.host_str().unwrap_or_default();
+    let tls = target.scheme() == "https";
+    let port = target.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+    let transport = if tls {
+        worker::SecureTransport::On
+    } else {
+        worker::SecureTransport::Off
+    };
+    let mut body = Vec::new();
+    if let Some(stream) = req.inner().body() {
+        let bytes = worker::wasm_bindgen_futures::JsFuture::from(
+            web_sys::Response::new_with_opt_readable_stream(Some(&stream))?.array_buffer()?,
+        )
+        .await?;
+        body = worker::js_sys::Uint8Array::new(&bytes).to_vec();
+    }
+    let path = match target.query() {
+        Some(q) => format!("{}?{q}", target.path()),
+        None => target.path().to_string(),
+    };
+    let host_header = match target.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    };
+    let pairs: Vec<(String, String)> = headers.entries().collect();
+    let head = shared::routing::http1::request_head(
+        req.method().as_ref(),
+        &path,
+        &host_header,
+        &pairs,
+        body.len(),
+    );
+    let mut socket = worker::Socket::builder()
+        .secure_transport(transport)
+        .connect(host, port)?;
+    let io = |e: std::io::Error| worker::Error::RustError(format!("legacy connection: {e}"));
+    socket.write_all(head.as_bytes()).await.map_err(io)?;
+    socket.write_all(&body).await.map_err(io)?;
+    socket.flush().await.map_err(io)?;
+    let mut raw = Vec::new();
+    (&mut socket)
+        .take(ONE_SHOT_MAX_BYTES as u64)
+        .read_to_end(&mut raw)
+        .await
+        .map_err(io)?;
+    let parsed = shared::routing::http1::parse_response(&raw)
+        .map_err(|e| worker::Error::RustError(format!("legacy response: {e}")))?;
+    let out = Headers::new();
+    for (name, value) in &parsed.headers {
+        out.append(name, value)?;
+    }
+    let resp = if parsed.body.is_empty() {
+        Response::empty()?
+    } else {
+        Response::from_bytes(parsed.body)?
+    };
+    Ok(resp.with_status(parsed.status).with_headers(out))
 }
 
 pub async fn to_app(req: Request, env: &Env, slot: Slot, request_id: &str) -> Result<Response> {

@@ -96,6 +96,8 @@ pub struct RolloutConfig {
     /// Whether the unsigned `X-Beta-User: true` header is honoured; off in
     /// production once anyone could send it.
     pub beta_header_enabled: bool,
+    /// Ids of beta tokens revoked before their expiry (`ops::beta::token_id`).
+    pub beta_revoked: Vec<String>,
 }
 
 impl RolloutConfig {
@@ -108,6 +110,7 @@ impl RolloutConfig {
             pins: Vec::new(),
             staging_hosts: Vec::new(),
             beta_header_enabled: false,
+            beta_revoked: Vec::new(),
         }
     }
 }
@@ -130,6 +133,8 @@ pub mod keys {
     pub const STAGING_HOSTS: &str = "staging_hosts";
     /// `true` or `false`.
     pub const BETA_HEADER_ENABLED: &str = "beta_header_enabled";
+    /// JSON array of revoked beta token ids.
+    pub const BETA_REVOKED: &str = "beta_revoked";
 }
 
 /// A config key that could not be used, with enough detail for an operator to
@@ -309,6 +314,7 @@ pub struct RawConfig<'a> {
     pub staging_hosts: Option<&'a str>,
     /// `beta_header_enabled`.
     pub beta_header_enabled: Option<&'a str>,
+    pub beta_revoked: Option<&'a str>,
 }
 
 /// Builds the effective config from KV values, never failing as a whole.
@@ -367,6 +373,16 @@ pub fn config_from_raw(
         }),
     };
 
+    // An unreadable list keeps the last good one's default (none): a typo must
+    // not lock every tester out, and a revoked token only expires sooner.
+    let beta_revoked = match raw.beta_revoked {
+        None => defaults.beta_revoked.clone(),
+        Some(s) => crate::ops::beta::parse_revoked(s).unwrap_or_else(|expected| {
+            errors.push(ConfigError::invalid(keys::BETA_REVOKED, s, expected));
+            defaults.beta_revoked.clone()
+        }),
+    };
+
     (
         RolloutConfig {
             percentage,
@@ -374,6 +390,7 @@ pub fn config_from_raw(
             pins,
             staging_hosts,
             beta_header_enabled,
+            beta_revoked,
         },
         errors,
     )
@@ -531,6 +548,7 @@ mod tests {
             ),
             staging_hosts: Some("staging."),
             beta_header_enabled: Some("true"),
+            beta_revoked: Some(r#"["abc"]"#),
         };
         let (cfg, errors) = config_from_raw(&raw, &RolloutConfig::all_legacy());
         assert!(errors.is_empty(), "{errors:?}");
@@ -539,6 +557,7 @@ mod tests {
         assert_eq!(cfg.pins.len(), 1);
         assert_eq!(cfg.staging_hosts, vec!["staging."]);
         assert!(cfg.beta_header_enabled);
+        assert_eq!(cfg.beta_revoked, vec!["abc"]);
     }
 
     #[test]
@@ -553,6 +572,7 @@ mod tests {
             }],
             staging_hosts: vec!["staging.".into()],
             beta_header_enabled: true,
+            beta_revoked: Vec::new(),
         };
         let raw = RawConfig {
             traffic_percentage: Some("150"),
@@ -560,6 +580,7 @@ mod tests {
             route_pins: Some("not json"),
             staging_hosts: Some("[1, 2]"),
             beta_header_enabled: Some("perhaps"),
+            beta_revoked: Some("id1,id2"),
         };
         let (cfg, errors) = config_from_raw(&raw, &defaults);
         assert_eq!(
@@ -582,9 +603,11 @@ mod tests {
                 "maintenance_mode",
                 "route_pins",
                 "staging_hosts",
-                "beta_header_enabled"
+                "beta_header_enabled",
+                "beta_revoked"
             ]
         );
+        assert!(cfg.beta_revoked.is_empty());
     }
 
     #[test]

@@ -26,8 +26,8 @@ pub fn is_known_method(method: &str) -> bool {
     KNOWN_METHODS.contains(&method)
 }
 
-/// Whether a request to the legacy origin must not leave its connection for
-/// reuse. Legacy's `delete/<id>/` answers `204 No Content` with
+/// Whether a request to the legacy origin goes on a connection of its own
+/// (`http1`), never a pooled one. Legacy's `delete/<id>/` answers `204 No Content` with
 /// `Content-Length: 40` and a JSON body: a client that honours the 204 leaves
 /// those bytes on the connection, and the next request on it reads them as its
 /// status line and fails, though the origin did handle it (so it cannot be
@@ -88,13 +88,17 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Paths the gateway answers itself, before maintenance or routing: the admin
-/// API and dashboard must stay reachable to lift a maintenance, and health and
-/// metrics must describe the gateway even when a backend is down.
+/// API and dashboard must stay reachable to lift a maintenance, health and
+/// metrics must describe the gateway even when a backend is down, and a tester
+/// joins or leaves the beta (`/beta/join`, `/beta/leave`) at the gateway.
 pub fn is_gateway_path(path: &str) -> bool {
     let path = path.split(['?', '#']).next().unwrap_or(path);
     path == "/admin"
         || path.starts_with("/admin/")
-        || matches!(path, "/health" | "/health/" | "/metrics" | "/metrics/")
+        || matches!(
+            path.trim_end_matches('/'),
+            "/health" | "/metrics" | "/beta/join" | "/beta/leave"
+        )
 }
 
 /// The app's admin API (`/api/admin`, `/api/admin/...`).

@@ -9,13 +9,15 @@
 //! 2. maintenance (full, or write freeze for non-read methods)
 //! 3. route pins
 //! 4. staging hosts → app
-//! 5. beta testers (`X-Beta-User: true` when enabled, or a signed beta token) → app
+//! 5. beta testers (`X-Beta-User: true` when enabled, or a signed, unrevoked beta
+//!    token in the `lc_beta` cookie, `X-Beta-Token` or `X-Beta-User`) → app
 //! 6. a valid sticky cookie → its bucket
 //! 7. the bucket of the client's IP (and set the sticky cookie)
 
 mod bucket;
 mod config;
 mod http;
+pub mod http1;
 mod signed;
 
 pub use bucket::{bucket_of, client_key, fnv1a64, BUCKETS, UNKNOWN_CLIENT_KEY};
@@ -49,7 +51,7 @@ pub struct RequestFacts<'a> {
     pub host: &'a str,
     /// `CF-Connecting-IP`.
     pub client_ip: Option<&'a str>,
-    /// `X-Beta-User`.
+    /// `X-Beta-User`: `true`, or a signed beta token.
     pub beta_header: Option<&'a str>,
     /// The `lc_beta` cookie, else the `X-Beta-Token` header.
     pub beta_token: Option<&'a str>,
@@ -161,6 +163,23 @@ pub fn backend_for_bucket(bucket: u8, percentage: u8) -> Backend {
     }
 }
 
+/// The request's beta token that routes it to the app: signed, unexpired and not
+/// revoked, from the `lc_beta` cookie or `X-Beta-Token`, else from `X-Beta-User`
+/// (the header the seed names carries the same token, in every environment).
+pub fn beta_token<'a>(
+    req: &RequestFacts<'a>,
+    cfg: &RolloutConfig,
+    key: &SigningKey,
+) -> Option<&'a str> {
+    let header = req
+        .beta_header
+        .filter(|v| !v.trim().eq_ignore_ascii_case("true"));
+    [req.beta_token, header].into_iter().flatten().find(|t| {
+        verify_beta_token(key, t, req.now_unix)
+            && crate::ops::beta::token_id(t).is_some_and(|id| !cfg.beta_revoked.contains(&id))
+    })
+}
+
 /// Decides where a request goes. `cookie_secure` is false only in local dev
 /// (plain http), where a `Secure` sticky cookie would never come back.
 pub fn decide(
@@ -211,10 +230,7 @@ pub fn decide(
     if cfg.beta_header_enabled && beta_header {
         return fixed(Backend::App, Reason::BetaHeader);
     }
-    if req
-        .beta_token
-        .is_some_and(|t| verify_beta_token(key, t, req.now_unix))
-    {
+    if beta_token(req, cfg, key).is_some() {
         return fixed(Backend::App, Reason::BetaToken);
     }
 

@@ -444,6 +444,65 @@ fn bad_beta_tokens_fall_through() {
 }
 
 #[test]
+fn the_signed_token_in_x_beta_user_works_where_true_does_not() {
+    let c = cfg(0);
+    assert!(!c.beta_header_enabled);
+    let token = mint_beta_token(&key(), NOW + 3600, "api client");
+    let routed = |header: &str| {
+        let facts = RequestFacts {
+            beta_header: Some(header),
+            ..req("GET", "/api/x")
+        };
+        route(&decide(&facts, &c, &key(), true))
+    };
+    assert_eq!(routed(&token), (Backend::App, Reason::BetaToken));
+    assert_eq!(routed("true"), (Backend::Legacy, Reason::Bucket));
+    let forged = mint_beta_token(&SigningKey::new(b"other"), NOW + 3600, "x");
+    assert_eq!(routed(&forged).0, Backend::Legacy);
+}
+
+#[test]
+fn revoked_beta_tokens_fall_through() {
+    let token = mint_beta_token(&key(), NOW + 3600, "revoked tester");
+    let other = mint_beta_token(&key(), NOW + 3600, "still welcome");
+    let mut c = cfg(0);
+    c.beta_revoked = vec![crate::ops::beta::token_id(&token).unwrap()];
+    for (t, backend) in [(&token, Backend::Legacy), (&other, Backend::App)] {
+        let cookie = RequestFacts {
+            beta_token: Some(t),
+            ..req("GET", "/api/x")
+        };
+        let header = RequestFacts {
+            beta_header: Some(t),
+            ..req("GET", "/api/x")
+        };
+        for facts in [cookie, header] {
+            assert_eq!(route(&decide(&facts, &c, &key(), true)).0, backend);
+        }
+    }
+}
+
+#[test]
+fn beta_join_and_leave_are_the_gateways() {
+    for p in [
+        "/beta/join",
+        "/beta/join/",
+        "/beta/leave",
+        "/beta/join?token=x",
+    ] {
+        assert_eq!(
+            decide(&req("GET", p), &cfg(0), &key(), true),
+            Decision::Gateway,
+            "{p}"
+        );
+    }
+    assert!(matches!(
+        decide(&req("GET", "/beta/other"), &cfg(0), &key(), true),
+        Decision::Route { .. }
+    ));
+}
+
+#[test]
 fn beta_beats_sticky() {
     let mut c = cfg(0);
     c.beta_header_enabled = true;

@@ -95,6 +95,31 @@ impl Api {
             .map_err(|e| format!("{path}: {e}"))
     }
 
+    /// One call of the gateway's admin API, sent once (an issue or a revoke is
+    /// not repeated on a failure); the answer, or its refusal as an error.
+    pub fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, String> {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().map_err(|e| format!("{path}: {e}"))?;
+        let status = resp.status();
+        let answer: Value = resp.json().unwrap_or(Value::Null);
+        if !status.is_success() {
+            let why = answer["error"].as_str().unwrap_or("no reason given");
+            return Err(format!("{path}: HTTP {}: {why}", status.as_u16()));
+        }
+        Ok(answer)
+    }
+
     /// The `results` of an import batch, or the app's refusal of the whole batch
     /// (`Ok(Err)`, to report per record); `Err` when the app could not answer.
     pub fn import(

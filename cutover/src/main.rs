@@ -115,6 +115,28 @@ enum Command {
         #[arg(long, global = true)]
         reason: Option<String>,
     },
+    /// Canary testers' beta access on the gateway: `issue`, `list`, `revoke`.
+    Beta {
+        #[command(subcommand)]
+        action: Beta,
+    },
+}
+
+#[derive(Subcommand)]
+enum Beta {
+    /// A new beta token and its invite link.
+    Issue {
+        /// Who or what the access is for (shown in the list and the audit trail).
+        #[arg(long)]
+        label: String,
+        /// How long it lasts: seconds or 30m, 12h, 7d (at most 90d).
+        #[arg(long, default_value = "7d")]
+        expires: String,
+    },
+    /// Every token issued, with its expiry, last request and state.
+    List,
+    /// Revoke a token by its id (routing stops within the config cache time).
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]
@@ -206,6 +228,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 .map(|r| format!("&reason={}", encode(&r)))
                 .unwrap_or_default();
             let answer = api.get(&format!("/admin/migration?{query}{reason}"))?;
+            print_report(&answer, cli.json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Beta { action } => {
+            let answer = match action {
+                Beta::Issue { label, expires } => api.admin(
+                    reqwest::Method::POST,
+                    "/admin/beta",
+                    Some(&serde_json::json!({ "label": label, "expires_in": expires })),
+                )?,
+                Beta::List => api.admin(reqwest::Method::GET, "/admin/beta", None)?,
+                Beta::Revoke { id } => api.admin(
+                    reqwest::Method::DELETE,
+                    &format!("/admin/beta/{}", encode(&id)),
+                    None,
+                )?,
+            };
             print_report(&answer, cli.json);
             Ok(ExitCode::SUCCESS)
         }

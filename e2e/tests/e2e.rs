@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod beta;
 mod common;
 mod cutover;
 mod cutter;
@@ -34,6 +35,7 @@ fn main() {
     tests.extend(accounts::TESTS);
     tests.extend(admin::TESTS);
     tests.extend(dashboard::TESTS);
+    tests.extend(beta::TESTS);
     tests.extend(cutter::TESTS);
     tests.extend(files::TESTS);
     tests.extend(files_api::TESTS);

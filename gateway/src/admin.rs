@@ -5,7 +5,8 @@
 use crate::control::{self, Change};
 use crate::respond::error;
 use crate::rollout::Slot;
-use crate::{health, metrics, settings};
+use crate::settings::{self, Settings};
+use crate::{health, metrics};
 use serde::Deserialize;
 use serde_json::json;
 use shared::ops::admin::{self, Admin, Credential, Denied, MigrationAction};
@@ -17,7 +18,13 @@ const SWITCH_MAX_LATENCY_MS: u64 = 1_000;
 /// Most the target slot's error rate (percent) may be over the window.
 const SWITCH_MAX_ERROR_RATE: f64 = 1.0;
 
-pub async fn handle(mut req: Request, env: &Env, path: &str, slot: Slot) -> Result<Response> {
+pub async fn handle(
+    mut req: Request,
+    env: &Env,
+    path: &str,
+    settings: &Settings,
+    slot: Slot,
+) -> Result<Response> {
     let admin = match gate(&req, env, slot).await? {
         Ok(admin) => admin,
         Err(refusal) => return Ok(refusal),
@@ -49,7 +56,14 @@ pub async fn handle(mut req: Request, env: &Env, path: &str, slot: Slot) -> Resu
                 ),
             }
         }
-        (_, "/admin/migration" | "/admin/deployment/switch") => error(405, "method not allowed"),
+        (Method::Get, "/admin/beta") => crate::beta::list(env).await,
+        (Method::Post, "/admin/beta") => crate::beta::issue(req, env, settings, &admin).await,
+        (Method::Delete, p) if p.starts_with("/admin/beta/") => {
+            crate::beta::revoke(env, &admin, &p["/admin/beta/".len()..]).await
+        }
+        (_, "/admin/migration" | "/admin/deployment/switch" | "/admin/beta") => {
+            error(405, "method not allowed")
+        }
         _ => error(404, "not found"),
     }
 }
@@ -194,6 +208,7 @@ async fn status(env: &Env, current: control::Current) -> Result<Response> {
             rates.insert("total".into(), s.total.error_rate.into());
             rates
         }),
+        "beta": summary.as_ref().map(|s| &s.beta),
         "window_seconds": shared::ops::metrics::WINDOW_MS / 1000,
     }))
 }

@@ -5,6 +5,7 @@
 
 mod admin;
 mod alerting;
+mod beta;
 mod control;
 mod dashboard;
 mod health;
@@ -109,6 +110,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                     return respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id));
                 }
             }
+            let beta = (reason == routing::Reason::BetaToken)
+                .then(|| routing::beta_token(&facts, &snapshot.config, &settings.signing_key))
+                .flatten()
+                .and_then(shared::ops::beta::token_id);
             let started = Date::now().as_millis();
             let (resp, served_by) = match backend {
                 Backend::Legacy => (
@@ -133,6 +138,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                         status: resp.as_ref().map_or(502, |r| r.status_code()),
                         latency_ms: Date::now().as_millis().saturating_sub(started) as u32,
                         client_key: &key,
+                        beta,
                     },
                 );
             }

@@ -6,6 +6,7 @@
 
 use shared::ops::alerts::AlertState;
 use shared::ops::audit::AuditEntry;
+use shared::ops::beta::BetaRecord;
 use shared::ops::metrics::{HistoryPoint, Sample, Summary};
 use std::cell::RefCell;
 use worker::{
@@ -27,6 +28,8 @@ pub struct Observation<'a> {
     pub status: u16,
     pub latency_ms: u32,
     pub client_key: &'a str,
+    /// The id of the beta token that routed it.
+    pub beta: Option<String>,
 }
 
 pub fn observe(env: &Env, ctx: &Context, o: Observation) {
@@ -50,6 +53,7 @@ pub fn observe(env: &Env, ctx: &Context, o: Observation) {
         latency_ms: o.latency_ms,
         // A hash, not the address: the window only needs to tell clients apart.
         client: shared::routing::fnv1a64(o.client_key.as_bytes()) as u32,
+        beta: o.beta,
     };
     let due = BUFFER.with(|b| {
         let mut b = b.borrow_mut();
@@ -127,6 +131,32 @@ pub async fn audit(env: &Env, entry: &AuditEntry) -> Result<()> {
 
 pub async fn audit_trail(env: &Env) -> Result<Vec<AuditEntry>> {
     call(env, Method::Get, "/audit", None).await?.json().await
+}
+
+pub async fn beta_records(env: &Env) -> Result<Vec<BetaRecord>> {
+    flush(env).await?;
+    call(env, Method::Get, "/beta", None).await?.json().await
+}
+
+pub async fn add_beta_record(env: &Env, record: &BetaRecord) -> Result<()> {
+    call(
+        env,
+        Method::Post,
+        "/beta",
+        Some(serde_json::to_string(record)?),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Revokes `id`; the ids now revoked, or `None` for an unknown id.
+pub async fn revoke_beta(env: &Env, id: &str, at: &str) -> Result<Option<Vec<String>>> {
+    let body = serde_json::json!({ "id": id, "at": at }).to_string();
+    match call(env, Method::Post, "/beta/revoke", Some(body)).await {
+        Ok(mut resp) => Ok(Some(resp.json().await?)),
+        Err(worker::Error::RustError(e)) if e.contains("answered 404") => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn stub(env: &Env) -> Result<Stub> {

@@ -51,7 +51,9 @@ pub async fn handle(
             }
             dashboard::login(req, env, snapshot.slot).await
         }
-        p if p.starts_with("/admin/") => admin::handle(req, env, p, snapshot.slot).await,
+        "/beta/join" => crate::beta::join(req, env, settings, snapshot).await,
+        "/beta/leave" => crate::beta::leave(settings),
+        p if p.starts_with("/admin/") => admin::handle(req, env, p, settings, snapshot.slot).await,
         _ => crate::respond::error(404, "not found"),
     }
 }

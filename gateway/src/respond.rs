@@ -109,6 +109,21 @@ pub fn maintenance(req: &Request, write_freeze: bool) -> Result<Response> {
     } else {
         "List Cutter is down for maintenance and will be back shortly."
     };
+    let mode = if write_freeze { "write_freeze" } else { "full" };
+    let resp = page_or_json(req, 503, "Back soon", message, ("maintenance", mode))?;
+    resp.headers().set("Retry-After", MAINTENANCE_RETRY_AFTER)?;
+    Ok(resp)
+}
+
+/// An answer for people and programs alike: a small HTML page when the client
+/// accepts `text/html`, else `{"error": message, <extra.0>: <extra.1>}`.
+pub fn page_or_json(
+    req: &Request,
+    status: u16,
+    title: &str,
+    message: &str,
+    extra: (&str, &str),
+) -> Result<Response> {
     let wants_html = req
         .headers()
         .get("Accept")?
@@ -117,16 +132,11 @@ pub fn maintenance(req: &Request, write_freeze: bool) -> Result<Response> {
         Response::from_html(format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>Maintenance — List Cutter</title></head><body>\
-             <main><h1>Back soon</h1><p>{message}</p></main></body></html>"
+             <title>{title} — List Cutter</title></head><body>\
+             <main><h1>{title}</h1><p>{message}</p></main></body></html>"
         ))?
     } else {
-        Response::from_json(&serde_json::json!({
-            "error": message,
-            "maintenance": if write_freeze { "write_freeze" } else { "full" },
-        }))?
+        Response::from_json(&serde_json::json!({ "error": message, extra.0: extra.1 }))?
     };
-    let resp = resp.with_status(503);
-    resp.headers().set("Retry-After", MAINTENANCE_RETRY_AFTER)?;
-    Ok(resp)
+    Ok(resp.with_status(status))
 }

@@ -106,6 +106,7 @@ async fn read(env: &Env, settings: &Settings) -> worker::Result<Snapshot> {
         get(&migration, keys::ROUTE_PINS),
         get(&migration, keys::STAGING_HOSTS),
         get(&migration, keys::BETA_HEADER_ENABLED),
+        get(&migration, keys::BETA_REVOKED),
         get(&deployment, "current_version"),
     ])
     .await
@@ -117,6 +118,7 @@ async fn read(env: &Env, settings: &Settings) -> worker::Result<Snapshot> {
         route_pins: values[2].as_deref(),
         staging_hosts: values[3].as_deref(),
         beta_header_enabled: values[4].as_deref(),
+        beta_revoked: values[5].as_deref(),
     };
     let (config, problems) = config_from_raw(&raw, &settings.defaults);
     // An unset key is the normal state before a rollout starts; only bad values are news.
@@ -128,6 +130,6 @@ async fn read(env: &Env, settings: &Settings) -> worker::Result<Snapshot> {
     }
     Ok(Snapshot {
         config,
-        slot: Slot::from_stored(values[5].as_deref()),
+        slot: Slot::from_stored(values[6].as_deref()),
     })
 }

@@ -93,7 +93,9 @@ async fn once(req: &Request, target: &Url, headers: &Headers) -> Result<Response
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = target.host_str().unwrap_or_default();
     let tls = target.scheme() == "https";
-    let port = target.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+    let port = target
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
     let transport = if tls {
         worker::SecureTransport::On
     } else {

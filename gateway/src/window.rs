@@ -2,11 +2,13 @@
 //! for every isolate, so `/metrics`, the admin status and the alert cron all see
 //! the same numbers. Each 10 s slice is its own storage key: a batch rewrites
 //! only the slices it touches, whatever the history length. It also keeps the
-//! audit trail: the object runs one request's storage reads and writes without
-//! interleaving another's, so concurrent changes each keep their entry.
+//! audit trail and the beta tokens issued: the object runs one request's storage
+//! reads and writes without interleaving another's, so concurrent changes each
+//! keep their entry.
 
 use shared::ops::alerts::AlertState;
 use shared::ops::audit::{self, AuditEntry};
+use shared::ops::beta::{self, BetaRecord};
 use shared::ops::metrics::{Sample, SliceStats, Window};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +20,7 @@ use worker::{
 const SLICE_PREFIX: &str = "slice:";
 const ALERT_STATE_KEY: &str = "alert_state";
 const AUDIT_KEY: &str = "audit_log";
+const BETA_KEY: &str = "beta_tokens";
 
 #[durable_object]
 pub struct MetricsWindow {
@@ -41,6 +44,7 @@ impl DurableObject for MetricsWindow {
             (Method::Post, "/record") => {
                 let batch: Vec<Sample> = req.json().await?;
                 self.record(&batch, now).await?;
+                self.beta_seen(&batch).await?;
                 Response::empty()
             }
             (Method::Get, "/summary") => Response::from_json(&self.read(|w| w.summary(now))),
@@ -62,6 +66,27 @@ impl DurableObject for MetricsWindow {
                 let raw: Option<String> = self.state.storage().get(AUDIT_KEY).await?;
                 Response::from_json(&audit::parse(raw.as_deref()))
             }
+            (Method::Get, "/beta") => Response::from_json(&self.beta_records().await?),
+            (Method::Post, "/beta") => {
+                let record: BetaRecord = req.json().await?;
+                let records = beta::add_record(self.beta_records().await?, record, unix(now));
+                self.save_beta(&records).await?;
+                Response::empty()
+            }
+            // Revokes `{"id", "at"}`; answers the ids the router must refuse, or 404.
+            (Method::Post, "/beta/revoke") => {
+                let ask: serde_json::Value = req.json().await?;
+                let (id, at) = (
+                    ask["id"].as_str().unwrap_or(""),
+                    ask["at"].as_str().unwrap_or(""),
+                );
+                let mut records = self.beta_records().await?;
+                if !beta::revoke(&mut records, id, at) {
+                    return Response::error("no such beta token", 404);
+                }
+                self.save_beta(&records).await?;
+                Response::from_json(&beta::revoked_ids(&records, unix(now)))
+            }
             (Method::Post, "/audit") => {
                 let entry: AuditEntry = req.json().await?;
                 let raw: Option<String> = self.state.storage().get(AUDIT_KEY).await?;
@@ -75,7 +100,47 @@ impl DurableObject for MetricsWindow {
     }
 }
 
+fn unix(now_ms: u64) -> i64 {
+    (now_ms / 1000) as i64
+}
+
 impl MetricsWindow {
+    async fn beta_records(&self) -> Result<Vec<BetaRecord>> {
+        let raw: Option<String> = self.state.storage().get(BETA_KEY).await?;
+        Ok(beta::parse_records(raw.as_deref()))
+    }
+
+    async fn save_beta(&self, records: &[BetaRecord]) -> Result<()> {
+        let raw = serde_json::to_string(records)?;
+        self.state.storage().put(BETA_KEY, raw).await
+    }
+
+    /// Each beta token's last request in `batch`, into its record.
+    async fn beta_seen(&self, batch: &[Sample]) -> Result<()> {
+        let mut last: BTreeMap<&str, u64> = BTreeMap::new();
+        for s in batch {
+            if let Some(id) = &s.beta {
+                let at = last.entry(id).or_default();
+                *at = (*at).max(s.at_ms);
+            }
+        }
+        if last.is_empty() {
+            return Ok(());
+        }
+        let seen: Vec<(String, String)> = last
+            .into_iter()
+            .map(|(id, ms)| {
+                let at = js_sys::Date::new(&JsValue::from_f64(ms as f64)).to_iso_string();
+                (id.to_string(), String::from(at))
+            })
+            .collect();
+        let mut records = self.beta_records().await?;
+        if beta::mark_seen(&mut records, &seen) {
+            self.save_beta(&records).await?;
+        }
+        Ok(())
+    }
+
     fn read<T>(&self, f: impl FnOnce(&Window) -> T) -> T {
         f(self.window.borrow().as_ref().expect("loaded"))
     }

@@ -3,7 +3,7 @@
 "use strict";
 
 const TOKEN_KEY = "lc_admin_token";
-const COLORS = { legacy: "#6a5acd", "app-blue": "#1e88e5", "app-green": "#2e7d32" };
+const COLORS = { legacy: "#6a5acd", "app-blue": "#1e88e5", "app-green": "#2e7d32", beta: "#ef6c00" };
 const $ = (id) => document.getElementById(id);
 let pending = null;
 
@@ -53,10 +53,11 @@ function perBranch(map) {
 
 async function refresh() {
   if (!token()) return;
-  const [status, audit, history] = await Promise.all([
+  const [status, audit, history, beta] = await Promise.all([
     api("/admin/migration?action=get_status"),
     api("/admin/audit"),
     api("/admin/metrics/history"),
+    api("/admin/beta"),
   ]);
   if (status.ok) {
     const s = status.body;
@@ -68,8 +69,11 @@ async function refresh() {
     $("active-users").textContent = perBranch(s.active_users);
     $("error-rate").textContent = perBranch(s.error_rate && Object.fromEntries(
       Object.entries(s.error_rate).map(([k, v]) => [k, v + "%"])));
+    $("beta-traffic").textContent = s.beta
+      ? `${s.beta.requests} requests, ${s.beta.error_rate}% errors` : "unavailable";
   }
   if (audit.ok) renderAudit(audit.body.entries || []);
+  if (beta.ok) renderBeta(beta.body.tokens || []);
   if (history.ok) renderCharts(history.body.points || []);
 }
 
@@ -82,6 +86,34 @@ function renderAudit(entries) {
       td.textContent = text;
       tr.appendChild(td);
     }
+    return tr;
+  }));
+}
+
+function cell(text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  return td;
+}
+
+function renderBeta(tokens) {
+  const now = Date.now() / 1000;
+  $("beta").tBodies[0].replaceChildren(...tokens.map((t) => {
+    const tr = document.createElement("tr");
+    tr.append(cell(t.label), cell(t.issued_by), cell(t.issued_at),
+      cell(new Date(t.expires_at * 1000).toISOString()), cell(t.last_seen || "never"));
+    const state = document.createElement("td");
+    if (t.revoked_at) state.textContent = "revoked";
+    else if (t.expires_at <= now) state.textContent = "expired";
+    else {
+      const button = document.createElement("button");
+      button.textContent = "Revoke…";
+      button.setAttribute("aria-label", "Revoke the access of " + t.label);
+      button.addEventListener("click", () => ask(`Revoke the beta access of ${t.label}?`, async () =>
+        report(await api("/admin/beta/" + encodeURIComponent(t.id), { method: "DELETE" }), `Revoked ${t.label}.`)));
+      state.appendChild(button);
+    }
+    tr.appendChild(state);
     return tr;
   }));
 }
@@ -189,6 +221,21 @@ document.addEventListener("DOMContentLoaded", () => {
     const body = JSON.stringify({ version: form.get("version"), force: form.get("force") === "on" });
     ask(`Switch app traffic to ${form.get("version")}?`, async () =>
       report(await api("/admin/deployment/switch", { method: "POST", body }), `Now serving ${form.get("version")}.`));
+  });
+  $("beta-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = new FormData(ev.target);
+    const body = JSON.stringify({ label: form.get("label"), expires_in: form.get("expires_in") });
+    const result = await api("/admin/beta", { method: "POST", body });
+    if (result.ok) {
+      $("beta-link").value = result.body.invite_link;
+      $("beta-issued").hidden = false;
+    }
+    await report(result, `Invite link for ${form.get("label")} issued.`);
+  });
+  $("beta-copy").addEventListener("click", async () => {
+    await navigator.clipboard.writeText($("beta-link").value).catch(() => $("beta-link").select());
+    say("Invite link copied.");
   });
   $("confirm-yes").addEventListener("click", async () => {
     $("confirm").hidden = true;

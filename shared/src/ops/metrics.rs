@@ -28,7 +28,14 @@ pub struct Sample {
     pub latency_ms: u32,
     /// A hash of the client key (never the IP itself).
     pub client: u32,
+    /// The id of the beta token that routed it (`ops::beta::token_id`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<String>,
 }
+
+/// The series that counts beta testers' requests (also counted in their branch):
+/// canary errors show before any percentage moves.
+pub const BETA_SERIES: &str = "beta";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SliceStats {
@@ -97,6 +104,9 @@ pub struct Summary {
     pub window_seconds: u64,
     pub branches: BTreeMap<String, BranchSummary>,
     pub total: BranchSummary,
+    /// Beta testers' requests (a part of the branches' numbers, not added to them).
+    #[serde(default)]
+    pub beta: BranchSummary,
 }
 
 /// One chart point per branch and minute.
@@ -113,12 +123,11 @@ impl Window {
     pub fn record(&mut self, samples: &[Sample], now_ms: u64) {
         for s in samples {
             let start = s.at_ms - s.at_ms % SLICE_MS;
-            self.slices
-                .entry(start)
-                .or_default()
-                .entry(s.branch.clone())
-                .or_default()
-                .add(s);
+            let slice = self.slices.entry(start).or_default();
+            slice.entry(s.branch.clone()).or_default().add(s);
+            if s.beta.is_some() {
+                slice.entry(BETA_SERIES.into()).or_default().add(s);
+            }
         }
         self.prune(now_ms);
     }
@@ -150,7 +159,8 @@ impl Window {
     pub fn summary(&self, now_ms: u64) -> Summary {
         let from = now_ms.saturating_sub(WINDOW_MS);
         let from = from - from % SLICE_MS;
-        let by_branch = self.merged(from, u64::MAX);
+        let mut by_branch = self.merged(from, u64::MAX);
+        let beta = by_branch.remove(BETA_SERIES).unwrap_or_default();
         let mut total = SliceStats::default();
         for stats in by_branch.values() {
             total.merge(stats);
@@ -162,6 +172,7 @@ impl Window {
                 .map(|(b, s)| (b.clone(), summarize(s)))
                 .collect(),
             total: summarize(&total),
+            beta: summarize(&beta),
         }
     }
 
@@ -235,7 +246,41 @@ mod tests {
             status,
             latency_ms,
             client,
+            beta: None,
         }
+    }
+
+    #[test]
+    fn beta_requests_are_their_own_series_inside_their_branch() {
+        let now = 1_000_000_000;
+        let mut w = Window::default();
+        let beta = |status| Sample {
+            beta: Some("tok1".into()),
+            ..sample(now - 500, "app-blue", status, 20, 5)
+        };
+        w.record(
+            &[
+                beta(200),
+                beta(502),
+                sample(now - 500, "app-blue", 200, 20, 6),
+            ],
+            now,
+        );
+        let s = w.summary(now);
+        assert_eq!(
+            (s.beta.requests, s.beta.errors, s.beta.error_rate),
+            (2, 1, 50.0)
+        );
+        assert_eq!(
+            s.branches["app-blue"].requests, 3,
+            "counted in the branch too"
+        );
+        assert_eq!(s.total.requests, 3, "and once in the total");
+        assert!(!s.branches.contains_key(BETA_SERIES));
+        assert!(
+            w.history(now).iter().any(|p| p.branch == BETA_SERIES),
+            "charted"
+        );
     }
 
     #[test]

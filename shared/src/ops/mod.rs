@@ -1,8 +1,9 @@
 //! Operations of the gateway that need no Workers binding: who may use the admin
-//! API and what an admin request asks for, the audit trail, the rolling metrics
+//! API and what an admin request asks for, the audit trail, canary testers' beta access, the rolling metrics
 //! window, and the alert / rollback rules.
 
 pub mod admin;
 pub mod alerts;
 pub mod audit;
+pub mod beta;
 pub mod metrics;

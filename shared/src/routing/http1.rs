@@ -140,7 +140,13 @@ mod tests {
             ("X-Bad".to_string(), "a\r\nInjected: 1".to_string()),
         ];
         assert_eq!(
-            request_head("DELETE", "/api/list_cutter/delete/x/", "origin:8000", &headers, 0),
+            request_head(
+                "DELETE",
+                "/api/list_cutter/delete/x/",
+                "origin:8000",
+                &headers,
+                0
+            ),
             "DELETE /api/list_cutter/delete/x/ HTTP/1.1\r\nHost: origin:8000\r\n\
              Authorization: Bearer t\r\nConnection: close\r\n\r\n"
         );
@@ -166,14 +172,22 @@ mod tests {
 
     #[test]
     fn bodies_are_framed_by_length_chunks_or_the_close() {
-        let by_length = parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nhello+junk").unwrap();
-        assert_eq!((by_length.status, by_length.body.as_slice()), (404, &b"hello"[..]));
+        let by_length =
+            parse_response(b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\nhello+junk")
+                .unwrap();
+        assert_eq!(
+            (by_length.status, by_length.body.as_slice()),
+            (404, &b"hello"[..])
+        );
         let chunked = parse_response(
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
         )
         .unwrap();
         assert_eq!(chunked.body, b"hello world");
-        let to_close = parse_response(b"HTTP/1.0 500 Oops\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n<html>").unwrap();
+        let to_close = parse_response(
+            b"HTTP/1.0 500 Oops\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n<html>",
+        )
+        .unwrap();
         assert_eq!(to_close.body, b"<html>");
         assert_eq!(to_close.headers.len(), 2, "repeated headers are kept");
     }
@@ -189,7 +203,11 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n",
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         ] {
-            assert!(parse_response(raw).is_err(), "{}", String::from_utf8_lossy(raw));
+            assert!(
+                parse_response(raw).is_err(),
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
         }
     }
 }

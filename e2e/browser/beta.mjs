@@ -1,0 +1,60 @@
+// A canary tester's way in, in headless Chromium: an operator issues an invite
+// link on the dashboard (token sign-in, the beta form, the link shown with its
+// copy button); a tester's browser opens it and gets the new app's frontend; the
+// tester leaves and is back on the legacy side.
+// Usage: node e2e/browser/beta.mjs <gateway url> <operator token> <label>
+import { launch, watch } from "./chromium.mjs";
+
+const [gateway, token, label] = process.argv.slice(2);
+if (!gateway || !token || !label) {
+  console.error("usage: beta.mjs <gateway url> <operator token> <label>");
+  process.exit(2);
+}
+
+const browser = await launch();
+const problems = [];
+const seen = {};
+try {
+  // The operator.
+  const admin = await browser.newPage();
+  watch(admin, problems, (_status, url) => url.pathname === "/favicon.ico");
+  await admin.goto(gateway + "/admin/");
+  await admin.fill("#token-form input[name=token]", token);
+  await admin.click("#token-form button");
+  await admin.waitForSelector("#console:not([hidden])", { timeout: 10000 });
+  await admin.fill("#beta-form input[name=label]", label);
+  await admin.selectOption("#beta-form select[name=expires_in]", "1d");
+  await admin.click("#beta-form button");
+  await admin.waitForSelector("#beta-issued:not([hidden])", { timeout: 10000 });
+  seen.link = await admin.inputValue("#beta-link");
+  seen.copyButton = await admin.isVisible("#beta-copy");
+  await admin.waitForFunction(
+    (l) => [...document.querySelectorAll("#beta tbody tr")].some((tr) => tr.textContent.includes(l)),
+    label,
+    { timeout: 10000 },
+  );
+  seen.listed = await admin.textContent("#beta tbody tr:first-child");
+
+  // The tester, in a browser of their own.
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  // Signed out, the app's frontend asks who is there and hears 401.
+  watch(page, problems, (status, url) => url.pathname === "/favicon.ico" || status === 401);
+  const joined = await page.goto(seen.link);
+  seen.joinedUrl = page.url();
+  seen.joinedBy = joined.headers()["x-served-by"];
+  seen.joinedReason = joined.headers()["x-route-reason"];
+  seen.cookie = (await context.cookies()).find((c) => c.name === "lc_beta") || null;
+  seen.title = await page.title();
+  const left = await page.goto(gateway + "/beta/leave");
+  seen.leftUrl = page.url();
+  seen.leftBy = left.headers()["x-served-by"];
+  seen.cookieAfterLeave = (await context.cookies()).some((c) => c.name === "lc_beta");
+  console.log(JSON.stringify({ ...seen, problems }));
+} finally {
+  await browser.close();
+}
+if (problems.length) {
+  console.error(problems.join("\n"));
+  process.exit(1);
+}

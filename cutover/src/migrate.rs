@@ -16,6 +16,7 @@ use crate::media;
 use crate::report::{Report, Tally};
 use crate::state::{Cursors, Known, State};
 
+#[derive(Clone, Copy)]
 pub struct Options {
     pub batch: i64,
     pub jobs: usize,
@@ -396,7 +397,12 @@ pub fn run(
         }
         run.report.phase_done("files", since);
     }
-    if !broken.contains(&legacy::EDGES) {
+    // Lineage comes from its table, or (Neo4j era) from the files' metadata.
+    let lineage_from = match run.legacy.lineage_source() {
+        LineageSource::Table => legacy::EDGES,
+        LineageSource::Metadata => legacy::FILES,
+    };
+    if !broken.contains(&lineage_from) {
         let since = Instant::now();
         run.relationships()?;
         run.report.phase_done("relationships", since);

@@ -39,6 +39,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "split::invalid_or_missing_percentage_routes_to_legacy",
         invalid_or_missing_percentage_routes_to_legacy,
     ),
+    (
+        "split::signed_in_people_keep_their_side_across_addresses",
+        signed_in_people_keep_their_side_across_addresses,
+    ),
 ];
 
 /// A cheap path on both sides: the stand-in answers 204, the app its
@@ -373,6 +377,82 @@ fn invalid_or_missing_percentage_routes_to_legacy(stack: &Stack) {
     assert!(
         branches(stack, &ips).iter().all(|b| b == "legacy"),
         "missing key"
+    );
+    stack.set_percentage("0");
+}
+
+/// A signed-in person is routed by their user id, not their address: at 10%, 50%
+/// and 90% each person keeps one side over many addresses, the side their bucket
+/// says. A token younger than the replication bound stays on the side that
+/// issued it (an app registration at 0%, a Django login at 100%).
+fn signed_in_people_keep_their_side_across_addresses(stack: &Stack) {
+    use shared::jwt::{issue, JwtConfig, TokenType, TokenUser};
+    use shared::routing::{backend_for_bucket, user_bucket, Backend};
+    let cfg = JwtConfig::new(e2e::JWT_SECRET, "list-cutter", "list-cutter-api");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let token_of = |id: i64, iat: i64| {
+        let user = TokenUser {
+            id,
+            username: format!("person{id}"),
+            is_admin: false,
+        };
+        issue(
+            &cfg,
+            &user,
+            TokenType::Access,
+            iat,
+            format!("split-{id}-{iat}"),
+        )
+        .unwrap()
+        .0
+    };
+    let side = |token: &str, ip: &str| {
+        let resp = client()
+            .get(format!("{}{PROBE}", stack.gateway))
+            .header("CF-Connecting-IP", ip)
+            .bearer_auth(token)
+            .send()
+            .unwrap();
+        (
+            served_by(&resp),
+            header(&resp, "x-route-reason").unwrap_or_default(),
+        )
+    };
+    let mut n = 0;
+    for pct in [10u8, 50, 90] {
+        stack.set_percentage(&pct.to_string());
+        for id in 880_001..880_011 {
+            let token = token_of(id, now - 120);
+            let expected = match backend_for_bucket(user_bucket(id), pct) {
+                Backend::App => "app-blue",
+                Backend::Legacy => "legacy",
+            };
+            for _ in 0..6 {
+                n += 1;
+                let got = side(&token, &ipv4(390_000 + n));
+                assert_eq!(
+                    got,
+                    (expected.to_string(), "identity".to_string()),
+                    "user {id} at {pct}%"
+                );
+            }
+        }
+    }
+    stack.set_percentage("0");
+    let fresh_app = token_of(1_000_880_001, now);
+    assert_eq!(
+        side(&fresh_app, &ipv4(390_900)),
+        ("app-blue".into(), "identity_fresh".into())
+    );
+    stack.set_percentage("100");
+    let name = crate::common::unique("fresh_dj");
+    let legacy_user = crate::session::User::register(stack, false, &name, || ipv4(390_901));
+    assert_eq!(
+        side(&legacy_user.access, &ipv4(390_902)),
+        ("legacy".into(), "identity_fresh".into())
     );
     stack.set_percentage("0");
 }

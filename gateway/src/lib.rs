@@ -11,6 +11,7 @@ mod dashboard;
 mod health;
 mod metrics;
 mod own;
+mod replication;
 mod respond;
 mod rollout;
 mod settings;
@@ -67,6 +68,9 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let beta_header = headers.get("X-Beta-User")?;
     let beta_token_header = headers.get(routing::BETA_TOKEN_HEADER)?;
     let method = req.method();
+    let now_unix = (Date::now().as_millis() / 1000) as i64;
+    let authorization = headers.get("Authorization")?;
+    let person = routing::identity(authorization.as_deref(), &settings.jwt, now_unix);
     let facts = RequestFacts {
         method: method.as_ref(),
         path: url.path(),
@@ -76,7 +80,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
         beta_token: routing::cookie_value(&cookies, routing::BETA_COOKIE_NAME)
             .or(beta_token_header.as_deref()),
         sticky_cookie: routing::cookie_value(&cookies, routing::STICKY_COOKIE_NAME),
-        now_unix: (Date::now().as_millis() / 1000) as i64,
+        identity: person,
+        now_unix,
     };
     let decision = routing::decide(
         &facts,

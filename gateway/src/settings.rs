@@ -11,6 +11,9 @@ pub struct Settings {
     /// Plain-http local dev: no https redirect, no `Secure` cookie flag.
     pub local_dev: bool,
     pub signing_key: SigningKey,
+    /// The JWT settings shared with the app and Django: admin tokens, and who is
+    /// signed in for identity-sticky routing.
+    pub jwt: shared::jwt::JwtConfig,
     /// What KV leaves unset falls back to these (from vars).
     pub defaults: RolloutConfig,
 }
@@ -24,6 +27,11 @@ impl Settings {
         defaults.beta_header_enabled = var(env, "BETA_HEADER_ENABLED")
             .and_then(|v| parse_flag("BETA_HEADER_ENABLED", &v).ok())
             .unwrap_or(false);
+        defaults.identity_hold_secs = number(
+            env,
+            "REPLICATION_LAG_BOUND_S",
+            shared::routing::DEFAULT_IDENTITY_HOLD_SECS,
+        );
         Self {
             legacy_origin: var(env, "LEGACY_ORIGIN").unwrap_or_default(),
             legacy_timeout_ms: number(env, "LEGACY_TIMEOUT_MS", 30_000),
@@ -31,6 +39,7 @@ impl Settings {
             kv_cache_ttl_secs: number(env, "KV_CACHE_TTL_SECONDS", 0).into(),
             local_dev: var(env, "LOCAL_DEV").as_deref() == Some("true"),
             signing_key: signing_key(env),
+            jwt: jwt_config(env),
             defaults,
         }
     }

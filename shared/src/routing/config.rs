@@ -98,6 +98,9 @@ pub struct RolloutConfig {
     pub beta_header_enabled: bool,
     /// Ids of beta tokens revoked before their expiry (`ops::beta::token_id`).
     pub beta_revoked: Vec<String>,
+    /// Seconds a freshly issued access token keeps its person on the side that
+    /// issued it (the replication lag bound, `REPLICATION_LAG_BOUND_S`).
+    pub identity_hold_secs: u32,
 }
 
 impl RolloutConfig {
@@ -111,9 +114,13 @@ impl RolloutConfig {
             staging_hosts: Vec::new(),
             beta_header_enabled: false,
             beta_revoked: Vec::new(),
+            identity_hold_secs: DEFAULT_IDENTITY_HOLD_SECS,
         }
     }
 }
+
+/// The replication lag bound assumed when none is configured.
+pub const DEFAULT_IDENTITY_HOLD_SECS: u32 = 30;
 
 impl Default for RolloutConfig {
     fn default() -> Self {
@@ -391,6 +398,7 @@ pub fn config_from_raw(
             staging_hosts,
             beta_header_enabled,
             beta_revoked,
+            identity_hold_secs: defaults.identity_hold_secs,
         },
         errors,
     )
@@ -573,6 +581,7 @@ mod tests {
             staging_hosts: vec!["staging.".into()],
             beta_header_enabled: true,
             beta_revoked: Vec::new(),
+            identity_hold_secs: 30,
         };
         let raw = RawConfig {
             traffic_percentage: Some("150"),

@@ -11,25 +11,30 @@
 //! 4. staging hosts → app
 //! 5. beta testers (`X-Beta-User: true` when enabled, or a signed, unrevoked beta
 //!    token in the `lc_beta` cookie, `X-Beta-Token` or `X-Beta-User`) → app
-//! 6. a valid sticky cookie → its bucket
-//! 7. the bucket of the client's IP (and set the sticky cookie)
+//! 6. a valid access token (either side's) → the bucket of its user id; a token
+//!    younger than the replication bound → the side that issued it
+//! 7. a valid sticky cookie → its bucket
+//! 8. the bucket of the client's IP (and set the sticky cookie)
 
 mod bucket;
 mod config;
 mod http;
 pub mod http1;
+mod identity;
 mod signed;
 
 pub use bucket::{bucket_of, client_key, fnv1a64, BUCKETS, UNKNOWN_CLIENT_KEY};
 pub use config::{
     config_from_raw, keys, parse_flag, parse_maintenance, parse_percentage, parse_route_pins,
     parse_staging_hosts, Backend, ConfigError, Maintenance, RawConfig, RolloutConfig, RoutePin,
+    DEFAULT_IDENTITY_HOLD_SECS,
 };
 pub use http::{
     closes_connection, cookie_value, forwarded_headers, https_redirect, is_app_admin_path,
     is_gateway_path, is_known_method, normalize_host, normalize_path, valid_request_id,
     KNOWN_METHODS, SECURITY_HEADERS,
 };
+pub use identity::{identity, user_bucket, Identity};
 pub use signed::{
     beta_token_claims, mint_beta_token, sticky_cookie_value, sticky_set_cookie, verify_beta_token,
     verify_sticky, BetaClaims, SigningKey, BETA_COOKIE_NAME, BETA_TOKEN_HEADER, STICKY_COOKIE_NAME,
@@ -57,6 +62,8 @@ pub struct RequestFacts<'a> {
     pub beta_token: Option<&'a str>,
     /// The `lc_route` cookie value.
     pub sticky_cookie: Option<&'a str>,
+    /// The person signed in, from a valid access token ([`identity`]).
+    pub identity: Option<Identity>,
     /// Current time, for beta token expiry.
     pub now_unix: i64,
 }
@@ -74,6 +81,10 @@ pub enum Reason {
     BetaHeader,
     /// A valid signed beta token.
     BetaToken,
+    /// The bucket came from the signed-in person's id.
+    Identity,
+    /// A token younger than the replication bound: the side that issued it.
+    IdentityFresh,
     /// The bucket came from a valid sticky cookie.
     Sticky,
     /// The bucket came from the client's IP.
@@ -90,6 +101,8 @@ impl Reason {
             Reason::Staging => "staging",
             Reason::BetaHeader => "beta_header",
             Reason::BetaToken => "beta_token",
+            Reason::Identity => "identity",
+            Reason::IdentityFresh => "identity_fresh",
             Reason::Sticky => "sticky",
             Reason::Bucket => "bucket",
             Reason::AppAdmin => "app_admin",
@@ -232,6 +245,24 @@ pub fn decide(
     }
     if beta_token(req, cfg, key).is_some() {
         return fixed(Backend::App, Reason::BetaToken);
+    }
+
+    if let Some(person) = req.identity {
+        if req.now_unix.saturating_sub(person.issued_at) < i64::from(cfg.identity_hold_secs) {
+            let side = if person.from_app {
+                Backend::App
+            } else {
+                Backend::Legacy
+            };
+            return fixed(side, Reason::IdentityFresh);
+        }
+        let bucket = user_bucket(person.user_id);
+        return Decision::Route {
+            backend: backend_for_bucket(bucket, cfg.percentage),
+            reason: Reason::Identity,
+            bucket: Some(bucket),
+            set_sticky: None,
+        };
     }
 
     if let Some(bucket) = req.sticky_cookie.and_then(|v| verify_sticky(key, v)) {

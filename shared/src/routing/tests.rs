@@ -502,6 +502,103 @@ fn beta_join_and_leave_are_the_gateways() {
     ));
 }
 
+fn person(user_id: i64, from_app: bool, age: i64) -> Identity {
+    Identity {
+        user_id,
+        from_app,
+        issued_at: NOW - age,
+    }
+}
+
+#[test]
+fn a_signed_in_person_is_bucketed_by_user_not_address_or_cookie() {
+    let cookie = sticky_cookie_value(&key(), 99);
+    for pct in [10, 50, 90] {
+        let c = cfg(pct);
+        for user in 0..200 {
+            let expected = backend_for_bucket(user_bucket(user), pct);
+            for ip in ["203.0.113.1", "198.51.100.9", "2001:db8::1"] {
+                let facts = RequestFacts {
+                    client_ip: Some(ip),
+                    sticky_cookie: Some(&cookie),
+                    identity: Some(person(user, user % 2 == 0, 3_600)),
+                    ..req("GET", "/api/files")
+                };
+                assert_eq!(
+                    route(&decide(&facts, &c, &key(), true)),
+                    (expected, Reason::Identity)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn identity_buckets_move_one_way_as_the_percentage_rises() {
+    for user in 0..500 {
+        let mut on_app = false;
+        for pct in 0..=100 {
+            let now_app = backend_for_bucket(user_bucket(user), pct) == Backend::App;
+            assert!(!on_app || now_app, "user {user} left the app at {pct}%");
+            on_app = now_app;
+        }
+        assert!(on_app);
+    }
+}
+
+#[test]
+fn a_fresh_token_holds_its_person_on_the_side_that_issued_it() {
+    let c = RolloutConfig {
+        identity_hold_secs: 30,
+        ..cfg(0)
+    };
+    let at = |p: Identity, c: &RolloutConfig| {
+        let facts = RequestFacts {
+            identity: Some(p),
+            ..req("GET", "/api/accounts/user/")
+        };
+        route(&decide(&facts, c, &key(), true))
+    };
+    // Registered on the app a moment ago: the app, even at 0%.
+    assert_eq!(
+        at(person(1_000_000_001, true, 5), &c),
+        (Backend::App, Reason::IdentityFresh)
+    );
+    // Signed in on Django a moment ago: legacy, even at 100%.
+    let all = RolloutConfig {
+        percentage: 100,
+        ..c.clone()
+    };
+    assert_eq!(
+        at(person(5, false, 29), &all),
+        (Backend::Legacy, Reason::IdentityFresh)
+    );
+    // Past the bound: the bucket decides.
+    assert_eq!(
+        at(person(5, false, 30), &all),
+        (Backend::App, Reason::Identity)
+    );
+}
+
+#[test]
+fn beta_and_pins_still_beat_identity() {
+    let mut c = cfg(0);
+    c.pins = vec![pin(None, "/api/accounts/register/", Backend::Legacy)];
+    let token = mint_beta_token(&key(), NOW + 60, "t");
+    let who = Some(person(3, true, 3_600));
+    let pinned = RequestFacts {
+        identity: who,
+        ..req("POST", "/api/accounts/register/")
+    };
+    assert_eq!(route(&decide(&pinned, &c, &key(), true)).1, Reason::Pin);
+    let beta = RequestFacts {
+        identity: who,
+        beta_token: Some(&token),
+        ..req("GET", "/x")
+    };
+    assert_eq!(route(&decide(&beta, &c, &key(), true)).1, Reason::BetaToken);
+}
+
 #[test]
 fn beta_beats_sticky() {
     let mut c = cfg(0);

@@ -11,6 +11,7 @@ mod api;
 mod legacy;
 mod media;
 mod migrate;
+mod replicate;
 mod report;
 mod reverse;
 mod state;
@@ -99,6 +100,18 @@ enum Command {
         /// Seed of the sample (default: from the clock; printed in the report).
         #[arg(long)]
         seed: Option<u64>,
+    },
+    /// While both sides serve: sync and reverse-sync in rounds, every --interval,
+    /// until stopped; each round's state goes to the gateway.
+    Replicate {
+        #[command(flatten)]
+        run: Run,
+        /// Seconds between rounds.
+        #[arg(long, default_value_t = 3.0)]
+        interval: f64,
+        /// One round, then exit (0 when both directions completed cleanly).
+        #[arg(long)]
+        once: bool,
     },
     /// Write what the app created since the checkpoint back to legacy.
     ReverseSync {
@@ -204,6 +217,41 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
+            })
+        }
+        Command::Replicate {
+            run: r,
+            interval,
+            once,
+        } => {
+            if !(0.0..=3_600.0).contains(&interval) {
+                return Err("--interval must be 0 to 3600 seconds".into());
+            }
+            let opts = replicate::Options {
+                interval: std::time::Duration::from_secs_f64(interval),
+                once,
+                sync: migrate::Options {
+                    batch: r.batch,
+                    jobs: r.source.jobs,
+                    strict: r.strict,
+                    deletions: true,
+                },
+            };
+            let last = replicate::run(
+                &api,
+                &r.source.database_url,
+                &r.source.media,
+                &r.state,
+                &opts,
+                cli.json,
+            )?;
+            let clean = [&last.legacy_to_app, &last.app_to_legacy]
+                .iter()
+                .all(|d| d.last_error.is_none() && d.errors == 0);
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
             })
         }
         Command::ReverseSync { source, state } => {

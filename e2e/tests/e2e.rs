@@ -15,6 +15,7 @@ mod filters;
 mod foundation;
 mod frontend;
 mod proxy;
+mod replication;
 mod security;
 mod session;
 mod split;
@@ -43,6 +44,7 @@ fn main() {
     tests.extend(frontend::TESTS);
     tests.extend(cutover::TESTS);
     tests.extend(security::TESTS);
+    tests.extend(replication::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

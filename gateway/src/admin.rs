@@ -6,7 +6,7 @@ use crate::control::{self, Change};
 use crate::respond::error;
 use crate::rollout::Slot;
 use crate::settings::{self, Settings};
-use crate::{health, metrics};
+use crate::{health, metrics, replication};
 use serde::Deserialize;
 use serde_json::json;
 use shared::ops::admin::{self, Admin, Credential, Denied, MigrationAction};
@@ -56,6 +56,11 @@ pub async fn handle(
                 ),
             }
         }
+        (Method::Get, "/admin/replication") => {
+            Response::from_json(&replication::health(env).await?)
+        }
+        (Method::Post, "/admin/replication") => replication::report(req, env).await,
+        (Method::Delete, "/admin/replication") => replication::forget(env, &admin).await,
         (Method::Get, "/admin/beta") => crate::beta::list(env).await,
         (Method::Post, "/admin/beta") => crate::beta::issue(req, env, settings, &admin).await,
         (Method::Delete, p) if p.starts_with("/admin/beta/") => {
@@ -147,11 +152,33 @@ async fn migration(env: &Env, admin: &Admin, request: admin::MigrationRequest) -
     match request.action {
         MigrationAction::GetStatus => status(env, current).await,
         MigrationAction::UpdatePercentage(pct) => {
-            let c = change(
+            let replicator = replication::health(env).await?;
+            let gate = shared::ops::replication::may_change_percentage(
+                &replicator,
+                current.percentage,
+                pct,
+                request.force,
+            );
+            if let Err(why) = gate {
+                let resp =
+                    Response::from_json(&json!({ "error": why, "replication": replicator }))?;
+                return Ok(resp.with_status(409));
+            }
+            let mut c = change(
                 "update_percentage",
                 current.percentage.to_string(),
                 pct.to_string(),
             );
+            if replicator.state == "unhealthy" && pct > current.percentage {
+                let forced = format!(
+                    "forced past unhealthy replication: {}",
+                    replicator.problems.join("; ")
+                );
+                c.reason = Some(match c.reason {
+                    Some(r) => format!("{r} ({forced})"),
+                    None => forced,
+                });
+            }
             control::set_percentage(env, pct, c).await?;
             Response::from_json(&json!({ "success": true, "percentage": pct }))
         }
@@ -209,6 +236,7 @@ async fn status(env: &Env, current: control::Current) -> Result<Response> {
             rates
         }),
         "beta": summary.as_ref().map(|s| &s.beta),
+        "replication": replication::health(env).await.ok(),
         "window_seconds": shared::ops::metrics::WINDOW_MS / 1000,
     }))
 }

@@ -1,6 +1,8 @@
 //! The alert cron: once a minute, judge the app branches' last window, alert
 //! the configured webhooks once per incident and, with `AUTO_ROLLBACK`, move
-//! the percentage back to the last good value (or 0), with the reason audited.
+//! the percentage back to the last good value (or 0), with the reason audited;
+//! and alert once when the replicator turns unhealthy (lag over
+//! `ALERT_REPLICATION_LAG_S`, or a failing direction).
 
 use crate::control::{self, Change};
 use crate::{metrics, settings};
@@ -37,8 +39,16 @@ pub async fn run(env: &Env) -> Result<()> {
         }
         notify(env, incident, why, verdict.rollback_to).await;
     }
+    let mut state = verdict.state;
+    let replicator = crate::replication::health(env).await?;
+    if let Some((incident, why)) =
+        alerts::replication_alert(&mut state, &replicator, Date::now().as_millis())
+    {
+        worker::console_warn!("alert {incident}: {why}");
+        notify(env, &incident, &why, None).await;
+    }
     // Saved last: a failed run is retried whole by the next minute's run.
-    metrics::save_alert_state(env, &verdict.state).await
+    metrics::save_alert_state(env, &state).await
 }
 
 async fn notify(env: &Env, incident: &str, why: &str, rollback: Option<u8>) {

@@ -8,6 +8,7 @@ use shared::ops::alerts::AlertState;
 use shared::ops::audit::AuditEntry;
 use shared::ops::beta::BetaRecord;
 use shared::ops::metrics::{HistoryPoint, Sample, Summary};
+use shared::ops::replication::RoundReport;
 use std::cell::RefCell;
 use worker::{
     AnalyticsEngineDataPointBuilder, Context, Date, Env, Method, Request, RequestInit, Response,
@@ -131,6 +132,30 @@ pub async fn audit(env: &Env, entry: &AuditEntry) -> Result<()> {
 
 pub async fn audit_trail(env: &Env) -> Result<Vec<AuditEntry>> {
     call(env, Method::Get, "/audit", None).await?.json().await
+}
+
+/// The replicator's last round, if one was ever reported.
+pub async fn replication(env: &Env) -> Result<Option<RoundReport>> {
+    call(env, Method::Get, "/replication", None)
+        .await?
+        .json()
+        .await
+}
+
+pub async fn save_replication(env: &Env, report: &RoundReport) -> Result<()> {
+    call(
+        env,
+        Method::Put,
+        "/replication",
+        Some(serde_json::to_string(report)?),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn forget_replication(env: &Env) -> Result<()> {
+    call(env, Method::Delete, "/replication", None).await?;
+    Ok(())
 }
 
 pub async fn beta_records(env: &Env) -> Result<Vec<BetaRecord>> {

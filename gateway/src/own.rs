@@ -32,7 +32,12 @@ pub async fn handle(
         // how hard to push (see the README's security section).
         "/metrics" => match admin::gate(&req, env, snapshot.slot).await? {
             Ok(_) => match metrics::summary(env).await {
-                Ok(summary) => Response::from_json(&summary),
+                Ok(summary) => {
+                    let mut body = serde_json::to_value(&summary)?;
+                    body["replication"] =
+                        serde_json::to_value(crate::replication::health(env).await?)?;
+                    Response::from_json(&body)
+                }
                 Err(err) => {
                     worker::console_error!("metrics unavailable: {err}");
                     crate::respond::error(503, "metrics unavailable")

@@ -21,6 +21,7 @@ const SLICE_PREFIX: &str = "slice:";
 const ALERT_STATE_KEY: &str = "alert_state";
 const AUDIT_KEY: &str = "audit_log";
 const BETA_KEY: &str = "beta_tokens";
+const REPLICATION_KEY: &str = "replication";
 
 #[durable_object]
 pub struct MetricsWindow {
@@ -65,6 +66,21 @@ impl DurableObject for MetricsWindow {
             (Method::Get, "/audit") => {
                 let raw: Option<String> = self.state.storage().get(AUDIT_KEY).await?;
                 Response::from_json(&audit::parse(raw.as_deref()))
+            }
+            (Method::Get, "/replication") => {
+                let raw: Option<String> = self.state.storage().get(REPLICATION_KEY).await?;
+                let report: Option<serde_json::Value> =
+                    raw.and_then(|r| serde_json::from_str(&r).ok());
+                Response::from_json(&report)
+            }
+            (Method::Put, "/replication") => {
+                let raw = req.text().await?;
+                self.state.storage().put(REPLICATION_KEY, raw).await?;
+                Response::empty()
+            }
+            (Method::Delete, "/replication") => {
+                self.state.storage().delete(REPLICATION_KEY).await?;
+                Response::empty()
             }
             (Method::Get, "/beta") => Response::from_json(&self.beta_records().await?),
             (Method::Post, "/beta") => {

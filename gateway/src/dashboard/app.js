@@ -69,6 +69,8 @@ async function refresh() {
     $("active-users").textContent = perBranch(s.active_users);
     $("error-rate").textContent = perBranch(s.error_rate && Object.fromEntries(
       Object.entries(s.error_rate).map(([k, v]) => [k, v + "%"])));
+    $("replication").textContent = replicationText(s.replication);
+    $("replication").className = s.replication && s.replication.state === "unhealthy" ? "error" : "";
     $("beta-traffic").textContent = s.beta
       ? `${s.beta.requests} requests, ${s.beta.error_rate}% errors` : "unavailable";
   }
@@ -88,6 +90,14 @@ function renderAudit(entries) {
     }
     return tr;
   }));
+}
+
+function replicationText(r) {
+  if (!r) return "unavailable";
+  if (r.state === "absent") return "no replicator has reported";
+  const lag = (v) => (v === null || v === undefined ? "–" : v + " s");
+  const text = `${r.state}: lag legacy → app ${lag(r.lag_seconds.legacy_to_app)}, app → legacy ${lag(r.lag_seconds.app_to_legacy)}`;
+  return r.problems.length ? text + " — " + r.problems.join("; ") : text;
 }
 
 function cell(text) {

@@ -147,13 +147,15 @@ pub struct MigrationRequest {
     pub action: MigrationAction,
     /// The operator's free-text reason, kept in the audit trail.
     pub reason: Option<String>,
+    /// `force=true`: raise the percentage past an unhealthy replicator (audited).
+    pub force: bool,
 }
 
 /// Longest reason kept; the audit trail is not a document store.
 pub const MAX_REASON_LEN: usize = 500;
 
-/// Parses the query of `/admin/migration` (the seed's contract plus `mode=` and
-/// `reason=`). Errors are messages for a 400.
+/// Parses the query of `/admin/migration` (the seed's contract plus `mode=`,
+/// `reason=` and `force=`). Errors are messages for a 400.
 pub fn parse_migration(params: &[(String, String)]) -> Result<MigrationRequest, String> {
     let get = |name: &str| {
         params
@@ -181,7 +183,16 @@ pub fn parse_migration(params: &[(String, String)]) -> Result<MigrationRequest, 
         .map(str::trim)
         .filter(|r| !r.is_empty())
         .map(|r| r.chars().take(MAX_REASON_LEN).collect());
-    Ok(MigrationRequest { action, reason })
+    let force = match get("force") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return Err(format!("force must be true or false, got {other:?}")),
+    };
+    Ok(MigrationRequest {
+        action,
+        reason,
+        force,
+    })
 }
 
 /// A blue/green slot as named in the API and in `DEPLOYMENT_KV`.

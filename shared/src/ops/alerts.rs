@@ -37,6 +37,32 @@ pub struct AlertState {
     pub incident: Option<String>,
     /// The last percentage seen with a good window.
     pub last_good_percentage: Option<u8>,
+    /// The open replication incident's id (replication lag or failure).
+    #[serde(default)]
+    pub replication_incident: Option<String>,
+}
+
+/// A replication alert to send now: a new incident when the replicator turned
+/// unhealthy (its id and summary), none while the incident is open; the state
+/// closes it once the replicator is healthy (or absent) again.
+pub fn replication_alert(
+    state: &mut AlertState,
+    health: &super::replication::Health,
+    now_ms: u64,
+) -> Option<(String, String)> {
+    if health.state != "unhealthy" {
+        state.replication_incident = None;
+        return None;
+    }
+    if state.replication_incident.is_some() {
+        return None;
+    }
+    let id = format!("list-cutter-replication-{now_ms}");
+    state.replication_incident = Some(id.clone());
+    Some((
+        id,
+        format!("replication unhealthy: {}", health.problems.join("; ")),
+    ))
 }
 
 /// What one evaluation decided.
@@ -292,5 +318,34 @@ mod tests {
         assert_eq!(payload(&hooks[2], "i", "bad", None)["incident"], "i");
         assert!(parse_webhooks(r#"[{"kind":"email","url":"x"}]"#).is_err());
         assert!(parse_webhooks("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn replication_alerts_once_per_incident() {
+        use crate::ops::replication::{health, Direction, RoundReport};
+        let stale = RoundReport {
+            legacy_to_app: Direction {
+                last_success_started_ms: Some(0),
+                ..Direction::default()
+            },
+            app_to_legacy: Direction {
+                last_success_started_ms: Some(0),
+                ..Direction::default()
+            },
+            ..RoundReport::default()
+        };
+        let mut state = AlertState::default();
+        let bad = health(Some(&stale), 120_000, 60);
+        let (id, why) = replication_alert(&mut state, &bad, 120_000).unwrap();
+        assert!(why.contains("lag 120 s"), "{why}");
+        assert_eq!(state.replication_incident.as_deref(), Some(id.as_str()));
+        assert_eq!(
+            replication_alert(&mut state, &bad, 180_000),
+            None,
+            "open incident"
+        );
+        let good = health(Some(&stale), 30_000, 60);
+        assert_eq!(replication_alert(&mut state, &good, 30_000), None);
+        assert_eq!(state.replication_incident, None, "closed once healthy");
     }
 }

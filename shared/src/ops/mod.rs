@@ -7,3 +7,4 @@ pub mod alerts;
 pub mod audit;
 pub mod beta;
 pub mod metrics;
+pub mod replication;

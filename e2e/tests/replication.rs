@@ -1,0 +1,281 @@
+//! Continuous replication while both sides serve: `cutover replicate` running
+//! against the stack's own legacy (the stand-in's database and media) and the app
+//! behind the gateway, so that at 50% a person made on one side signs in, lists
+//! and downloads from a network the other side serves; the gateway showing the
+//! replicator's lag and holding the percentage while it is unhealthy.
+
+use crate::admin::ADMIN_TOKEN;
+use crate::common::{send_json, served_by, unique};
+use crate::TestFn;
+use e2e::process::Group;
+use e2e::{client, ipv4, Stack};
+use reqwest::blocking::multipart::{Form, Part};
+use reqwest::Method;
+use serde_json::{json, Value};
+use shared::routing::{backend_for_bucket, bucket_of, client_key, Backend};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const TESTS: &[(&str, TestFn)] = &[
+    (
+        "replication::at_half_each_side_knows_the_others_people_within_ten_seconds",
+        at_half_each_side_knows_the_others_people_within_ten_seconds,
+    ),
+    (
+        "replication::an_unhealthy_replicator_holds_the_percentage_unless_forced",
+        an_unhealthy_replicator_holds_the_percentage_unless_forced,
+    ),
+];
+
+const PASSWORD: &str = "replicated pass 5%";
+
+/// The first addresses of 395_000.. that the split at `pct` sends to `side`.
+fn address_on(side: Backend, pct: u8, skip: u32) -> String {
+    (395_000..400_000)
+        .map(ipv4)
+        .filter(|ip| backend_for_bucket(bucket_of(&client_key(Some(ip))), pct) == side)
+        .nth(skip as usize)
+        .expect("an address on each side")
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn gateway(
+    method: Method,
+    stack: &Stack,
+    path: &str,
+    ip: &str,
+) -> reqwest::blocking::RequestBuilder {
+    client()
+        .request(method, format!("{}{path}", stack.gateway))
+        .header("CF-Connecting-IP", ip)
+}
+
+fn replication(stack: &Stack) -> Value {
+    let (status, _, body) = send_json(
+        client()
+            .get(format!("{}/admin/replication", stack.gateway))
+            .bearer_auth(ADMIN_TOKEN),
+    );
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn forget(stack: &Stack) {
+    let resp = client()
+        .delete(format!("{}/admin/replication", stack.gateway))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+/// Signs in from `ip` until it works (the replicator brings the account), then
+/// lists and downloads `file_name` with the token; the time it took.
+fn reachable(
+    stack: &Stack,
+    ip: &str,
+    name: &str,
+    file_name: &str,
+    bytes: &[u8],
+    side: &str,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let (status, by, body) = send_json(
+            gateway(Method::POST, stack, "/api/accounts/login/", ip)
+                .json(&json!({"username": name, "password": PASSWORD})),
+        );
+        assert_eq!(by, side, "the sign-in is served by the other side");
+        if status == 200 {
+            let token = body["access"].as_str().unwrap().to_string();
+            let (_, _, listing) = send_json(
+                gateway(Method::GET, stack, "/api/list_cutter/list_saved_files/", ip)
+                    .bearer_auth(&token),
+            );
+            let listed = listing["files"]
+                .as_array()
+                .is_some_and(|files| files.iter().any(|f| f["file_name"] == file_name));
+            if listed {
+                let resp = gateway(
+                    Method::GET,
+                    stack,
+                    &format!("/api/list_cutter/download/{file_name}/"),
+                    ip,
+                )
+                .bearer_auth(&token)
+                .send()
+                .unwrap();
+                assert_eq!(served_by(&resp), side);
+                assert_eq!(resp.status(), 200);
+                assert_eq!(resp.bytes().unwrap().to_vec(), bytes);
+                return started.elapsed();
+            }
+        } else {
+            assert_eq!(status, 401, "{body}");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{name} never became usable on {side}: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn at_half_each_side_knows_the_others_people_within_ten_seconds(stack: &Stack) {
+    stack.set_percentage("50");
+    let on_legacy = address_on(Backend::Legacy, 50, 0);
+    let on_app = address_on(Backend::App, 50, 0);
+    let replicator = Group::spawn(
+        "cutover replicate",
+        {
+            let mut cmd = Command::new(stack.root.join("target/release/cutover"));
+            cmd.args(["replicate", "--interval", "1", "--state"])
+                .arg(stack.dir.join("replicate-state.json"))
+                .env("CUTOVER_APP_URL", &stack.gateway)
+                .env("ADMIN_API_TOKEN", ADMIN_TOKEN)
+                .env(
+                    "LEGACY_DATABASE_URL",
+                    format!("postgresql://postgres@127.0.0.1:{}/legacy", stack.pg_port),
+                )
+                .env("LEGACY_MEDIA_ROOT", stack.dir.join("media"));
+            cmd
+        },
+        &stack.dir.join("replicate.log"),
+    );
+
+    // Made on legacy (the address's side), then signed in from an app address.
+    let dj = unique("repl_dj");
+    let (status, by, body) = send_json(
+        gateway(Method::POST, stack, "/api/accounts/register/", &on_legacy).json(
+            &json!({"username": dj, "email": format!("{dj}@example.org"), "password": PASSWORD, "password2": PASSWORD}),
+        ),
+    );
+    assert_eq!((status, by.as_str()), (201, "legacy"), "{body}");
+    let (_, _, login) = send_json(
+        gateway(Method::POST, stack, "/api/accounts/login/", &on_legacy)
+            .json(&json!({"username": dj, "password": PASSWORD})),
+    );
+    let dj_bytes = format!("n,v\n{dj},1\n").into_bytes();
+    let dj_file = format!("{dj}.csv");
+    let (status, by, body) = send_json(
+        gateway(Method::POST, stack, "/api/list_cutter/upload/", &on_legacy)
+            .bearer_auth(login["access"].as_str().unwrap())
+            .multipart(Form::new().part(
+                "file",
+                Part::bytes(dj_bytes.clone()).file_name(dj_file.clone()),
+            )),
+    );
+    assert_eq!((status, by.as_str()), (200, "legacy"), "{body}");
+    let took = reachable(stack, &on_app, &dj, &dj_file, &dj_bytes, "app-blue");
+    assert!(took < Duration::from_secs(10), "legacy → app took {took:?}");
+
+    // Made on the app, then signed in from a legacy address.
+    let app = unique("repl_app");
+    let (status, by, body) = send_json(
+        gateway(Method::POST, stack, "/api/accounts/register/", &on_app)
+            .json(&json!({"username": app, "password": PASSWORD, "password2": PASSWORD})),
+    );
+    assert_eq!((status, by.as_str()), (201, "app-blue"), "{body}");
+    let app_bytes = format!("n,v\n{app},2\n").into_bytes();
+    let app_file = format!("{app}.csv");
+    let (status, by, body) = send_json(
+        gateway(Method::POST, stack, "/api/list_cutter/upload/", &on_app)
+            .bearer_auth(body["access"].as_str().unwrap())
+            .multipart(Form::new().part(
+                "file",
+                Part::bytes(app_bytes.clone()).file_name(app_file.clone()),
+            )),
+    );
+    assert_eq!((status, by.as_str()), (200, "app-blue"), "{body}");
+    let took = reachable(stack, &on_legacy, &app, &app_file, &app_bytes, "legacy");
+    assert!(took < Duration::from_secs(10), "app → legacy took {took:?}");
+
+    // The gateway shows the replicator, healthy, with its lag per direction.
+    let state = replication(stack);
+    assert_eq!(state["state"], "healthy", "{state}");
+    for direction in ["legacy_to_app", "app_to_legacy"] {
+        let lag = state["lag_seconds"][direction].as_f64().unwrap();
+        assert!(lag < 10.0, "{direction}: {state}");
+    }
+    let (_, _, metrics) = send_json(
+        client()
+            .get(format!("{}/metrics", stack.gateway))
+            .bearer_auth(ADMIN_TOKEN),
+    );
+    assert_eq!(metrics["replication"]["state"], "healthy", "{metrics}");
+    drop(replicator);
+    forget(stack);
+    assert_eq!(replication(stack)["state"], "absent");
+    stack.set_percentage("0");
+}
+
+fn an_unhealthy_replicator_holds_the_percentage_unless_forced(stack: &Stack) {
+    let migration = |query: &str| {
+        send_json(
+            client()
+                .post(format!("{}/admin/migration?{query}", stack.gateway))
+                .bearer_auth(ADMIN_TOKEN),
+        )
+    };
+    let (status, _, _) = migration("action=update_percentage&percentage=10");
+    assert_eq!(status, 200, "no replicator yet: the split may start");
+    // A replicator whose last good round began two minutes ago.
+    let stale = now_ms() - 120_000;
+    let round = json!({"at_ms": stale + 500, "round_ms": 500,
+        "legacy_to_app": {"last_success_started_ms": stale},
+        "app_to_legacy": {"last_success_started_ms": stale, "last_error": "PostgreSQL refused the connection"}});
+    let (status, _, body) = send_json(
+        client()
+            .post(format!("{}/admin/replication", stack.gateway))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&round),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], "unhealthy", "{body}");
+    let (status, _, body) = send_json(
+        client()
+            .post(format!("{}/admin/replication", stack.gateway))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({"at_ms": 1})),
+    );
+    assert_eq!(status, 400, "{body}");
+
+    let (status, _, body) = migration("action=update_percentage&percentage=25");
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("replication is unhealthy"),
+        "{body}"
+    );
+    let (_, _, st) = migration("action=get_status");
+    assert_eq!(st["traffic_percentage"], 10, "nothing changed");
+    assert_eq!(st["replication"]["state"], "unhealthy");
+    // Lowering is a rollback: never held.
+    let (status, _, _) = migration("action=update_percentage&percentage=5");
+    assert_eq!(status, 200);
+    // Forced: done, and the audit trail says so.
+    let (status, _, body) =
+        migration("action=update_percentage&percentage=25&force=true&reason=drill");
+    assert_eq!(status, 200, "{body}");
+    let (_, _, audit) = send_json(
+        client()
+            .get(format!("{}/admin/audit", stack.gateway))
+            .bearer_auth(ADMIN_TOKEN),
+    );
+    let reason = audit["entries"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("drill (forced past unhealthy replication"),
+        "{reason}"
+    );
+    forget(stack);
+    let (status, _, _) = migration("action=update_percentage&percentage=0");
+    assert_eq!(status, 200);
+}

@@ -45,7 +45,8 @@ try {
   const shown = await page.textContent("#traffic-percentage");
   const audit = await page.textContent("#audit tbody tr:first-child");
   const charts = await page.locator("#charts svg").count();
-  console.log(JSON.stringify({ shown, audit, charts, problems }));
+  const replication = await page.textContent("#replication");
+  console.log(JSON.stringify({ shown, audit, charts, replication, problems }));
 } finally {
   await browser.close();
 }

@@ -39,6 +39,12 @@ impl Group {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
+    /// SIGKILL to the whole group, as a crash would end it.
+    pub fn kill(&mut self) {
+        signal(self.child.id() as i32, "KILL");
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM to the whole group, then SIGKILL if it lingers.
     pub fn stop(&mut self) {
         let pgid = self.child.id() as i32;

@@ -22,6 +22,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         at_half_each_side_knows_the_others_people_within_ten_seconds,
     ),
     (
+        "replication::a_replicator_killed_mid_round_loses_and_repeats_nothing",
+        a_replicator_killed_mid_round_loses_and_repeats_nothing,
+    ),
+    (
         "replication::an_unhealthy_replicator_holds_the_percentage_unless_forced",
         an_unhealthy_replicator_holds_the_percentage_unless_forced,
     ),
@@ -127,25 +131,30 @@ fn reachable(
     }
 }
 
+/// `cutover replicate` against the stack's legacy and the gateway, with `args`.
+fn replicate(stack: &Stack, args: &[&str]) -> Command {
+    let mut cmd = Command::new(stack.root.join("target/release/cutover"));
+    cmd.arg("replicate")
+        .args(args)
+        .arg("--state")
+        .arg(stack.dir.join("replicate-state.json"))
+        .env("CUTOVER_APP_URL", &stack.gateway)
+        .env("ADMIN_API_TOKEN", ADMIN_TOKEN)
+        .env(
+            "LEGACY_DATABASE_URL",
+            format!("postgresql://postgres@127.0.0.1:{}/legacy", stack.pg_port),
+        )
+        .env("LEGACY_MEDIA_ROOT", stack.dir.join("media"));
+    cmd
+}
+
 fn at_half_each_side_knows_the_others_people_within_ten_seconds(stack: &Stack) {
     stack.set_percentage("50");
     let on_legacy = address_on(Backend::Legacy, 50, 0);
     let on_app = address_on(Backend::App, 50, 0);
     let replicator = Group::spawn(
         "cutover replicate",
-        {
-            let mut cmd = Command::new(stack.root.join("target/release/cutover"));
-            cmd.args(["replicate", "--interval", "1", "--state"])
-                .arg(stack.dir.join("replicate-state.json"))
-                .env("CUTOVER_APP_URL", &stack.gateway)
-                .env("ADMIN_API_TOKEN", ADMIN_TOKEN)
-                .env(
-                    "LEGACY_DATABASE_URL",
-                    format!("postgresql://postgres@127.0.0.1:{}/legacy", stack.pg_port),
-                )
-                .env("LEGACY_MEDIA_ROOT", stack.dir.join("media"));
-            cmd
-        },
+        replicate(stack, &["--interval", "1"]),
         &stack.dir.join("replicate.log"),
     );
 
@@ -209,6 +218,15 @@ fn at_half_each_side_knows_the_others_people_within_ten_seconds(stack: &Stack) {
             .bearer_auth(ADMIN_TOKEN),
     );
     assert_eq!(metrics["replication"]["state"], "healthy", "{metrics}");
+    // And the dashboard, in a browser.
+    let seen = crate::common::run_browser(
+        stack,
+        "dashboard.mjs",
+        &[&stack.gateway, &format!("token:{ADMIN_TOKEN}"), "50"],
+    );
+    let shown = seen["replication"].as_str().unwrap();
+    assert!(shown.starts_with("healthy: lag legacy → app "), "{shown}");
+    assert!(shown.contains("app → legacy "), "{shown}");
     drop(replicator);
     forget(stack);
     assert_eq!(replication(stack)["state"], "absent");
@@ -278,4 +296,52 @@ fn an_unhealthy_replicator_holds_the_percentage_unless_forced(stack: &Stack) {
     forget(stack);
     let (status, _, _) = migration("action=update_percentage&percentage=0");
     assert_eq!(status, 200);
+}
+
+/// Files made on legacy, a replicator killed (SIGKILL) in the middle of the
+/// round that copies them, then a clean round: every file once on the app, none
+/// twice, none lost; a further round changes nothing.
+fn a_replicator_killed_mid_round_loses_and_repeats_nothing(stack: &Stack) {
+    let name = unique("repl_kill");
+    let user = crate::session::User::register(stack, false, &name, || ipv4(399_990));
+    let ids: Vec<String> = (0..24)
+        .map(|i| {
+            let mut bytes = format!("n,v\n{i},x\n").into_bytes();
+            bytes.extend(std::iter::repeat_n(b'y', 300_000));
+            bytes.push(b'\n');
+            let (status, body) =
+                crate::session::upload(&user, &format!("{name}-{i}.csv"), &bytes);
+            assert_eq!(status, 200, "{body}");
+            body["file_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let on_app = |stack: &Stack| {
+        let list = ids.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(",");
+        stack.d1_execute(&format!("SELECT COUNT(*) AS n, COUNT(DISTINCT file_id) AS d FROM files WHERE file_id IN ({list})"))[0].clone()
+    };
+    let mut killed = Group::spawn(
+        "cutover replicate (killed)",
+        replicate(stack, &["--once", "--jobs", "1"]),
+        &stack.dir.join("replicate-killed.log"),
+    );
+    // Wait for the round to be under way (some of the files arrived), then kill it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while on_app(stack)["n"].as_u64().unwrap() == 0 {
+        assert!(Instant::now() < deadline, "the round never started copying");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    killed.kill();
+    let partial = on_app(stack)["n"].as_u64().unwrap();
+    let out = replicate(stack, &["--once", "--json"]).output().unwrap();
+    assert!(out.status.success() || out.status.code() == Some(2), "{out:?}");
+    let after = on_app(stack);
+    assert_eq!((after["n"].as_u64(), after["d"].as_u64()), (Some(24), Some(24)), "partial was {partial}");
+    let again = replicate(stack, &["--once", "--json"]).output().unwrap();
+    let round: Value = serde_json::from_str(
+        String::from_utf8_lossy(&again.stdout).lines().last().unwrap_or("{}"),
+    )
+    .unwrap();
+    assert_eq!(round["legacy_to_app"]["changes"], json!(0), "{round}");
+    assert_eq!(on_app(stack), after);
+    forget(stack);
 }

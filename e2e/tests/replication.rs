@@ -309,14 +309,17 @@ fn a_replicator_killed_mid_round_loses_and_repeats_nothing(stack: &Stack) {
             let mut bytes = format!("n,v\n{i},x\n").into_bytes();
             bytes.extend(std::iter::repeat_n(b'y', 300_000));
             bytes.push(b'\n');
-            let (status, body) =
-                crate::session::upload(&user, &format!("{name}-{i}.csv"), &bytes);
+            let (status, body) = crate::session::upload(&user, &format!("{name}-{i}.csv"), &bytes);
             assert_eq!(status, 200, "{body}");
             body["file_id"].as_str().unwrap().to_string()
         })
         .collect();
     let on_app = |stack: &Stack| {
-        let list = ids.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(",");
+        let list = ids
+            .iter()
+            .map(|i| format!("'{i}'"))
+            .collect::<Vec<_>>()
+            .join(",");
         stack.d1_execute(&format!("SELECT COUNT(*) AS n, COUNT(DISTINCT file_id) AS d FROM files WHERE file_id IN ({list})"))[0].clone()
     };
     let mut killed = Group::spawn(
@@ -333,12 +336,22 @@ fn a_replicator_killed_mid_round_loses_and_repeats_nothing(stack: &Stack) {
     killed.kill();
     let partial = on_app(stack)["n"].as_u64().unwrap();
     let out = replicate(stack, &["--once", "--json"]).output().unwrap();
-    assert!(out.status.success() || out.status.code() == Some(2), "{out:?}");
+    assert!(
+        out.status.success() || out.status.code() == Some(2),
+        "{out:?}"
+    );
     let after = on_app(stack);
-    assert_eq!((after["n"].as_u64(), after["d"].as_u64()), (Some(24), Some(24)), "partial was {partial}");
+    assert_eq!(
+        (after["n"].as_u64(), after["d"].as_u64()),
+        (Some(24), Some(24)),
+        "partial was {partial}"
+    );
     let again = replicate(stack, &["--once", "--json"]).output().unwrap();
     let round: Value = serde_json::from_str(
-        String::from_utf8_lossy(&again.stdout).lines().last().unwrap_or("{}"),
+        String::from_utf8_lossy(&again.stdout)
+            .lines()
+            .last()
+            .unwrap_or("{}"),
     )
     .unwrap();
     assert_eq!(round["legacy_to_app"]["changes"], json!(0), "{round}");

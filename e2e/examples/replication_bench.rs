@@ -12,7 +12,6 @@ use e2e::process::Group;
 use e2e::{client, ipv4, Stack};
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::{json, Value};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -33,17 +32,7 @@ fn main() {
     let pause: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5_000);
     let stack = Stack::start();
     stack.set_percentage("50");
-    let mut replicate = Command::new(stack.root.join("target/release/cutover"));
-    replicate
-        .args(["replicate", "--interval", "1", "--state"])
-        .arg(stack.dir.join("bench-replicate-state.json"))
-        .env("CUTOVER_APP_URL", &stack.gateway)
-        .env("ADMIN_API_TOKEN", TOKEN)
-        .env(
-            "LEGACY_DATABASE_URL",
-            format!("postgresql://postgres@127.0.0.1:{}/legacy", stack.pg_port),
-        )
-        .env("LEGACY_MEDIA_ROOT", stack.dir.join("media"));
+    let replicate = stack.replicate_command("bench-replicate-state.json", &["--interval", "1"]);
     let replicator = Group::spawn(
         "cutover replicate",
         replicate,

@@ -319,6 +319,24 @@ impl Stack {
             .unwrap_or_default()
     }
 
+    /// `cutover replicate <args>` between the stand-in's database and media and the
+    /// app behind the gateway, checkpointed in `state` (a file name in the run's dir).
+    pub fn replicate_command(&self, state: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.root.join("target/release/cutover"));
+        cmd.arg("replicate")
+            .args(args)
+            .arg("--state")
+            .arg(self.dir.join(state))
+            .env("CUTOVER_APP_URL", &self.gateway)
+            .env("ADMIN_API_TOKEN", "local-dev-admin-token")
+            .env(
+                "LEGACY_DATABASE_URL",
+                format!("postgresql://postgres@127.0.0.1:{}/legacy", self.pg_port),
+            )
+            .env("LEGACY_MEDIA_ROOT", self.dir.join("media"));
+        cmd
+    }
+
     /// Runs SQL on the stand-in's PostgreSQL database and returns `psql`'s unaligned output.
     pub fn psql(&self, sql: &str) -> String {
         self.psql_in("legacy", sql)

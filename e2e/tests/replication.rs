@@ -133,19 +133,7 @@ fn reachable(
 
 /// `cutover replicate` against the stack's legacy and the gateway, with `args`.
 fn replicate(stack: &Stack, args: &[&str]) -> Command {
-    let mut cmd = Command::new(stack.root.join("target/release/cutover"));
-    cmd.arg("replicate")
-        .args(args)
-        .arg("--state")
-        .arg(stack.dir.join("replicate-state.json"))
-        .env("CUTOVER_APP_URL", &stack.gateway)
-        .env("ADMIN_API_TOKEN", ADMIN_TOKEN)
-        .env(
-            "LEGACY_DATABASE_URL",
-            format!("postgresql://postgres@127.0.0.1:{}/legacy", stack.pg_port),
-        )
-        .env("LEGACY_MEDIA_ROOT", stack.dir.join("media"));
-    cmd
+    stack.replicate_command("replicate-state.json", args)
 }
 
 fn at_half_each_side_knows_the_others_people_within_ten_seconds(stack: &Stack) {

@@ -51,7 +51,9 @@ pub async fn to_legacy(
     let one_shot = shared::routing::closes_connection(req.method().as_ref());
     let attempts = pin!(async {
         if one_shot {
-            return once(&req, &target, &headers).await;
+            if let Some(answer) = once(&req, &target, &headers).await? {
+                return Ok(answer);
+            }
         }
         let first = Fetch::Request(build(&req, target.as_str(), copy(&headers)?)?)
             .send_with_signal(&signal)
@@ -88,8 +90,10 @@ const ONE_SHOT_MAX_BYTES: usize = 1 << 20;
 /// connection (fetch gives no way to close one; workerd drops a `Connection:
 /// close` request header) those bytes became the next request's status line — a
 /// 502 for an upload Django had stored. Read whole, the body is dropped as a
-/// 204's must be.
-async fn once(req: &Request, target: &Url, headers: &Headers) -> Result<Response> {
+/// 204's must be. `None` when no connection could be opened (nothing was sent:
+/// Workers cannot open sockets to some addresses, e.g. hosts proxied by
+/// Cloudflare itself), so the caller may still use `fetch`.
+async fn once(req: &Request, target: &Url, headers: &Headers) -> Result<Option<Response>> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = target.host_str().unwrap_or_default();
     let tls = target.scheme() == "https";
@@ -100,6 +104,20 @@ async fn once(req: &Request, target: &Url, headers: &Headers) -> Result<Response
         worker::SecureTransport::On
     } else {
         worker::SecureTransport::Off
+    };
+    let opened = match worker::Socket::builder()
+        .secure_transport(transport)
+        .connect(host, port)
+    {
+        Ok(socket) => socket.opened().await.map(|_| socket),
+        Err(err) => Err(err),
+    };
+    let mut socket = match opened {
+        Ok(socket) => socket,
+        Err(err) => {
+            worker::console_warn!("legacy origin: no socket to {host}:{port} ({err}); using fetch");
+            return Ok(None);
+        }
     };
     let mut body = Vec::new();
     if let Some(stream) = req.inner().body() {
@@ -125,9 +143,6 @@ async fn once(req: &Request, target: &Url, headers: &Headers) -> Result<Response
         &pairs,
         body.len(),
     );
-    let mut socket = worker::Socket::builder()
-        .secure_transport(transport)
-        .connect(host, port)?;
     let io = |e: std::io::Error| worker::Error::RustError(format!("legacy connection: {e}"));
     socket.write_all(head.as_bytes()).await.map_err(io)?;
     socket.write_all(&body).await.map_err(io)?;
@@ -149,7 +164,7 @@ async fn once(req: &Request, target: &Url, headers: &Headers) -> Result<Response
     } else {
         Response::from_bytes(parsed.body)?
     };
-    Ok(resp.with_status(parsed.status).with_headers(out))
+    Ok(Some(resp.with_status(parsed.status).with_headers(out)))
 }
 
 pub async fn to_app(req: Request, env: &Env, slot: Slot, request_id: &str) -> Result<Response> {

@@ -29,7 +29,7 @@ pub async fn handle(
             Err(refusal) => Ok(refusal),
         },
         // Operators only: error rates and active users tell an attacker when and
-        // how hard to push (see the README's security section).
+        // how hard to push (docs/security.md).
         "/metrics" => match admin::gate(&req, env, snapshot.slot).await? {
             Ok(_) => match metrics::summary(env).await {
                 Ok(summary) => {

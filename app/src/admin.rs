@@ -59,10 +59,10 @@ async fn authorize(req: &Request, env: &Env) -> std::result::Result<admin::Admin
     let auth = http::header(req, "Authorization");
     let token = settings::var(env, "ADMIN_API_TOKEN").unwrap_or_default();
     let refuse = |denied: admin::Denied| {
-        http::json_error(denied.status(), denied.message()).unwrap_or_else(|e| {
-            worker::console_error!("refusal: {e}");
-            http::json(500, &serde_json::json!({"error": "refusal failed"}))
-        })
+        http::json(
+            denied.status(),
+            &serde_json::json!({ "error": denied.message() }),
+        )
     };
     let credential = match settings::jwt(env) {
         Some(jwt) => admin::credential(auth.as_deref(), &token, &jwt, http::now_unix()),

@@ -22,9 +22,7 @@ pub fn preflight(req: &Request, env: &Env) -> Option<Response> {
     Some(
         match cors::preflight(&origin, &method, asked.as_deref(), &allowed(env)) {
             Preflight::Allow(headers) => {
-                let mut resp = Response::empty()
-                    .map(|r| r.with_status(204))
-                    .unwrap_or_else(|_| http::json(204, &serde_json::Value::Null));
+                let mut resp = Response::builder().with_status(204).empty();
                 set(&mut resp, headers);
                 resp
             }

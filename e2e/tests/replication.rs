@@ -60,6 +60,24 @@ fn gateway(
         .header("CF-Connecting-IP", ip)
 }
 
+/// `upload/` through the gateway from `ip` with the access token `access`.
+fn upload(
+    stack: &Stack,
+    ip: &str,
+    access: &Value,
+    name: &str,
+    bytes: &[u8],
+) -> (u16, String, Value) {
+    send_json(
+        gateway(Method::POST, stack, "/api/list_cutter/upload/", ip)
+            .bearer_auth(access.as_str().unwrap())
+            .multipart(Form::new().part(
+                "file",
+                Part::bytes(bytes.to_vec()).file_name(name.to_string()),
+            )),
+    )
+}
+
 fn replication(stack: &Stack) -> Value {
     let (status, _, body) = send_json(
         client()
@@ -160,14 +178,7 @@ fn at_half_each_side_knows_the_others_people_within_ten_seconds(stack: &Stack) {
     );
     let dj_bytes = format!("n,v\n{dj},1\n").into_bytes();
     let dj_file = format!("{dj}.csv");
-    let (status, by, body) = send_json(
-        gateway(Method::POST, stack, "/api/list_cutter/upload/", &on_legacy)
-            .bearer_auth(login["access"].as_str().unwrap())
-            .multipart(Form::new().part(
-                "file",
-                Part::bytes(dj_bytes.clone()).file_name(dj_file.clone()),
-            )),
-    );
+    let (status, by, body) = upload(stack, &on_legacy, &login["access"], &dj_file, &dj_bytes);
     assert_eq!((status, by.as_str()), (200, "legacy"), "{body}");
     let took = reachable(stack, &on_app, &dj, &dj_file, &dj_bytes, "app-blue");
     assert!(took < Duration::from_secs(10), "legacy → app took {took:?}");
@@ -181,14 +192,7 @@ fn at_half_each_side_knows_the_others_people_within_ten_seconds(stack: &Stack) {
     assert_eq!((status, by.as_str()), (201, "app-blue"), "{body}");
     let app_bytes = format!("n,v\n{app},2\n").into_bytes();
     let app_file = format!("{app}.csv");
-    let (status, by, body) = send_json(
-        gateway(Method::POST, stack, "/api/list_cutter/upload/", &on_app)
-            .bearer_auth(body["access"].as_str().unwrap())
-            .multipart(Form::new().part(
-                "file",
-                Part::bytes(app_bytes.clone()).file_name(app_file.clone()),
-            )),
-    );
+    let (status, by, body) = upload(stack, &on_app, &body["access"], &app_file, &app_bytes);
     assert_eq!((status, by.as_str()), (200, "app-blue"), "{body}");
     let took = reachable(stack, &on_legacy, &app, &app_file, &app_bytes, "legacy");
     assert!(took < Duration::from_secs(10), "app → legacy took {took:?}");

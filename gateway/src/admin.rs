@@ -25,7 +25,7 @@ pub async fn handle(
     settings: &Settings,
     slot: Slot,
 ) -> Result<Response> {
-    let admin = match gate(&req, env, slot).await? {
+    let admin = match gate(&req, env, settings, slot).await? {
         Ok(admin) => admin,
         Err(refusal) => return Ok(refusal),
     };
@@ -81,6 +81,7 @@ pub async fn handle(
 pub async fn gate(
     req: &Request,
     env: &Env,
+    settings: &Settings,
     slot: Slot,
 ) -> Result<std::result::Result<Admin, Response>> {
     let auth = req.headers().get("Authorization")?;
@@ -88,7 +89,7 @@ pub async fn gate(
     let credential = admin::credential(
         auth.as_deref(),
         &settings::var(env, "ADMIN_API_TOKEN").unwrap_or_default(),
-        &settings::jwt_config(env),
+        &settings.jwt,
         now,
     );
     let denied = match credential {

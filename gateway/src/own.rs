@@ -24,18 +24,18 @@ pub async fn handle(
         "/health" if req.headers().get("Authorization")?.is_none() => {
             Response::from_json(&json!({ "status": "ok", "service": "gateway" }))
         }
-        "/health" => match admin::gate(&req, env, snapshot.slot).await? {
+        "/health" => match admin::gate(&req, env, settings, snapshot.slot).await? {
             Ok(_) => health_report(env, settings, snapshot).await,
             Err(refusal) => Ok(refusal),
         },
         // Operators only: error rates and active users tell an attacker when and
         // how hard to push (docs/security.md).
-        "/metrics" => match admin::gate(&req, env, snapshot.slot).await? {
+        "/metrics" => match admin::gate(&req, env, settings, snapshot.slot).await? {
             Ok(_) => match metrics::summary(env).await {
                 Ok(summary) => {
                     let mut body = serde_json::to_value(&summary)?;
                     body["replication"] =
-                        serde_json::to_value(crate::replication::health(env).await?)?;
+                        serde_json::to_value(crate::replication::health(env).await.ok())?;
                     Response::from_json(&body)
                 }
                 Err(err) => {

@@ -80,7 +80,7 @@ fn number(env: &Env, name: &str, default: u32) -> u32 {
 }
 
 /// The JWT settings shared with the app and Django (admin tokens are the app's).
-pub fn jwt_config(env: &Env) -> shared::jwt::JwtConfig {
+fn jwt_config(env: &Env) -> shared::jwt::JwtConfig {
     shared::jwt::JwtConfig::new(
         var(env, "JWT_SECRET").unwrap_or_default(),
         &var(env, "JWT_ISSUER").unwrap_or_else(|| "list-cutter".into()),

@@ -10,6 +10,8 @@ use serde_json::Value;
 
 use crate::files::{union_tags, CUT_FROM, CUT_TO};
 
+pub mod changes;
+
 /// Most records one import request may carry (D1 binds each batch as one JSON
 /// parameter, so the limit is about request size and time, not SQL parameters).
 pub const MAX_BATCH: usize = 500;
@@ -312,8 +314,15 @@ pub fn file_outcome(
     }
     if stored.origin != "legacy" {
         // The app's own file (written back to legacy by reverse-sync): the app
-        // stays its source of truth.
-        return (Outcome::Unchanged, None);
+        // stays its source of truth, but tags added on legacy join its own.
+        let merged = FileRecord {
+            user_tags: union_tags(&current.user_tags, &incoming.user_tags),
+            ..current.clone()
+        };
+        return match &merged == current {
+            true => (Outcome::Unchanged, None),
+            false => (Outcome::Updated, Some(merged)),
+        };
     }
     if current.sha256 != incoming.sha256 || current.size != incoming.size {
         return (Outcome::NeedsContent, None);

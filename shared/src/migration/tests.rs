@@ -175,9 +175,21 @@ fn file_outcomes() {
     assert_eq!(merged.user_tags, vec!["legacy", "x", "app"]);
     assert_eq!(merged.file_name, "b.csv");
 
-    // The app's own files are never changed by an import.
+    // The app's own files keep their name and content; only tags added on
+    // legacy join theirs.
+    let (outcome, merged) = file_outcome(
+        &legacy_changed,
+        Some(&stored(incoming.clone(), "app")),
+        true,
+    );
+    assert_eq!(outcome, Outcome::Updated);
+    let merged = merged.unwrap();
+    assert_eq!(merged.user_tags, vec!["x", "legacy"]);
+    assert_eq!(merged.file_name, incoming.file_name);
+    let mut same_tags = incoming.clone();
+    same_tags.file_name = "renamed-on-legacy.csv".into();
     assert_eq!(
-        file_outcome(&legacy_changed, Some(&stored(incoming, "app")), true).0,
+        file_outcome(&same_tags, Some(&stored(incoming, "app")), true).0,
         Outcome::Unchanged
     );
 }

@@ -24,6 +24,9 @@ pub struct Direction {
     /// Why the last round failed as a whole, if it did.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// Changes logged on the source side and not yet applied when it ended.
+    #[serde(default)]
+    pub backlog: u64,
 }
 
 /// What the replicator reports after a round.

@@ -41,6 +41,8 @@ pub async fn handle(rest: &str, mut req: Request, env: &Env) -> Result<Response>
         (Method::Get, ["export", "files"]) => export::files(&req, env).await,
         (Method::Get, ["export", "files", id, "content"]) => export::content(env, id).await,
         (Method::Get, ["export", "relationships"]) => export::relationships(&req, env).await,
+        (Method::Get, ["export", "changes"]) => export::changes(&req, env).await,
+        (Method::Post, ["changes", "ack"]) => export::acknowledge(&mut req, env).await,
         _ => Err(Reject::Client(
             404,
             format!(

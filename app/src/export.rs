@@ -195,3 +195,133 @@ pub async fn relationships(req: &Request, env: &Env) -> Answer {
     let items = rows.into_iter().map(|r| json!(r)).collect();
     listing("relationships", items, last, page.limit)
 }
+
+/// `GET /api/admin/export/changes?after=<seq>&limit=<n>`: the change log past the
+/// replicator's checkpoint, each change with the record as it is now (`record`;
+/// `null` once it is gone), and `head`, the log's last sequence number (0 when
+/// everything was acknowledged).
+pub async fn changes(req: &Request, env: &Env) -> Answer {
+    let page = page(req)?;
+    #[derive(Deserialize)]
+    struct Row {
+        seq: i64,
+        kind: String,
+        key: String,
+        op: String,
+        at: String,
+    }
+    #[derive(Deserialize)]
+    struct Head {
+        head: i64,
+    }
+    let db = db(env)?;
+    let head = db
+        .prepare("SELECT COALESCE(MAX(seq), 0) AS head FROM changes")
+        .first::<Head>(None)
+        .await?
+        .map_or(0, |h| h.head);
+    let rows = db
+        .prepare("SELECT seq, kind, key, op, at FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+        .bind(&[num(page.after), num(page.limit)])?
+        .all()
+        .await?
+        .results::<Row>()?;
+    let keys = |kind: &str| -> String {
+        json!(rows
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| &r.key)
+            .collect::<Vec<_>>())
+        .to_string()
+    };
+    let records = |sql: String, keys: String| {
+        let db = &db;
+        async move {
+            let rows: Vec<crate::import::JsonRow> = db
+                .prepare(sql)
+                .bind(&[keys.into()])?
+                .all()
+                .await?
+                .results()?;
+            rows.into_iter()
+                .map(|r| serde_json::from_str::<Value>(&r.j))
+                .collect::<Result<Vec<Value>, _>>()
+                .map_err(|e| worker::Error::RustError(e.to_string()))
+        }
+    };
+    let users = records(
+        format!(
+            "SELECT {USER_JSON} AS j FROM users \
+             WHERE CAST(id AS TEXT) IN (SELECT value FROM json_each(?1))"
+        ),
+        keys("user"),
+    )
+    .await?;
+    let files = records(
+        format!(
+            "SELECT json_set({FILE_JSON}, '$.origin', origin) AS j FROM files \
+             WHERE file_id IN (SELECT value FROM json_each(?1))"
+        ),
+        keys("file"),
+    )
+    .await?;
+    let edges = records(
+        "SELECT json_object('parent_id', parent_id, 'child_id', child_id, \
+         'relationship', relationship) AS j FROM file_relationships \
+         WHERE parent_id || ' ' || child_id || ' ' || relationship \
+         IN (SELECT value FROM json_each(?1))"
+            .to_string(),
+        keys("edge"),
+    )
+    .await?;
+    let find = |kind: &str, key: &str| -> Value {
+        let matches = |v: &&Value| match kind {
+            "user" => v["id"].as_i64().map(|id| id.to_string()).as_deref() == Some(key),
+            "file" => v["file_id"] == key,
+            _ => {
+                format!(
+                    "{} {} {}",
+                    v["parent_id"].as_str().unwrap_or_default(),
+                    v["child_id"].as_str().unwrap_or_default(),
+                    v["relationship"].as_str().unwrap_or_default()
+                ) == key
+            }
+        };
+        let pool = match kind {
+            "user" => &users,
+            "file" => &files,
+            _ => &edges,
+        };
+        pool.iter().find(matches).cloned().unwrap_or(Value::Null)
+    };
+    let last = rows.last().map(|r| r.seq);
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({"seq": r.seq, "kind": r.kind, "key": r.key, "op": r.op, "at": r.at,
+                   "record": find(&r.kind, &r.key)})
+        })
+        .collect();
+    let next = last.filter(|_| items.len() as i64 == page.limit);
+    Ok(http::json(
+        200,
+        &json!({ "changes": items, "next": next, "head": head }),
+    ))
+}
+
+/// `POST /api/admin/changes/ack` `{"through": <seq>}`: the replicator applied the
+/// log up to `through`; those entries are dropped.
+pub async fn acknowledge(req: &mut Request, env: &Env) -> Answer {
+    let body = http::read_json(req).await?;
+    let through = body["through"]
+        .as_i64()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| Reject::bad_request("through must be a non-negative integer"))?;
+    let done = db(env)?
+        .prepare("DELETE FROM changes WHERE seq <= ?1")
+        .bind(&[num(through)])?
+        .run()
+        .await?;
+    let pruned = done.meta()?.and_then(|m| m.changes).unwrap_or(0);
+    Ok(http::json(200, &json!({ "pruned": pruned })))
+}

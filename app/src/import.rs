@@ -69,11 +69,17 @@ fn unique_keys(keys: impl Iterator<Item = String>, what: &str) -> Result<(), Rej
 
 /// A D1 batch; a uniqueness failure means a concurrent write (e.g. a registration
 /// taking a username) got in between: 409, nothing written, the tool retries.
+/// The batch holds the `replicating` mark while it runs, so the change log
+/// (migrations/0005_changes.sql) does not take the tool's own writes for the app's.
 async fn write(env: &Env, statements: Vec<D1PreparedStatement>) -> Result<(), Reject> {
     if statements.is_empty() {
         return Ok(());
     }
-    match db(env)?.batch(statements).await {
+    let db = db(env)?;
+    let mut marked = vec![db.prepare("INSERT INTO replicating (one) VALUES (1)")];
+    marked.extend(statements);
+    marked.push(db.prepare("DELETE FROM replicating"));
+    match db.batch(marked).await {
         Ok(_) => Ok(()),
         Err(e) if e.to_string().contains("UNIQUE constraint failed") => Err(Reject::Client(
             409,
@@ -238,7 +244,7 @@ pub async fn file_rows(req: &mut Request, env: &Env) -> Answer {
                  json_extract(value, '$.user_tags') AS user_tags, \
                  json_extract(value, '$.metadata') AS metadata, \
                  json_extract(value, '$.uploaded_at') AS uploaded_at FROM json_each(?1)) AS j \
-                 WHERE files.file_id = j.file_id AND files.origin = 'legacy'"
+                 WHERE files.file_id = j.file_id"
             ))
             .bind(&[json!(updates).to_string().into()])?;
         write(env, vec![stmt]).await?;
@@ -490,8 +496,20 @@ pub async fn relationships(req: &mut Request, env: &Env) -> Answer {
 
 /// `POST /api/admin/import/files/delete` `{"file_ids": [...]}`: removes imported
 /// files (rows, lineage rows, then objects) that legacy no longer has. Files the
-/// app created are refused (`conflict`), unknown ids are `missing`.
+/// app created are refused (`conflict`), unknown ids are `missing`. With
+/// `?replicated=true` the ids are deletions legacy logged, and the app's own
+/// files go too (legacy had them from replication and a person deleted them there).
 pub async fn delete_files(req: &mut Request, env: &Env) -> Answer {
+    let replicated = req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "replicated")
+        .map(|(_, v)| v.into_owned());
+    let any_origin = match replicated.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(Reject::bad_request("replicated must be true or false")),
+    };
     let body = read_json(req).await?;
     let ids: Vec<String> = parse_batch(&body, "file_ids", |id: &String| {
         rules::valid_file_id(id)
@@ -506,7 +524,7 @@ pub async fn delete_files(req: &mut Request, env: &Env) -> Answer {
     for id in &ids {
         let outcome = match stored.get(id) {
             None => Outcome::Missing("not on the app".into()),
-            Some(s) if s.origin != "legacy" => {
+            Some(s) if s.origin != "legacy" && !any_origin => {
                 Outcome::Conflict("created on the app; an import never deletes it".into())
             }
             Some(s) => {
@@ -532,10 +550,10 @@ pub async fn delete_files(req: &mut Request, env: &Env) -> Answer {
                 )
                 .bind(&[list.clone().into()])?,
                 db.prepare(
-                    "DELETE FROM files WHERE origin = 'legacy' \
+                    "DELETE FROM files WHERE (origin = 'legacy' OR ?2) \
                      AND file_id IN (SELECT value FROM json_each(?1))",
                 )
-                .bind(&[list.into()])?,
+                .bind(&[list.into(), num(i64::from(any_origin))])?,
             ],
         )
         .await?;

@@ -12,6 +12,8 @@ use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::Value;
 use shared::migration::FileRecord;
 
+use crate::reverse::Logged;
+
 const ATTEMPTS: u32 = 4;
 
 /// Why a call did not succeed: the app refused it (a 4xx: the request is wrong),
@@ -196,6 +198,27 @@ impl Api {
             }
         }
     }
+}
+
+/// Up to `limit` entries of the app's change log after `after`, with the log's
+/// last sequence number.
+pub fn changes(api: &Api, after: i64, limit: i64) -> Result<(Vec<Logged>, i64), String> {
+    let page = api.get(&format!(
+        "/api/admin/export/changes?after={after}&limit={limit}"
+    ))?;
+    let changes = serde_json::from_value(page["changes"].clone())
+        .map_err(|e| format!("the app's change log: {e}"))?;
+    Ok((changes, page["head"].as_i64().unwrap_or(0)))
+}
+
+/// Tells the app its log is applied up to `through` (it prunes those entries).
+pub fn acknowledge(api: &Api, through: i64) -> Result<(), String> {
+    api.admin(
+        reqwest::Method::POST,
+        "/api/admin/changes/ack",
+        Some(&serde_json::json!({ "through": through })),
+    )
+    .map(|_| ())
 }
 
 /// The app's `USER_ID_OFFSET`: ids below it are legacy's, from it up the app's.

@@ -66,7 +66,7 @@ fn utc(column: &str) -> String {
 }
 
 pub struct Legacy {
-    db: Client,
+    pub(crate) db: Client,
     lineage: LineageSource,
 }
 
@@ -204,33 +204,87 @@ impl Legacy {
     /// Saved files with primary key `> after`.
     pub fn files(&mut self, after: i64, limit: i64) -> Result<Page<LegacyFile>, String> {
         let sql = format!(
-            "SELECT id::bigint, file_id, user_id::bigint, file_name, file_path, {}, \
-             system_tags::text[], user_tags::text[], metadata::text \
-             FROM {FILES} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
-            utc("uploaded_at")
+            "{} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
+            file_select()
         );
         self.page(&sql, (after, limit), "saved file #", |row| {
-            let tags = |i| -> Result<Vec<String>, postgres::Error> {
-                Ok(row
-                    .try_get::<_, Option<Vec<String>>>(i)?
-                    .unwrap_or_default())
-            };
-            let read = || -> Result<LegacyFile, postgres::Error> {
-                Ok(LegacyFile {
-                    file_id: row.try_get(1)?,
-                    user_id: row.try_get(2)?,
-                    file_name: row.try_get(3)?,
-                    file_path: row.try_get(4)?,
-                    uploaded_at: row.try_get(5)?,
-                    system_tags: tags(6)?,
-                    user_tags: tags(7)?,
-                    metadata: row
-                        .try_get::<_, Option<String>>(8)?
-                        .map(|text| metadata_text(&text)),
-                })
-            };
-            read().map_err(unreadable)
+            file_row(row).map_err(unreadable)
         })
+    }
+
+    /// The saved files of these file ids (those that still exist), and the rows
+    /// that could not be read.
+    pub fn files_by_id(
+        &mut self,
+        ids: &[String],
+    ) -> Result<(Vec<LegacyFile>, Vec<Unreadable>), String> {
+        let sql = format!(
+            "{} WHERE file_id = ANY($1::text[]) ORDER BY id",
+            file_select()
+        );
+        let mut found = (Vec::new(), Vec::new());
+        for row in &self.db.query(&sql, &[&ids]).map_err(|e| e.to_string())? {
+            match file_row(row) {
+                Ok(f) => found.0.push(f),
+                Err(e) => found.1.push((
+                    format!("saved file #{}", row.get::<_, i64>(0)),
+                    unreadable(e),
+                )),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The users of these ids (those that still exist).
+    pub fn users_by_id(&mut self, ids: &[i64]) -> Result<Vec<UserRecord>, String> {
+        let sql = format!("{} WHERE id = ANY($1::bigint[]) ORDER BY id", user_select());
+        self.db
+            .query(&sql, &[&ids])
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|r| user_row(r).map_err(unreadable))
+            .collect()
+    }
+
+    /// Deletes a saved file with its lineage rows; the path of its bytes, to
+    /// remove, when it was there.
+    pub fn delete_file(&mut self, file_id: &str) -> Result<Option<String>, String> {
+        let mut tx = self.db.transaction().map_err(|e| e.to_string())?;
+        if self.lineage == LineageSource::Table {
+            tx.execute(
+                &format!("DELETE FROM {EDGES} WHERE source_file_id = $1 OR target_file_id = $1"),
+                &[&file_id],
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        let path = tx
+            .query_opt(
+                &format!("DELETE FROM {FILES} WHERE file_id = $1 RETURNING file_path"),
+                &[&file_id],
+            )
+            .map_err(|e| e.to_string())?
+            .map(|r| r.get(0));
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+
+    /// Deletes the legacy form of an app lineage row (lineage table only; in the
+    /// Neo4j era it goes with its file).
+    pub fn delete_edge(&mut self, e: &EdgeRecord) -> Result<bool, String> {
+        if self.lineage == LineageSource::Metadata {
+            return Ok(false);
+        }
+        let (source, target) = e.to_legacy();
+        self.db
+            .execute(
+                &format!(
+                    "DELETE FROM {EDGES} WHERE source_file_id = $1 AND target_file_id = $2 \
+                     AND relationship_type = $3"
+                ),
+                &[&source, &target, &e.relationship],
+            )
+            .map(|n| n > 0)
+            .map_err(|e| e.to_string())
     }
 
     /// Every saved file's id (to find what legacy deleted).
@@ -416,6 +470,35 @@ impl Legacy {
             .map(|n| n > 0)
             .map_err(|e| e.to_string())
     }
+}
+
+/// The saved-file columns, in the order [`file_row`] reads them.
+fn file_select() -> String {
+    format!(
+        "SELECT id::bigint, file_id, user_id::bigint, file_name, file_path, {}, \
+         system_tags::text[], user_tags::text[], metadata::text FROM {FILES}",
+        utc("uploaded_at")
+    )
+}
+
+fn file_row(row: &Row) -> Result<LegacyFile, postgres::Error> {
+    let tags = |i| -> Result<Vec<String>, postgres::Error> {
+        Ok(row
+            .try_get::<_, Option<Vec<String>>>(i)?
+            .unwrap_or_default())
+    };
+    Ok(LegacyFile {
+        file_id: row.try_get(1)?,
+        user_id: row.try_get(2)?,
+        file_name: row.try_get(3)?,
+        file_path: row.try_get(4)?,
+        uploaded_at: row.try_get(5)?,
+        system_tags: tags(6)?,
+        user_tags: tags(7)?,
+        metadata: row
+            .try_get::<_, Option<String>>(8)?
+            .map(|text| metadata_text(&text)),
+    })
 }
 
 /// The user columns, in the order [`user_row`] reads them.

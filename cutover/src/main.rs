@@ -8,6 +8,7 @@
 //! items reported as not done (conflicts, missing files, unreadable rows).
 
 mod api;
+mod capture;
 mod legacy;
 mod media;
 mod migrate;
@@ -101,8 +102,8 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
     },
-    /// While both sides serve: sync and reverse-sync in rounds, every --interval,
-    /// until stopped; each round's state goes to the gateway.
+    /// While both sides serve: each side's logged changes to the other in rounds,
+    /// every --interval, until stopped; each round's state goes to the gateway.
     Replicate {
         #[command(flatten)]
         run: Run,
@@ -112,6 +113,9 @@ enum Command {
         /// One round, then exit (0 when both directions completed cleanly).
         #[arg(long)]
         once: bool,
+        /// Take the change log and its triggers off legacy, then exit.
+        #[arg(long, conflicts_with = "once")]
+        remove_capture: bool,
     },
     /// Write what the app created since the checkpoint back to legacy.
     ReverseSync {
@@ -221,8 +225,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Replicate {
             run: r,
+            remove_capture: true,
+            ..
+        } => {
+            replicate::remove_capture(&r.source.database_url, &r.state)?;
+            eprintln!("replicate: the change log and its triggers are off legacy");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replicate {
+            run: r,
             interval,
             once,
+            ..
         } => {
             if !(0.0..=3_600.0).contains(&interval) {
                 return Err("--interval must be 0 to 3600 seconds".into());

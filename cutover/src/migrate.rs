@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use shared::migration::{check_edge, check_file, check_user, FileRecord, LineageSource};
+use shared::migration::changes::{parse_edge_key, Change, Kind, Op};
+use shared::migration::{
+    check_edge, check_file, check_user, edges_from_metadata, EdgeRecord, FileRecord, LineageSource,
+};
 
 use crate::api::Api;
 use crate::legacy::{self, Legacy, LegacyFile, Page};
@@ -77,9 +80,9 @@ impl Table {
 
 struct Run<'a> {
     api: &'a Api,
-    legacy: Legacy,
+    legacy: &'a mut Legacy,
     media: PathBuf,
-    state: State,
+    state: &'a mut State,
     opts: Options,
     report: Report,
     user_id_offset: i64,
@@ -168,7 +171,7 @@ impl Run<'_> {
             Table::Files => cursors.files,
             Table::Relationships => cursors.relationships,
         };
-        let page = read(&mut self.legacy, after, self.opts.batch)?;
+        let page = read(self.legacy, after, self.opts.batch)?;
         for (item, error) in page.unreadable {
             self.tally(table).failed += 1;
             self.problem(item, error)?;
@@ -304,22 +307,135 @@ impl Run<'_> {
                 Ok(())
             })?;
         for chunk in gone.chunks(self.opts.batch.max(1) as usize) {
-            self.send_batch(
-                Table::Files,
-                ("files/delete", "file_ids"),
-                chunk.to_vec(),
-                |id| json!(id),
-                String::clone,
-                |_| Ok(()),
-            )?;
-            for id in chunk {
-                self.state.files.remove(id);
-            }
+            self.delete_on_app(chunk, false)?;
             self.report.tick();
             self.state.save()?;
         }
         Ok(())
     }
+
+    /// Deletes files on the app; `replicated`: legacy logged their deletion, so
+    /// the app's own files go too.
+    fn delete_on_app(&mut self, ids: &[String], replicated: bool) -> Result<(), String> {
+        let what = match replicated {
+            true => "files/delete?replicated=true",
+            false => "files/delete",
+        };
+        self.send_batch(
+            Table::Files,
+            (what, "file_ids"),
+            ids.to_vec(),
+            |id| json!(id),
+            String::clone,
+            |_| Ok(()),
+        )?;
+        for id in ids {
+            self.state.files.remove(id);
+        }
+        Ok(())
+    }
+}
+
+impl Run<'_> {
+    /// Legacy's logged changes, applied to the app: users, then files (bytes
+    /// included) and their lineage, then deletions, each record as it is now.
+    fn apply(&mut self, changes: &[Change]) -> Result<(), String> {
+        let keys = |kind: Kind, op: Op| -> Vec<String> {
+            changes
+                .iter()
+                .filter(|c| c.kind == kind && c.op == op)
+                .map(|c| c.key.clone())
+                .collect()
+        };
+        let batch = self.opts.batch.max(1) as usize;
+        let user_ids: Vec<i64> = keys(Kind::User, Op::Upsert)
+            .iter()
+            .filter_map(|k| k.parse().ok())
+            .collect();
+        for ids in user_ids.chunks(batch) {
+            let offset = self.user_id_offset;
+            let users = self.legacy.users_by_id(ids)?;
+            self.send_batch(
+                Table::Users,
+                ("users", "users"),
+                users.into_iter().filter(|u| u.id < offset).collect(),
+                |u| json!(u),
+                |u| u.id.to_string(),
+                |u| check_user(u, offset),
+            )?;
+        }
+        for ids in keys(Kind::File, Op::Upsert).chunks(batch) {
+            let (rows, unreadable) = self.legacy.files_by_id(ids)?;
+            for (item, error) in unreadable {
+                self.report.files.failed += 1;
+                self.problem(item, error)?;
+            }
+            self.file_batch(&rows)?;
+            if self.legacy.lineage_source() == LineageSource::Metadata {
+                let edges = rows
+                    .iter()
+                    .flat_map(|f| {
+                        edges_from_metadata(&f.file_id, f.metadata.as_deref().unwrap_or(""))
+                    })
+                    .collect();
+                self.send_edges(edges)?;
+            }
+        }
+        let edges: Vec<EdgeRecord> = keys(Kind::Edge, Op::Upsert)
+            .iter()
+            .filter_map(|k| parse_edge_key(k))
+            .filter_map(|(p, c, r)| {
+                let (source, target) = if r == shared::files::CUT_TO {
+                    (p, c)
+                } else {
+                    (c, p)
+                };
+                EdgeRecord::from_legacy(source, target, r)
+            })
+            .collect();
+        for chunk in edges.chunks(batch) {
+            self.send_edges(chunk.to_vec())?;
+        }
+        for ids in keys(Kind::File, Op::Delete).chunks(batch) {
+            self.delete_on_app(ids, true)?;
+        }
+        Ok(())
+    }
+
+    fn send_edges(&mut self, edges: Vec<EdgeRecord>) -> Result<(), String> {
+        self.send_batch(
+            Table::Relationships,
+            ("relationships", "relationships"),
+            edges,
+            |e| json!(e),
+            |e| format!("{} -[{}]- {}", e.parent_id, e.relationship, e.child_id),
+            check_edge,
+        )
+        .map(|_| ())
+    }
+}
+
+/// Applies legacy's logged changes to the app (`replicate`); per-record problems
+/// are in the report, an app that cannot be reached is an error.
+pub fn apply_changes(
+    api: &Api,
+    legacy: &mut Legacy,
+    media: &Path,
+    state: &mut State,
+    (opts, user_id_offset): (Options, i64),
+    changes: &[Change],
+) -> Result<Report, String> {
+    let mut run = Run {
+        api,
+        legacy,
+        media: media.to_path_buf(),
+        state,
+        opts,
+        report: Report::new("replicate"),
+        user_id_offset,
+    };
+    run.apply(changes)?;
+    Ok(run.report)
 }
 
 /// The app record of a legacy row whose bytes are `known`.
@@ -369,11 +485,12 @@ pub fn run(
         }
     }
     report.set_total_rows(total);
+    let mut state = State::load(state_path)?;
     let mut run = Run {
         api,
-        legacy,
+        legacy: &mut legacy,
         media: media.to_path_buf(),
-        state: State::load(state_path)?,
+        state: &mut state,
         opts,
         report,
         user_id_offset: crate::api::user_id_offset(api)?,

@@ -1,19 +1,31 @@
-//! `replicate`: while both sides serve, rounds of `sync` (legacy → app, deletions
-//! included) then `reverse-sync` (app → legacy), every `--interval` until stopped
-//! (`--once`: one round). Each direction keeps its own checkpoint under the same
-//! rules as the commands it runs: a killed replicator resumes where it stopped,
-//! and since every write is an upsert keyed by id, nothing is applied twice.
-//! Conflicts (a username registered on both sides) are reported, never
-//! overwritten. After each round the state goes to the gateway
-//! (`POST /admin/replication`), which shows the lag and gates the percentage on it.
+//! `replicate`: while both sides serve, rounds that carry each side's changes to
+//! the other, every `--interval` until stopped (`--once`: one round).
+//!
+//! Each side logs its changes (legacy: triggers installed here, see
+//! `capture.rs`; the app: D1 triggers), so a round costs what changed, not the
+//! size of the tables. The first round, with no checkpoint, notes both logs'
+//! heads and then runs a full `sync` and `reverse-sync`; every later round reads
+//! both logs past the checkpoint, plans them together (`shared::migration::changes`:
+//! a record changed on both sides is a conflict resolved by one rule and
+//! reported), applies each side's changes to the other (the records as they are
+//! now, so a replayed change is a no-op), and only then moves that side's
+//! checkpoint and lets its log drop the entries. A killed replicator replays at
+//! most the changes of the round it was in; nothing is lost or written twice.
+//! The replicator's own writes are not logged on either side, so nothing echoes.
+//! After each round the state goes to the gateway (`POST /admin/replication`),
+//! which shows the lag and gates the percentage on it.
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use shared::migration::changes::{self, Change, Side};
 use shared::ops::replication::{Direction, RoundReport};
 
-use crate::api::Api;
+use crate::api::{self, Api};
+use crate::legacy::Legacy;
 use crate::report::Report;
+use crate::reverse::Logged;
+use crate::state::{LogCheckpoint, State};
 use crate::{migrate, reverse};
 
 pub struct Options {
@@ -22,29 +34,162 @@ pub struct Options {
     pub sync: migrate::Options,
 }
 
+/// Log entries read per side per step of a round.
+const PAGE: i64 = 500;
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// One direction's outcome, given when its last successful round started.
-fn direction(outcome: &Result<Report, String>, started_ms: u64, previous: &Direction) -> Direction {
-    match outcome {
-        Ok(report) => Direction {
-            last_success_started_ms: Some(started_ms),
-            changes: report.changes(),
-            conflicts: report.users.conflict
-                + report.files.conflict
-                + report.relationships.conflict,
-            errors: report.problems.len() as u64,
-            last_error: None,
-        },
-        Err(why) => Direction {
-            last_success_started_ms: previous.last_success_started_ms,
-            last_error: Some(why.clone()),
-            ..Direction::default()
-        },
+/// Where the replicator works: the app, legacy's database and media folder, and
+/// the checkpoint file.
+struct Sides<'a> {
+    api: &'a Api,
+    database_url: &'a str,
+    media: &'a Path,
+    state_path: &'a Path,
+    opts: &'a Options,
+}
+
+/// What one direction did in a round.
+#[derive(Default)]
+struct Outcome {
+    changes: u64,
+    conflicts: u64,
+    problems: u64,
+    failure: Option<String>,
+}
+
+impl Outcome {
+    fn add(&mut self, report: &Report) {
+        self.changes += report.changes();
+        self.conflicts +=
+            report.users.conflict + report.files.conflict + report.relationships.conflict;
+        self.problems += report.problems.len() as u64;
+    }
+
+    fn direction(&self, started_ms: u64, previous: &Direction, backlog: u64) -> Direction {
+        Direction {
+            last_success_started_ms: match self.failure {
+                None => Some(started_ms),
+                Some(_) => previous.last_success_started_ms,
+            },
+            changes: self.changes,
+            conflicts: self.conflicts,
+            errors: self.problems,
+            last_error: self.failure.clone(),
+            backlog,
+        }
+    }
+}
+
+/// The failure of an applied batch that must be retried: records the app or
+/// legacy could not take (as opposed to conflicts and missing owners, reported).
+fn retry_needed(report: &Report) -> Option<String> {
+    let failed = report.users.failed + report.files.failed + report.relationships.failed;
+    (failed > 0).then(|| {
+        let first = report
+            .problems
+            .first()
+            .map(|p| format!(": {} ({})", p.item, p.error))
+            .unwrap_or_default();
+        format!("{failed} records could not be written, retried next round{first}")
+    })
+}
+
+impl Sides<'_> {
+    /// The first round: notes both logs' heads, then copies everything both ways.
+    /// Changes logged meanwhile are after the heads, so the next round has them.
+    fn baseline(&self, legacy: &mut Legacy) -> Result<LogCheckpoint, String> {
+        let heads = LogCheckpoint {
+            legacy: legacy.log_head()?,
+            app: api::changes(self.api, 0, 1)?.1,
+        };
+        let (api, url, media, state) = (self.api, self.database_url, self.media, self.state_path);
+        let forward = migrate::run("sync", api, url, media, state, self.opts.sync)?;
+        let backward = reverse::run(api, url, media, state)?;
+        for report in [&forward, &backward] {
+            if let Some(why) = retry_needed(report) {
+                return Err(format!("the first full round: {why}"));
+            }
+        }
+        Ok(heads)
+    }
+
+    /// One round over both logs, page by page until both are drained or a side
+    /// fails; the checkpoint moves after each side's page is applied.
+    fn round(
+        &self,
+        legacy: &mut Legacy,
+        state: &mut State,
+        offset: i64,
+    ) -> Result<(Outcome, Outcome), String> {
+        let (mut forward, mut backward) = (Outcome::default(), Outcome::default());
+        let mut at = state.logs.unwrap_or_default();
+        loop {
+            let from_legacy = legacy.changes(at.legacy, PAGE)?;
+            let (from_app, _) = api::changes(self.api, at.app, PAGE)?;
+            let app_changes: Vec<Change> = from_app.iter().map(|l| l.change.clone()).collect();
+            let plan = changes::plan(&from_legacy, &app_changes);
+            for c in &plan.conflicts {
+                match c.kept {
+                    Some(Side::Legacy) => forward.conflicts += 1,
+                    Some(Side::App) => backward.conflicts += 1,
+                    None => {
+                        forward.conflicts += 1;
+                        backward.conflicts += 1;
+                    }
+                }
+                eprintln!("replicate: conflict: {}", c.describe());
+            }
+
+            if forward.failure.is_none() {
+                let applied = migrate::apply_changes(
+                    self.api,
+                    legacy,
+                    self.media,
+                    state,
+                    (self.opts.sync, offset),
+                    &plan.to_app,
+                );
+                match applied {
+                    Ok(report) => {
+                        forward.add(&report);
+                        forward.failure = retry_needed(&report);
+                    }
+                    Err(why) => forward.failure = Some(why),
+                }
+                if let (None, Some(last)) = (&forward.failure, from_legacy.last()) {
+                    at.legacy = last.seq;
+                }
+            }
+            if backward.failure.is_none() {
+                let logged: Vec<Logged> = from_app
+                    .iter()
+                    .filter(|l| plan.to_legacy.contains(&l.change))
+                    .cloned()
+                    .collect();
+                match reverse::apply_changes(self.api, legacy, self.media, &logged) {
+                    Ok(report) => backward.add(&report),
+                    Err(why) => backward.failure = Some(why),
+                }
+                if let (None, Some(last)) = (&backward.failure, from_app.last()) {
+                    at.app = last.change.seq;
+                }
+            }
+            state.logs = Some(at);
+            state.save()?;
+            // The logs may drop what is applied; if that fails they are pruned next time.
+            let _ = legacy.acknowledge(at.legacy);
+            let _ = api::acknowledge(self.api, at.app);
+            let legacy_done = forward.failure.is_some() || (from_legacy.len() as i64) < PAGE;
+            let app_done = backward.failure.is_some() || (from_app.len() as i64) < PAGE;
+            if legacy_done && app_done {
+                return Ok((forward, backward));
+            }
+        }
     }
 }
 
@@ -56,53 +201,116 @@ pub fn run(
     api: &Api,
     database_url: &str,
     media: &Path,
-    state: &Path,
+    state_path: &Path,
     opts: &Options,
     as_json: bool,
 ) -> Result<RoundReport, String> {
+    let sides = Sides {
+        api,
+        database_url,
+        media,
+        state_path,
+        opts,
+    };
+    let offset = api::user_id_offset(api)?;
+    let mut connection: Option<Legacy> = None;
     let mut last = RoundReport::default();
     loop {
         let round_start = Instant::now();
-        let forward_start = now_ms();
-        let forward = migrate::run("sync", api, database_url, media, state, opts.sync);
-        let backward_start = now_ms();
-        let backward = reverse::run(api, database_url, media, state);
+        let started_ms = now_ms();
+        let outcome = (|| {
+            let legacy = match &mut connection {
+                Some(legacy) => legacy,
+                None => {
+                    let mut legacy = Legacy::connect(database_url)?;
+                    legacy.install_capture()?;
+                    legacy.mark_replicating()?;
+                    connection.insert(legacy)
+                }
+            };
+            let mut state = State::load(state_path)?;
+            if state
+                .logs
+                .is_some_and(|at| at.legacy > 0 && at.legacy > legacy.log_sequence().unwrap_or(0))
+            {
+                eprintln!(
+                    "replicate: legacy's change log was made anew; starting with a full round"
+                );
+                state.logs = None;
+            }
+            if state.logs.is_none() {
+                let heads = sides.baseline(legacy)?;
+                state = State::load(state_path)?;
+                state.logs = Some(heads);
+                state.save()?;
+            }
+            let (forward, backward) = sides.round(legacy, &mut state, offset)?;
+            let at = state.logs.unwrap_or_default();
+            let backlog = (
+                legacy.log_head()?.saturating_sub(at.legacy).max(0) as u64,
+                api::changes(api, at.app, 1)?
+                    .1
+                    .saturating_sub(at.app)
+                    .max(0) as u64,
+            );
+            Ok::<_, String>((forward, backward, backlog))
+        })();
+        let (forward, backward, (legacy_backlog, app_backlog)) = outcome.unwrap_or_else(|why| {
+            // Reconnect next round: the connection may be what failed.
+            connection = None;
+            let failed = || Outcome {
+                failure: Some(why.clone()),
+                ..Outcome::default()
+            };
+            (failed(), failed(), (0, 0))
+        });
         last = RoundReport {
             at_ms: now_ms(),
             round_ms: round_start.elapsed().as_millis() as u64,
-            legacy_to_app: direction(&forward, forward_start, &last.legacy_to_app),
-            app_to_legacy: direction(&backward, backward_start, &last.app_to_legacy),
+            legacy_to_app: forward.direction(started_ms, &last.legacy_to_app, legacy_backlog),
+            app_to_legacy: backward.direction(started_ms, &last.app_to_legacy, app_backlog),
         };
-        let published = api.admin(
-            reqwest::Method::POST,
-            "/admin/replication",
-            Some(&serde_json::to_value(&last).map_err(|e| e.to_string())?),
-        );
-        if let Err(why) = &published {
-            eprintln!("replicate: the gateway did not take the round's state: {why}");
-        }
-        let line = serde_json::to_string(&last).map_err(|e| e.to_string())?;
-        if as_json {
-            println!("{line}");
-        } else {
-            eprintln!(
-                "replicate: round of {} ms: legacy → app {} changes, app → legacy {} changes{}",
-                last.round_ms,
-                last.legacy_to_app.changes,
-                last.app_to_legacy.changes,
-                [
-                    &last.legacy_to_app.last_error,
-                    &last.app_to_legacy.last_error
-                ]
-                .into_iter()
-                .flatten()
-                .map(|e| format!("; failed: {e}"))
-                .collect::<String>()
-            );
-        }
+        publish(api, &last, as_json)?;
         if opts.once {
             return Ok(last);
         }
         std::thread::sleep(opts.interval);
     }
+}
+
+/// `--remove-capture`: takes the change log and its triggers off legacy (after
+/// the cutover, or to stop replicating for good) and forgets the checkpoint in
+/// it, so a later `replicate` starts with a full round.
+pub fn remove_capture(database_url: &str, state_path: &Path) -> Result<(), String> {
+    Legacy::connect(database_url)?.remove_capture()?;
+    let mut state = State::load(state_path)?;
+    state.logs = None;
+    state.save()
+}
+
+/// Sends the round's state to the gateway and prints it.
+fn publish(api: &Api, last: &RoundReport, as_json: bool) -> Result<(), String> {
+    let body = serde_json::to_value(last).map_err(|e| e.to_string())?;
+    if let Err(why) = api.admin(reqwest::Method::POST, "/admin/replication", Some(&body)) {
+        eprintln!("replicate: the gateway did not take the round's state: {why}");
+    }
+    if as_json {
+        println!("{body}");
+        return Ok(());
+    }
+    eprintln!(
+        "replicate: round of {} ms: legacy → app {} changes, app → legacy {} changes{}",
+        last.round_ms,
+        last.legacy_to_app.changes,
+        last.app_to_legacy.changes,
+        [
+            &last.legacy_to_app.last_error,
+            &last.app_to_legacy.last_error
+        ]
+        .into_iter()
+        .flatten()
+        .map(|e| format!("; failed: {e}"))
+        .collect::<String>()
+    );
+    Ok(())
 }

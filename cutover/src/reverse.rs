@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use shared::files::union_tags;
+use shared::migration::changes::{parse_edge_key, Change, Kind, Op};
 use shared::migration::{EdgeRecord, FileRecord, UserRecord};
 
 use crate::api::Api;
@@ -24,6 +25,8 @@ pub fn run(
     state_path: &Path,
 ) -> Result<Report, String> {
     let mut legacy = Legacy::connect(database_url)?;
+    // What the app had is not a change of legacy's: a replicator must not send it back.
+    legacy.mark_replicating()?;
     let mut state = State::load(state_path)?;
     let mut report = Report::new("reverse-sync");
     report.lineage_source = Some(legacy.lineage_source());
@@ -111,6 +114,99 @@ pub fn run(
     state.reverse_since = first_failure.or(watermark);
     state.save()?;
     Ok(report)
+}
+
+/// One entry of the app's change log, with the record as it is now (`null` once
+/// it is gone).
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Logged {
+    #[serde(flatten)]
+    pub change: Change,
+    #[serde(default)]
+    pub record: Value,
+}
+
+/// Applies the app's logged changes to legacy (`replicate`) over `legacy`, whose
+/// writes are not logged: users, files (bytes included), lineage, then
+/// deletions. A record that can never be written (its owner is a username
+/// conflict) is reported; any other failure is an error, so that the round is
+/// retried from the same checkpoint and nothing is skipped.
+pub fn apply_changes(
+    api: &Api,
+    legacy: &mut Legacy,
+    media_root: &Path,
+    changes: &[Logged],
+) -> Result<Report, String> {
+    let mut report = Report::new("replicate");
+    let of = |kind: Kind, op: Op| {
+        changes
+            .iter()
+            .filter(move |l| l.change.kind == kind && l.change.op == op)
+    };
+    for l in of(Kind::User, Op::Upsert).filter(|l| !l.record.is_null()) {
+        let u: UserRecord = serde_json::from_value(l.record.clone()).map_err(|e| e.to_string())?;
+        let (status, problem) = write_user(legacy, &u)?;
+        report.users.count(status);
+        if let Some(why) = problem {
+            report.problem(format!("user {} ({})", u.id, u.username), why);
+        }
+    }
+    for l in of(Kind::File, Op::Upsert).filter(|l| !l.record.is_null()) {
+        let origin = l.record["origin"].as_str().unwrap_or_default().to_string();
+        let f: FileRecord = serde_json::from_value(l.record.clone()).map_err(|e| e.to_string())?;
+        match write_file(api, legacy, media_root, &f, &origin) {
+            Ok((status, size)) => {
+                report.files.count(status);
+                report.bytes_sent += size;
+            }
+            Err(why) if why.starts_with("owner") => {
+                report.files.count("missing");
+                report.problem(format!("file {}", f.file_id), why);
+            }
+            Err(why) => return Err(format!("file {}: {why}", f.file_id)),
+        }
+    }
+    for (l, edge) in of(Kind::Edge, Op::Upsert).filter_map(|l| Some((l, edge_of(&l.change.key)?))) {
+        let present =
+            |id: &str, legacy: &mut Legacy| legacy.file_owner_and_tags(id).map(|f| f.is_some());
+        if !present(&edge.parent_id, legacy)? || !present(&edge.child_id, legacy)? {
+            report.relationships.count("missing");
+            report.problem(
+                format!("relationship {}", l.change.key),
+                "a file of it is not on legacy",
+            );
+        } else if legacy.insert_edge(&edge)? {
+            report.relationships.count("created");
+        } else {
+            report.relationships.count("unchanged");
+        }
+    }
+    for edge in of(Kind::Edge, Op::Delete).filter_map(|l| edge_of(&l.change.key)) {
+        let gone = legacy.delete_edge(&edge)?;
+        report
+            .relationships
+            .count(if gone { "deleted" } else { "unchanged" });
+    }
+    for l in of(Kind::File, Op::Delete) {
+        match legacy.delete_file(&l.change.key)? {
+            Some(path) => {
+                // Only ever a file of the media folder (see media::locate).
+                let _ = std::fs::remove_file(media::locate(media_root, &path, &l.change.key));
+                report.files.count("deleted");
+            }
+            None => report.files.count("unchanged"),
+        }
+    }
+    Ok(report)
+}
+
+fn edge_of(key: &str) -> Option<EdgeRecord> {
+    let (parent_id, child_id, relationship) = parse_edge_key(key)?;
+    Some(EdgeRecord {
+        parent_id: parent_id.into(),
+        child_id: child_id.into(),
+        relationship: relationship.into(),
+    })
 }
 
 /// Creates or updates an app user on legacy: `(status, problem)`.

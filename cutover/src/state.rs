@@ -1,6 +1,7 @@
 //! The checkpoint file: where an interrupted migrate resumes, the SHA-256 of each
 //! legacy file already on the app (so a later run reads only files whose size or
-//! modification time changed), and reverse-sync's watermark. Written atomically
+//! modification time changed), reverse-sync's watermark and replicate's place in
+//! both change logs. Written atomically
 //! (temporary file + rename) after every batch, so a killed run loses at most the
 //! batch in flight, which the next run redoes idempotently.
 
@@ -24,6 +25,13 @@ pub struct Cursors {
     pub relationships: i64,
 }
 
+/// The last change applied from each side's log.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LogCheckpoint {
+    pub legacy: i64,
+    pub app: i64,
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct State {
     /// Set while a migrate or sync is under way; cleared when it completes.
@@ -34,6 +42,10 @@ pub struct State {
     /// Reverse-sync reads app rows updated at or after this instant.
     #[serde(default)]
     pub reverse_since: Option<String>,
+    /// Where `replicate` is in each side's change log; absent until its first
+    /// full round (a sync both ways) is done.
+    #[serde(default)]
+    pub logs: Option<LogCheckpoint>,
     #[serde(skip)]
     path: PathBuf,
 }

@@ -15,6 +15,7 @@ mod replication;
 mod respond;
 mod rollout;
 mod settings;
+mod sign_in;
 mod upstream;
 mod window;
 
@@ -22,7 +23,7 @@ pub use window::MetricsWindow;
 
 use respond::{Finish, ServedBy};
 use settings::Settings;
-use shared::routing::{self, Backend, Decision, RequestFacts};
+use shared::routing::{self, Decision, RequestFacts};
 use worker::*;
 
 #[event(fetch)]
@@ -120,16 +121,19 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 .flatten()
                 .and_then(shared::ops::beta::token_id);
             let started = Date::now().as_millis();
-            let (resp, served_by) = match backend {
-                Backend::Legacy => (
-                    upstream::to_legacy(req, &settings, &request_id, &host).await,
-                    ServedBy::Legacy,
-                ),
-                Backend::App => (
-                    upstream::to_app(req, &env, snapshot.slot, &request_id).await,
-                    ServedBy::App(snapshot.slot),
-                ),
+            let up = upstream::Upstream {
+                env: &env,
+                settings: &settings,
+                slot: snapshot.slot,
+                request_id: &request_id,
+                host: &host,
             };
+            let (resp, served_by) =
+                if settings.login_fallback && routing::is_sign_in(method.as_ref(), url.path()) {
+                    sign_in::send(req, backend, &up).await
+                } else {
+                    upstream::send(req, backend, &up).await
+                };
             // Bulk imports of large files would read as app latency: the alerts
             // judge user traffic only.
             if reason != routing::Reason::AppAdmin {

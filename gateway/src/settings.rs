@@ -16,6 +16,9 @@ pub struct Settings {
     pub jwt: shared::jwt::JwtConfig,
     /// What KV leaves unset falls back to these (from vars).
     pub defaults: RolloutConfig,
+    /// A sign-in refused by one side is asked of the other (`LOGIN_FALLBACK`,
+    /// on unless `off`; see `sign_in.rs`).
+    pub login_fallback: bool,
 }
 
 impl Settings {
@@ -41,6 +44,7 @@ impl Settings {
             signing_key: signing_key(env),
             jwt: jwt_config(env),
             defaults,
+            login_fallback: var(env, "LOGIN_FALLBACK").as_deref() != Some("off"),
         }
     }
 }

@@ -2,9 +2,11 @@
 //! Bodies are passed as streams both ways (uploads up to 50 MB are never
 //! buffered); redirects are returned to the client, not followed.
 
+use crate::respond::ServedBy;
 use crate::rollout::Slot;
 use crate::settings::Settings;
 use futures_util::future::{select, Either};
+use shared::routing::Backend;
 use std::pin::pin;
 use std::time::Duration;
 use worker::{
@@ -14,6 +16,33 @@ use worker::{
 
 /// Headers that describe one hop and must not be forwarded as they are.
 const HOP_HEADERS: &[&str] = &["connection", "keep-alive", "transfer-encoding", "upgrade"];
+
+/// Where a request can go: what [`send`] needs of the request's context.
+pub struct Upstream<'a> {
+    pub env: &'a Env,
+    pub settings: &'a Settings,
+    pub slot: Slot,
+    pub request_id: &'a str,
+    pub host: &'a str,
+}
+
+/// Sends `req` to `backend`; the answer and who gave it.
+pub async fn send(
+    req: Request,
+    backend: Backend,
+    up: &Upstream<'_>,
+) -> (Result<Response>, ServedBy) {
+    match backend {
+        Backend::Legacy => (
+            to_legacy(req, up.settings, up.request_id, up.host).await,
+            ServedBy::Legacy,
+        ),
+        Backend::App => (
+            to_app(req, up.env, up.slot, up.request_id).await,
+            ServedBy::App(up.slot),
+        ),
+    }
+}
 
 pub async fn to_legacy(
     req: Request,

@@ -27,6 +27,14 @@ impl Backend {
             Backend::App => "app",
         }
     }
+
+    /// The side that is not this one.
+    pub fn other(self) -> Backend {
+        match self {
+            Backend::Legacy => Backend::App,
+            Backend::App => Backend::Legacy,
+        }
+    }
 }
 
 /// Maintenance state; `WriteFreeze` exists for the final data sync, when reads

@@ -101,6 +101,20 @@ pub fn is_gateway_path(path: &str) -> bool {
         )
 }
 
+/// A sign-in (`POST /api/accounts/login/`, with or without the slash): the one
+/// request whose person the gateway cannot tell before the answer, so a 401 from
+/// one side is asked of the other (an account the replicator has not carried
+/// over yet still signs in). Its body is small enough to hold: at most
+/// [`SIGN_IN_BODY_LIMIT`] bytes.
+pub fn is_sign_in(method: &str, path: &str) -> bool {
+    method.eq_ignore_ascii_case("POST")
+        && normalize_path(path).trim_end_matches('/') == "/api/accounts/login"
+}
+
+/// The largest sign-in body the gateway holds to send twice; a larger one goes
+/// through once, as any request.
+pub const SIGN_IN_BODY_LIMIT: usize = 16 * 1024;
+
 /// The app's admin API (`/api/admin`, `/api/admin/...`).
 pub fn is_app_admin_path(path: &str) -> bool {
     let path = path.split(['?', '#']).next().unwrap_or(path);

@@ -796,3 +796,19 @@ fn reasons_have_stable_names() {
     );
     assert_eq!(Backend::Legacy.as_str(), "legacy");
 }
+
+#[test]
+fn only_a_post_to_the_login_endpoint_is_a_sign_in() {
+    for path in [
+        "/api/accounts/login/",
+        "/api/accounts/login",
+        "/api//accounts/./login/",
+    ] {
+        assert!(super::is_sign_in("POST", path), "{path}");
+    }
+    assert!(super::is_sign_in("post", "/api/accounts/login/"));
+    assert!(!super::is_sign_in("GET", "/api/accounts/login/"));
+    assert!(!super::is_sign_in("POST", "/api/accounts/login/extra"));
+    assert!(!super::is_sign_in("POST", "/api/accounts/register/"));
+    assert!(!super::is_sign_in("POST", "/admin/login"));
+}

@@ -29,6 +29,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "replication::an_unhealthy_replicator_holds_the_percentage_unless_forced",
         an_unhealthy_replicator_holds_the_percentage_unless_forced,
     ),
+    (
+        "replication::deletions_and_tags_travel_both_ways_and_a_double_change_is_reported",
+        deletions_and_tags_travel_both_ways_and_a_double_change_is_reported,
+    ),
 ];
 
 const PASSWORD: &str = "replicated pass 5%";
@@ -113,8 +117,8 @@ fn reachable(
             gateway(Method::POST, stack, "/api/accounts/login/", ip)
                 .json(&json!({"username": name, "password": PASSWORD})),
         );
-        assert_eq!(by, side, "the sign-in is served by the other side");
-        if status == 200 {
+        // Until the account is on `side`, the other side answers the sign-in.
+        if status == 200 && by == side {
             let token = body["access"].as_str().unwrap().to_string();
             let (_, _, listing) = send_json(
                 gateway(Method::GET, stack, "/api/list_cutter/list_saved_files/", ip)
@@ -139,7 +143,7 @@ fn reachable(
                 return started.elapsed();
             }
         } else {
-            assert_eq!(status, 401, "{body}");
+            assert_eq!(status, 200, "an account that exists signs in: {body}");
         }
         assert!(
             started.elapsed() < Duration::from_secs(30),
@@ -182,6 +186,24 @@ fn at_half_each_side_knows_the_others_people_within_ten_seconds(stack: &Stack) {
     assert_eq!((status, by.as_str()), (200, "legacy"), "{body}");
     let took = reachable(stack, &on_app, &dj, &dj_file, &dj_bytes, "app-blue");
     assert!(took < Duration::from_secs(10), "legacy → app took {took:?}");
+
+    // Before the replicator brings the account, a sign-in from an app address is
+    // answered by the side that knows it: nobody sees a 401 for their account.
+    let (status, by, body) = send_json(
+        gateway(Method::POST, stack, "/api/accounts/login/", &on_app)
+            .json(&json!({"username": dj, "password": PASSWORD})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(by == "legacy" || by == "app-blue", "{by}");
+    let (status, by, _) = send_json(
+        gateway(Method::POST, stack, "/api/accounts/login/", &on_app)
+            .json(&json!({"username": dj, "password": "not the password"})),
+    );
+    assert_eq!(
+        (status, by.as_str()),
+        (401, "app-blue"),
+        "a wrong password stays a 401"
+    );
 
     // Made on the app, then signed in from a legacy address.
     let app = unique("repl_app");
@@ -349,4 +371,206 @@ fn a_replicator_killed_mid_round_loses_and_repeats_nothing(stack: &Stack) {
     assert_eq!(round["legacy_to_app"]["changes"], json!(0), "{round}");
     assert_eq!(on_app(stack), after);
     forget(stack);
+}
+
+/// A fresh access token of `name` from the side `ip` is on (the token then keeps
+/// its requests on that side for the replication bound).
+fn token_on(stack: &Stack, ip: &str, name: &str, side: &str) -> String {
+    let (status, by, body) = send_json(
+        gateway(Method::POST, stack, "/api/accounts/login/", ip)
+            .json(&json!({"username": name, "password": PASSWORD})),
+    );
+    assert_eq!((status, by.as_str()), (200, side), "{body}");
+    body["access"].as_str().unwrap().to_string()
+}
+
+/// The user tags of each of `name`'s files on the side `token` belongs to.
+fn files_on(stack: &Stack, ip: &str, token: &str) -> std::collections::BTreeMap<String, Value> {
+    let (status, _, listing) = send_json(
+        gateway(Method::GET, stack, "/api/list_cutter/list_saved_files/", ip).bearer_auth(token),
+    );
+    assert_eq!(status, 200, "{listing}");
+    listing["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["file_id"].as_str().unwrap().to_string(),
+                f["user_tags"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Polls `check` for up to 10 s.
+fn within_ten_seconds(what: &str, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what}: not within 10 s"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// With the replicator running at 50%: a file deleted on either side is gone
+/// from the other within 10 s and stays gone (no later round brings it back),
+/// tags added on the app reach legacy, and a file tagged on both sides between
+/// two rounds is reported as a conflict and merged on both.
+fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &Stack) {
+    stack.set_percentage("50");
+    let on_legacy = address_on(Backend::Legacy, 50, 3);
+    let on_app = address_on(Backend::App, 50, 3);
+    let replicator = Group::spawn(
+        "cutover replicate",
+        replicate(stack, &["--interval", "1"]),
+        &stack.dir.join("replicate-deletions.log"),
+    );
+    let name = unique("repl_del");
+    let (status, _, body) = send_json(
+        gateway(Method::POST, stack, "/api/accounts/register/", &on_legacy)
+            .json(&json!({"username": name, "password": PASSWORD, "password2": PASSWORD})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let legacy_token = token_on(stack, &on_legacy, &name, "legacy");
+    let ids: Vec<String> = (0..3)
+        .map(|i| {
+            let bytes = format!("n\n{name}-{i}\n").into_bytes();
+            let (status, by, body) = upload(
+                stack,
+                &on_legacy,
+                &json!(legacy_token),
+                &format!("{name}-{i}.csv"),
+                &bytes,
+            );
+            assert_eq!((status, by.as_str()), (200, "legacy"), "{body}");
+            body["file_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let mut app_token = String::new();
+    within_ten_seconds("the files on the app", || {
+        let (status, by, body) = send_json(
+            gateway(Method::POST, stack, "/api/accounts/login/", &on_app)
+                .json(&json!({"username": name, "password": PASSWORD})),
+        );
+        if status != 200 || by != "app-blue" {
+            return false;
+        }
+        app_token = body["access"].as_str().unwrap().to_string();
+        ids.iter()
+            .all(|id| files_on(stack, &on_app, &app_token).contains_key(id))
+    });
+
+    // Deleted on the app, tagged on the app: legacy follows. (Fresh tokens: each
+    // keeps its side for the replication bound only.)
+    let legacy_token = token_on(stack, &on_legacy, &name, "legacy");
+    let resp = gateway(
+        Method::DELETE,
+        stack,
+        &format!("/api/list_cutter/delete/{}/", ids[0]),
+        &on_app,
+    )
+    .bearer_auth(&app_token)
+    .send()
+    .unwrap();
+    assert_eq!(
+        (resp.status().as_u16(), served_by(&resp)),
+        (204, "app-blue".into())
+    );
+    let (status, _, body) = send_json(
+        gateway(
+            Method::PATCH,
+            stack,
+            &format!("/api/list_cutter/update_tags/{}/", ids[1]),
+            &on_app,
+        )
+        .bearer_auth(&app_token)
+        .json(&json!({"user_tags": ["from-app"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    within_ten_seconds("the app's deletion and tag on legacy", || {
+        let on = files_on(stack, &on_legacy, &legacy_token);
+        !on.contains_key(&ids[0]) && on[&ids[1]] == json!(["from-app"])
+    });
+    // Deleted on legacy: the app follows.
+    let resp = gateway(
+        Method::DELETE,
+        stack,
+        &format!("/api/list_cutter/delete/{}/", ids[1]),
+        &on_legacy,
+    )
+    .bearer_auth(&legacy_token)
+    .send()
+    .unwrap();
+    assert_eq!(resp.status(), 204);
+    within_ten_seconds("legacy's deletion on the app", || {
+        !files_on(stack, &on_app, &app_token).contains_key(&ids[1])
+    });
+    // Later rounds bring nothing back.
+    std::thread::sleep(Duration::from_secs(3));
+    let legacy_token = token_on(stack, &on_legacy, &name, "legacy");
+    let app_token = token_on(stack, &on_app, &name, "app-blue");
+    for (ip, token) in [(&on_app, &app_token), (&on_legacy, &legacy_token)] {
+        let on = files_on(stack, ip, token);
+        assert!(
+            !on.contains_key(&ids[0]) && !on.contains_key(&ids[1]),
+            "{on:?}"
+        );
+        assert!(on.contains_key(&ids[2]), "{on:?}");
+    }
+    drop(replicator);
+
+    // Tagged on both sides between two rounds: one conflict, tags merged on both.
+    let (status, _, body) = send_json(
+        gateway(
+            Method::PATCH,
+            stack,
+            &format!("/api/list_cutter/update_tags/{}/", ids[2]),
+            &on_app,
+        )
+        .bearer_auth(&app_token)
+        .json(&json!({"user_tags": ["app-side"]})),
+    );
+    assert_eq!(status, 200, "{body}");
+    stack.psql(&format!(
+        "UPDATE list_cutter_savedfile SET user_tags = ARRAY['legacy-side'] WHERE file_id = '{}'",
+        ids[2]
+    ));
+    let out = replicate(stack, &["--once", "--json"]).output().unwrap();
+    let round: Value = serde_json::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("{}"),
+    )
+    .unwrap();
+    assert_eq!(round["legacy_to_app"]["conflicts"], json!(1), "{round}");
+    assert_eq!(round["app_to_legacy"]["conflicts"], json!(1), "{round}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!(
+            "file {}: changed on both sides since the last round",
+            ids[2]
+        )),
+        "{out:?}"
+    );
+    let on_app = stack.d1_execute(&format!(
+        "SELECT user_tags FROM files WHERE file_id = '{}'",
+        ids[2]
+    ));
+    let app_tags: Vec<String> =
+        serde_json::from_str(on_app[0]["user_tags"].as_str().unwrap()).unwrap();
+    let legacy_tags = stack.psql(&format!(
+        "SELECT array_to_string(user_tags, ',') FROM list_cutter_savedfile WHERE file_id = '{}'",
+        ids[2]
+    ));
+    let mut sorted = app_tags.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["app-side", "legacy-side"], "on the app");
+    let mut legacy: Vec<&str> = legacy_tags.trim().split(',').collect();
+    legacy.sort();
+    assert_eq!(legacy, ["app-side", "legacy-side"], "on legacy");
+    forget(stack);
+    stack.set_percentage("0");
 }

@@ -164,17 +164,22 @@ impl Api {
         .map_err(|e| e.to_string())
     }
 
-    /// The stored bytes of an app file, as a reader, and the checksum the app recorded.
-    pub fn download(&self, file_id: &str) -> Result<(impl Read, String), String> {
+    /// The stored bytes of an app file, as a reader, and the checksum the app
+    /// recorded; `None` when the app has no such file (any more).
+    pub fn download(&self, file_id: &str) -> Result<Option<(impl Read, String)>, String> {
         let path = format!("/api/admin/export/files/{file_id}/content");
-        let resp = self.send(&path, || Ok(self.http.get(self.url(&path))))?;
+        let resp = match self.send(&path, || Ok(self.http.get(self.url(&path)))) {
+            Ok(resp) => resp,
+            Err(CallError::Refused(why)) if why.contains(": HTTP 404:") => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
         let sha = resp
             .headers()
             .get("x-content-sha256")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_string();
-        Ok((resp, sha))
+        Ok(Some((resp, sha)))
     }
 
     /// Every item of an export listing (`key`) past `start_after`, page by page.

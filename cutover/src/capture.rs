@@ -112,28 +112,26 @@ impl Legacy {
             .map_err(|e| e.to_string())
     }
 
-    /// The log's last sequence number (0 when empty).
-    pub fn log_head(&mut self) -> Result<i64, String> {
+    /// How many changes the log holds (not yet applied on the app).
+    pub fn log_len(&mut self) -> Result<i64, String> {
         self.db
-            .query_one(
-                &format!("SELECT COALESCE(MAX(seq), 0)::bigint FROM {LOG}"),
-                &[],
-            )
+            .query_one(&format!("SELECT COUNT(*)::bigint FROM {LOG}"), &[])
             .map(|r| r.get(0))
             .map_err(|e| e.to_string())
     }
 
-    /// Up to `limit` logged changes after `after`, in order. An entry of a kind or
-    /// operation this version does not know is an error, not skipped.
-    pub fn changes(&mut self, after: i64, limit: i64) -> Result<Vec<Change>, String> {
+    /// The first `limit` changes in the log, in order. The log is a queue, not a
+    /// sequence to keep a place in: sequence numbers are taken when a change is
+    /// made but become visible when its transaction commits, so a lower number
+    /// can appear after a higher one was read. Entries leave the log only when
+    /// applied ([`Legacy::acknowledge`]). An entry of a kind or operation this
+    /// version does not know is an error, not skipped.
+    pub fn changes(&mut self, limit: i64) -> Result<Vec<Change>, String> {
         let rows = self
             .db
             .query(
-                &format!(
-                    "SELECT seq, kind, key, op, {AT} FROM {LOG} \
-                     WHERE seq > $1 ORDER BY seq LIMIT $2"
-                ),
-                &[&after, &limit],
+                &format!("SELECT seq, kind, key, op, {AT} FROM {LOG} ORDER BY seq LIMIT $1"),
+                &[&limit],
             )
             .map_err(|e| e.to_string())?;
         rows.iter()
@@ -152,22 +150,11 @@ impl Legacy {
             .collect()
     }
 
-    /// The last sequence number the log ever handed out: below a checkpoint, the
-    /// log was made anew since (its entries are not the ones the checkpoint counts).
-    pub fn log_sequence(&mut self) -> Result<i64, String> {
+    /// Drops these applied entries from the log.
+    pub fn acknowledge(&mut self, applied: &[Change]) -> Result<(), String> {
+        let seqs: Vec<i64> = applied.iter().map(|c| c.seq).collect();
         self.db
-            .query_one(
-                &format!("SELECT last_value::bigint FROM {LOG}_seq_seq"),
-                &[],
-            )
-            .map(|r| r.get(0))
-            .map_err(|e| e.to_string())
-    }
-
-    /// Drops the log's entries up to `through` (applied on the app).
-    pub fn acknowledge(&mut self, through: i64) -> Result<(), String> {
-        self.db
-            .execute(&format!("DELETE FROM {LOG} WHERE seq <= $1"), &[&through])
+            .execute(&format!("DELETE FROM {LOG} WHERE seq = ANY($1)"), &[&seqs])
             .map(|_| ())
             .map_err(|e| e.to_string())
     }

@@ -101,6 +101,10 @@ enum Command {
         /// Seed of the sample (default: from the clock; printed in the report).
         #[arg(long)]
         seed: Option<u64>,
+        /// Also require the app's own users and files on legacy (while `replicate`
+        /// keeps both sides one).
+        #[arg(long)]
+        both_ways: bool,
     },
     /// While both sides serve: each side's logged changes to the other in rounds,
     /// every --interval, until stopped; each round's state goes to the gateway.
@@ -204,6 +208,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             source,
             sample,
             seed,
+            both_ways,
         } => {
             let seed = seed.unwrap_or_else(|| {
                 std::time::SystemTime::now()
@@ -214,6 +219,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 sample,
                 seed,
                 jobs: source.jobs,
+                both_ways,
             };
             let (report, ok) = verify::run(&api, &source.database_url, &source.media, &opts)?;
             print_report(&report, cli.json);

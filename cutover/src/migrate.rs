@@ -232,12 +232,15 @@ impl Run<'_> {
         for (f, (path, print)) in rows.iter().zip(prints) {
             match print {
                 Ok(k) => ready.push((record(f, &k), path, k)),
+                // Legacy removes the bytes before the row: a row whose bytes are
+                // gone is being deleted (or broken), and redoing it cannot help.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.report.files.missing += 1;
+                    let why = format!("missing from the media folder ({})", path.display());
+                    self.problem(format!("file {}", f.file_id), why)?;
+                }
                 Err(e) => {
-                    let why = if e.kind() == std::io::ErrorKind::NotFound {
-                        format!("missing from the media folder ({})", path.display())
-                    } else {
-                        format!("unreadable ({}): {e}", path.display())
-                    };
+                    let why = format!("unreadable ({}): {e}", path.display());
                     self.failed(Table::Files, &f.file_id, why)?;
                 }
             }
@@ -264,7 +267,7 @@ impl Run<'_> {
         let sent = parallel(&uploads, self.opts.jobs, |(rec, path, _)| {
             api.put_file(rec, path)
         });
-        for ((rec, _, known), outcome) in uploads.into_iter().zip(sent) {
+        for ((rec, path, known), outcome) in uploads.into_iter().zip(sent) {
             match outcome {
                 Ok(answer) => {
                     self.report
@@ -272,6 +275,11 @@ impl Run<'_> {
                         .count(answer["status"].as_str().unwrap_or("failed"));
                     self.report.bytes_sent += rec.size;
                     self.state.files.insert(rec.file_id.clone(), known);
+                }
+                // Deleted on legacy since it was hashed (see above).
+                Err(e) if !path.exists() => {
+                    self.report.files.missing += 1;
+                    self.problem(format!("file {}", rec.file_id), e)?;
                 }
                 Err(e) => self.failed(Table::Files, &rec.file_id, e)?,
             }

@@ -3,14 +3,15 @@
 //!
 //! Each side logs its changes (legacy: triggers installed here, see
 //! `capture.rs`; the app: D1 triggers), so a round costs what changed, not the
-//! size of the tables. The first round, with no checkpoint, notes both logs'
-//! heads and then runs a full `sync` and `reverse-sync`; every later round reads
-//! both logs past the checkpoint, plans them together (`shared::migration::changes`:
-//! a record changed on both sides is a conflict resolved by one rule and
-//! reported), applies each side's changes to the other (the records as they are
-//! now, so a replayed change is a no-op), and only then moves that side's
-//! checkpoint and lets its log drop the entries. A killed replicator replays at
-//! most the changes of the round it was in; nothing is lost or written twice.
+//! size of the tables. The first round, with no checkpoint, notes the app log's
+//! head and then runs a full `sync` and `reverse-sync`; every later round reads
+//! both logs (legacy's as a queue, the app's past the checkpoint), plans them
+//! together (`shared::migration::changes`: a record changed on both sides is a
+//! conflict resolved by one rule and reported), applies each side's changes to
+//! the other (the records as they are now, so a replayed change is a no-op),
+//! and only then drops the entries from legacy's queue or moves the app's
+//! checkpoint. A killed replicator replays at most the changes of the round it
+//! was in; nothing is lost or written twice.
 //! The replicator's own writes are not logged on either side, so nothing echoes.
 //! After each round the state goes to the gateway (`POST /admin/replication`),
 //! which shows the lag and gates the percentage on it.
@@ -100,11 +101,11 @@ fn retry_needed(report: &Report) -> Option<String> {
 }
 
 impl Sides<'_> {
-    /// The first round: notes both logs' heads, then copies everything both ways.
-    /// Changes logged meanwhile are after the heads, so the next round has them.
-    fn baseline(&self, legacy: &mut Legacy) -> Result<LogCheckpoint, String> {
+    /// The first round: notes the app log's head, then copies everything both
+    /// ways. Changes logged meanwhile are after that head (or, on legacy, still
+    /// in its queue), so the next round has them.
+    fn baseline(&self) -> Result<LogCheckpoint, String> {
         let heads = LogCheckpoint {
-            legacy: legacy.log_head()?,
             app: api::changes(self.api, 0, 1)?.1,
         };
         let (api, url, media, state) = (self.api, self.database_url, self.media, self.state_path);
@@ -129,7 +130,7 @@ impl Sides<'_> {
         let (mut forward, mut backward) = (Outcome::default(), Outcome::default());
         let mut at = state.logs.unwrap_or_default();
         loop {
-            let from_legacy = legacy.changes(at.legacy, PAGE)?;
+            let from_legacy = legacy.changes(PAGE)?;
             let (from_app, _) = api::changes(self.api, at.app, PAGE)?;
             let app_changes: Vec<Change> = from_app.iter().map(|l| l.change.clone()).collect();
             let plan = changes::plan(&from_legacy, &app_changes);
@@ -161,8 +162,8 @@ impl Sides<'_> {
                     }
                     Err(why) => forward.failure = Some(why),
                 }
-                if let (None, Some(last)) = (&forward.failure, from_legacy.last()) {
-                    at.legacy = last.seq;
+                if forward.failure.is_none() {
+                    legacy.acknowledge(&from_legacy)?;
                 }
             }
             if backward.failure.is_none() {
@@ -181,8 +182,7 @@ impl Sides<'_> {
             }
             state.logs = Some(at);
             state.save()?;
-            // The logs may drop what is applied; if that fails they are pruned next time.
-            let _ = legacy.acknowledge(at.legacy);
+            // The app's log may drop what is applied; if that fails, it does next time.
             let _ = api::acknowledge(self.api, at.app);
             let legacy_done = forward.failure.is_some() || (from_legacy.len() as i64) < PAGE;
             let app_done = backward.failure.is_some() || (from_app.len() as i64) < PAGE;
@@ -229,17 +229,8 @@ pub fn run(
                 }
             };
             let mut state = State::load(state_path)?;
-            if state
-                .logs
-                .is_some_and(|at| at.legacy > 0 && at.legacy > legacy.log_sequence().unwrap_or(0))
-            {
-                eprintln!(
-                    "replicate: legacy's change log was made anew; starting with a full round"
-                );
-                state.logs = None;
-            }
             if state.logs.is_none() {
-                let heads = sides.baseline(legacy)?;
+                let heads = sides.baseline()?;
                 state = State::load(state_path)?;
                 state.logs = Some(heads);
                 state.save()?;
@@ -247,7 +238,7 @@ pub fn run(
             let (forward, backward) = sides.round(legacy, &mut state, offset)?;
             let at = state.logs.unwrap_or_default();
             let backlog = (
-                legacy.log_head()?.saturating_sub(at.legacy).max(0) as u64,
+                legacy.log_len()?.max(0) as u64,
                 api::changes(api, at.app, 1)?
                     .1
                     .saturating_sub(at.app)

@@ -263,7 +263,10 @@ fn write_file(
     if legacy.user(f.user_id)?.is_none() {
         return Err(format!("owner user {} is not on legacy", f.user_id));
     }
-    let (body, _) = api.download(&f.file_id)?;
+    let Some((body, _)) = api.download(&f.file_id)? else {
+        // Deleted on the app since it was listed: its deletion comes next.
+        return Ok(("missing", 0));
+    };
     let path = media::store(media_root, &f.file_name, body, &f.sha256)?;
     let name = path
         .file_name()

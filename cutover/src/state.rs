@@ -1,7 +1,7 @@
 //! The checkpoint file: where an interrupted migrate resumes, the SHA-256 of each
 //! legacy file already on the app (so a later run reads only files whose size or
 //! modification time changed), reverse-sync's watermark and replicate's place in
-//! both change logs. Written atomically
+//! the app's change log. Written atomically
 //! (temporary file + rename) after every batch, so a killed run loses at most the
 //! batch in flight, which the next run redoes idempotently.
 
@@ -25,10 +25,11 @@ pub struct Cursors {
     pub relationships: i64,
 }
 
-/// The last change applied from each side's log.
+/// Where `replicate` is in the app's change log: the last change applied. (D1
+/// commits one transaction at a time, so its numbers become visible in order;
+/// legacy's log is read as a queue instead, see `capture.rs`.)
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct LogCheckpoint {
-    pub legacy: i64,
     pub app: i64,
 }
 
@@ -42,7 +43,7 @@ pub struct State {
     /// Reverse-sync reads app rows updated at or after this instant.
     #[serde(default)]
     pub reverse_since: Option<String>,
-    /// Where `replicate` is in each side's change log; absent until its first
+    /// Where `replicate` is in the app's change log; absent until its first
     /// full round (a sync both ways) is done.
     #[serde(default)]
     pub logs: Option<LogCheckpoint>,

@@ -20,6 +20,9 @@ pub struct Options {
     pub sample: Option<usize>,
     pub seed: u64,
     pub jobs: usize,
+    /// Also require what the app made (its users and files) on legacy, as
+    /// continuous replication keeps it.
+    pub both_ways: bool,
 }
 
 #[derive(Default)]
@@ -100,6 +103,26 @@ pub fn run(
         ));
     }
 
+    if opts.both_ways {
+        let on_legacy: HashMap<i64, &UserRecord> = legacy_users.iter().map(|u| (u.id, u)).collect();
+        for a in app_users.values().filter(|u| u.id >= offset) {
+            match on_legacy.get(&a.id) {
+                None => {
+                    users.missing += 1;
+                    mismatches.push(format!(
+                        "user {} ({}): made on the app, not on legacy",
+                        a.id, a.username
+                    ));
+                }
+                Some(l) if !same_user(l, a) => {
+                    users.different += 1;
+                    mismatches.push(format!("user {} ({}): differs on legacy", a.id, a.username));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
     // Files.
     let legacy_files: Vec<LegacyFile> =
         read_all(|after| legacy.files(after, 1000), &mut mismatches)?;
@@ -142,6 +165,19 @@ pub fn run(
     {
         files.extra += 1;
         mismatches.push(format!("file {id}: imported, but legacy no longer has it"));
+    }
+
+    if opts.both_ways {
+        for (id, (a, _)) in app_files
+            .iter()
+            .filter(|(id, (_, imported))| !*imported && !legacy_file_ids.contains(id.as_str()))
+        {
+            files.missing += 1;
+            mismatches.push(format!(
+                "file {id} ({}): made on the app, not on legacy",
+                a.file_name
+            ));
+        }
     }
 
     // Bytes: legacy file, app checksum, and the bytes the app serves.
@@ -283,7 +319,9 @@ fn check_bytes(api: &Api, media_root: &Path, l: &LegacyFile, a: &FileRecord) -> 
                 path.display()
             )
         });
-    let served = api.download(&a.file_id).and_then(|(body, _)| {
+    let served = api.download(&a.file_id).and_then(|found| {
+        let (body, _) =
+            found.ok_or_else(|| format!("file {}: the app has no bytes for it", a.file_id))?;
         media::sha256_of(body, std::io::sink())
             .map_err(|e| format!("file {}: download: {e}", a.file_id))
     });

@@ -9,7 +9,8 @@ pub mod webhook;
 
 pub use local_r2::{LocalR2, R2State};
 pub use stack::{
-    free_port, AppAlone, Stack, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS, ROUTING_SECRET,
+    free_port, AppAlone, Pair, Stack, StandIn, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS,
+    ROUTING_SECRET,
 };
 
 use reqwest::blocking::Client;

@@ -27,6 +27,27 @@ pub struct AppAlone {
     _group: Group,
 }
 
+/// A second gateway and app of [`Stack::start_pair`].
+pub struct Pair {
+    /// Base URL of its gateway.
+    pub gateway: String,
+    /// Its `--persist-to` directory (for [`Stack::d1_execute_at`]).
+    pub persist: PathBuf,
+    _group: Group,
+}
+
+/// A stand-in of [`Stack::start_stand_in`].
+pub struct StandIn {
+    /// Its PostgreSQL database, and that database's URL.
+    pub db: String,
+    pub database_url: String,
+    pub media: PathBuf,
+    /// Its base URL.
+    pub url: String,
+    /// Its environment, for `manage.py`.
+    pub env: Vec<(&'static str, String)>,
+}
+
 pub struct Stack {
     pub root: PathBuf,
     pub dir: PathBuf,
@@ -86,7 +107,33 @@ impl Stack {
 
         stack.migrate_d1(&stack.persist_dir());
 
-        let mut dev = stack.wrangler_cmd();
+        let dev = stack.both_workers(
+            gateway_port,
+            &stack.persist_dir(),
+            &stack.legacy,
+            stack.webhook_port,
+        );
+        *stack.wrangler.lock().unwrap() = Some(Group::spawn(
+            "wrangler dev",
+            dev,
+            &stack.dir.join("wrangler.log"),
+        ));
+        stack.wait_for_workers();
+        stack
+    }
+
+    /// `wrangler dev` of the gateway and the app on `gateway_port`, with state under
+    /// `persist_to`, in front of the legacy origin `legacy`, alerting
+    /// `webhook_port`. The suite's settings: a short config cache and legacy
+    /// timeout, and an alert cron run on demand that acts on one bad window.
+    fn both_workers(
+        &self,
+        gateway_port: u16,
+        persist_to: &Path,
+        legacy: &str,
+        webhook_port: u16,
+    ) -> Command {
+        let mut dev = self.wrangler_cmd();
         dev.args([
             "dev",
             "-c",
@@ -96,16 +143,15 @@ impl Stack {
         ])
         .args(["--ip", "127.0.0.1", "--port", &gateway_port.to_string()])
         .args(["--inspector-port", &free_port().to_string()])
-        .args(["--persist-to", stack.persist_dir().to_str().unwrap()])
+        .args(["--persist-to", persist_to.to_str().unwrap()])
         .args([
             "--show-interactive-dev-session=false",
             "--log-level",
             "warn",
         ])
-        .args(["--var", &format!("LEGACY_ORIGIN:{}", stack.legacy)])
+        .args(["--var", &format!("LEGACY_ORIGIN:{legacy}")])
         .args(["--var", &format!("CONFIG_CACHE_MS:{CONFIG_CACHE_MS}")])
         .args(["--var", &format!("LEGACY_TIMEOUT_MS:{LEGACY_TIMEOUT_MS}")])
-        // The alert cron runs on demand (GET /__scheduled) and acts on one bad window.
         .arg("--test-scheduled")
         .args([
             "--var",
@@ -116,17 +162,96 @@ impl Stack {
         .args([
             "--var",
             &format!(
-                r#"ALERT_WEBHOOKS:[{{"kind":"generic","url":"http://127.0.0.1:{}/alert"}}]"#,
-                stack.webhook_port
+                r#"ALERT_WEBHOOKS:[{{"kind":"generic","url":"http://127.0.0.1:{webhook_port}/alert"}}]"#
             ),
         ]);
-        *stack.wrangler.lock().unwrap() = Some(Group::spawn(
-            "wrangler dev",
+        dev
+    }
+
+    /// A second gateway and app, with their own state, in front of `legacy` (a
+    /// stand-in of [`Stack::start_stand_in`]): for runs that must see every
+    /// record of both sides, which the suite's shared stack mixes with other
+    /// tests' deliberately broken data. It stops when dropped.
+    pub fn start_pair(&self, legacy: &StandIn) -> Pair {
+        let port = free_port();
+        let persist = self.dir.join(format!("pair-state-{port}"));
+        self.migrate_d1(&persist);
+        let dev = self.both_workers(port, &persist, &legacy.url, free_port());
+        let group = Group::spawn(
+            "wrangler dev (pair)",
             dev,
-            &stack.dir.join("wrangler.log"),
-        ));
-        stack.wait_for_workers();
-        stack
+            &self.dir.join(format!("pair-{port}.log")),
+        );
+        let gateway = format!("http://127.0.0.1:{port}");
+        let probe = format!("{gateway}/health");
+        self.wait_until("wrangler dev (pair)", Duration::from_secs(180), || {
+            crate::client()
+                .get(&probe)
+                .send()
+                .is_ok_and(|r| r.status() == 200)
+        });
+        Pair {
+            gateway,
+            persist,
+            _group: group,
+        }
+    }
+
+    /// A Django stand-in of its own: database `<name>_<pid>` on the suite's
+    /// PostgreSQL, media folder `<name>-media`, user ids from `first_id`, and
+    /// `extra` environment; its process is the returned group.
+    pub fn start_stand_in(
+        &self,
+        name: &str,
+        first_id: u32,
+        extra: &[(&'static str, &str)],
+    ) -> (StandIn, Group) {
+        let db = format!("{name}_{}", std::process::id());
+        let media = self.dir.join(format!("{name}-media"));
+        std::fs::create_dir_all(media.join("uploads")).unwrap();
+        let port = free_port();
+        let mut env = self.legacy_env();
+        env.retain(|(k, _)| !matches!(*k, "LEGACY_PORT" | "LEGACY_MEDIA_ROOT"));
+        env.extend([
+            ("LEGACY_PORT", port.to_string()),
+            ("LEGACY_DB_NAME", db.clone()),
+            ("LEGACY_MEDIA_ROOT", media.display().to_string()),
+        ]);
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        let mut cmd = Command::new(self.root.join("e2e/legacy/run.sh"));
+        cmd.envs(env.clone());
+        let group = Group::spawn(
+            &format!("legacy stand-in ({name})"),
+            cmd,
+            &self.dir.join(format!("{name}-legacy.log")),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let probe = format!("{url}/__test__/status?code=200");
+        self.wait_until(
+            &format!("the {name} stand-in"),
+            Duration::from_secs(90),
+            || {
+                crate::client()
+                    .get(&probe)
+                    .send()
+                    .is_ok_and(|r| r.status() == 200)
+            },
+        );
+        self.psql_in(
+            &db,
+            &format!("ALTER SEQUENCE auth_user_id_seq RESTART WITH {first_id}"),
+        );
+        let database_url = format!("postgresql://postgres@127.0.0.1:{}/{db}", self.pg_port);
+        (
+            StandIn {
+                db,
+                database_url,
+                media,
+                url,
+                env,
+            },
+            group,
+        )
     }
 
     /// Applies the app's D1 migrations to the local state under `persist_to`.
@@ -322,18 +447,23 @@ impl Stack {
     /// `cutover replicate <args>` between the stand-in's database and media and the
     /// app behind the gateway, checkpointed in `state` (a file name in the run's dir).
     pub fn replicate_command(&self, state: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(self.root.join("target/release/cutover"));
+        let database = format!("postgresql://postgres@127.0.0.1:{}/legacy", self.pg_port);
+        let mut cmd = self.cutover_command(&self.gateway, &database, &self.dir.join("media"));
         cmd.arg("replicate")
             .args(args)
             .arg("--state")
-            .arg(self.dir.join(state))
-            .env("CUTOVER_APP_URL", &self.gateway)
+            .arg(self.dir.join(state));
+        cmd
+    }
+
+    /// The cutover tool (built by `scripts/build`) between the legacy database
+    /// and media folder and the app behind `gateway`, with the operator token.
+    pub fn cutover_command(&self, gateway: &str, database_url: &str, media: &Path) -> Command {
+        let mut cmd = Command::new(self.root.join("target/release/cutover"));
+        cmd.env("CUTOVER_APP_URL", gateway)
             .env("ADMIN_API_TOKEN", "local-dev-admin-token")
-            .env(
-                "LEGACY_DATABASE_URL",
-                format!("postgresql://postgres@127.0.0.1:{}/legacy", self.pg_port),
-            )
-            .env("LEGACY_MEDIA_ROOT", self.dir.join("media"));
+            .env("LEGACY_DATABASE_URL", database_url)
+            .env("LEGACY_MEDIA_ROOT", media);
         cmd
     }
 

@@ -9,7 +9,7 @@
 use crate::common::{next_ip as next_in, unique};
 use crate::TestFn;
 use e2e::process::Group;
-use e2e::{client, free_port, sha256_hex, Stack};
+use e2e::{client, sha256_hex, Stack};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use serde_json::{json, Value};
@@ -95,48 +95,14 @@ impl Source {
     /// A database `<name>_<pid>` with its media folder and stand-in (run with
     /// `extra` env), whose user ids start at `first_id`.
     fn start(stack: &Stack, name: &str, first_id: u32, extra: &[(&'static str, &str)]) -> Source {
-        let db = format!("{name}_{}", std::process::id());
-        let media = stack.dir.join(format!("{name}-media"));
-        std::fs::create_dir_all(media.join("uploads")).unwrap();
-        let port = free_port();
-        let mut env = stack.legacy_env();
-        env.retain(|(k, _)| !matches!(*k, "LEGACY_PORT" | "LEGACY_MEDIA_ROOT"));
-        env.extend([
-            ("LEGACY_PORT", port.to_string()),
-            ("LEGACY_DB_NAME", db.clone()),
-            ("LEGACY_MEDIA_ROOT", media.display().to_string()),
-        ]);
-        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-        let mut cmd = Command::new(stack.root.join("e2e/legacy/run.sh"));
-        cmd.envs(env.clone());
-        PROCESSES.lock().unwrap().push(Group::spawn(
-            &format!("legacy stand-in ({name})"),
-            cmd,
-            &stack.dir.join(format!("{name}-legacy.log")),
-        ));
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while client()
-            .get(format!("{url}/__test__/status?code=200"))
-            .send()
-            .map_or(true, |r| r.status() != 200)
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the cutover stand-in did not start"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        stack.psql_in(
-            &db,
-            &format!("ALTER SEQUENCE auth_user_id_seq RESTART WITH {first_id}"),
-        );
+        let (stand_in, group) = stack.start_stand_in(name, first_id, extra);
+        PROCESSES.lock().unwrap().push(group);
         Source {
             state: stack.dir.join(format!("{name}-state.json")),
-            db,
-            media,
-            url,
-            env,
+            db: stand_in.db,
+            media: stand_in.media,
+            url: stand_in.url,
+            env: stand_in.env,
             root: stack.root.clone(),
             app_url: None,
         }

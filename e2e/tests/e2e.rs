@@ -14,6 +14,7 @@ mod files_api;
 mod filters;
 mod foundation;
 mod frontend;
+mod population;
 mod proxy;
 mod replication;
 mod security;
@@ -45,6 +46,7 @@ fn main() {
     tests.extend(cutover::TESTS);
     tests.extend(security::TESTS);
     tests.extend(replication::TESTS);
+    tests.extend(population::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

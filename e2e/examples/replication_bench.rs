@@ -1,12 +1,12 @@
 //! Replication lag under load: N people write through the gateway at 50% (each
-//! registers once, on the side their address is split to, then uploads a file
-//! every `pause` ms) while `cutover replicate --interval 1` keeps both sides in
-//! step. Every 500 ms the gateway's replication state is read: its lag per
+//! arrives within the first `ramp` seconds, registers once, on the side their
+//! address is split to, then uploads a file every `pause` ms) while
+//! `cutover replicate --interval 1` keeps both sides in step. Every 500 ms the gateway's replication state is read: its lag per
 //! direction is how old the oldest change not known to be on the other side can
 //! be (now minus the start of the last completed round). Prints p50/p99/max of
 //! those samples, the rounds and the writes acknowledged.
 //!
-//!   cargo run --release -p e2e --example replication_bench -- [seconds] [people] [pause ms]
+//!   cargo run --release -p e2e --example replication_bench -- [seconds] [people] [pause ms] [ramp s]
 
 use e2e::process::Group;
 use e2e::{client, ipv4, Stack};
@@ -30,6 +30,9 @@ fn main() {
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(60);
     let people: u32 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(50);
     let pause: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(5_000);
+    // People arrive over this many seconds: a registration costs two 870 000-round
+    // PBKDF2 hashes, and 50 at once saturate two cores on their own.
+    let ramp: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(30);
     let stack = Stack::start();
     stack.set_percentage("50");
     let replicate = stack.replicate_command("bench-replicate-state.json", &["--interval", "1"]);
@@ -55,6 +58,9 @@ fn main() {
                     .timeout(Duration::from_secs(120))
                     .build()
                     .expect("http client");
+                std::thread::sleep(Duration::from_millis(
+                    ramp * 1000 * u64::from(n) / u64::from(people.max(1)),
+                ));
                 let ip = ipv4(600_000 + n);
                 let name = format!("bench{n}x{}", std::process::id());
                 let at = |path: &str| format!("{}{path}", stack.gateway);
@@ -137,7 +143,7 @@ fn main() {
     });
     drop(replicator);
     println!(
-        "{people} people, a write each every {pause} ms, for {secs} s at 50%: {} writes acknowledged, {} failed, {rounds} replication rounds seen",
+        "{people} people arriving over {ramp} s, a write each every {pause} ms, for {secs} s at 50%: {} writes acknowledged, {} failed, {rounds} replication rounds seen",
         writes.load(Ordering::Relaxed),
         failures.load(Ordering::Relaxed)
     );

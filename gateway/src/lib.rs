@@ -15,6 +15,8 @@ mod replication;
 mod respond;
 mod rollout;
 mod settings;
+mod shadow;
+mod shadow_report;
 mod upstream;
 mod window;
 
@@ -119,16 +121,31 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 .then(|| routing::beta_token(&facts, &snapshot.config, &settings.signing_key))
                 .flatten()
                 .and_then(shared::ops::beta::token_id);
+            let mirror = shadow::plan(&req, &snapshot, backend, reason, &request_id, &host);
             let started = Date::now().as_millis();
-            let (resp, served_by) = match backend {
+            let (sent, served_by) = match backend {
                 Backend::Legacy => (
-                    upstream::to_legacy(req, &settings, &request_id, &host).await,
+                    upstream::send_legacy(
+                        req,
+                        &settings,
+                        &request_id,
+                        &host,
+                        settings.legacy_timeout_ms,
+                    )
+                    .await,
                     ServedBy::Legacy,
                 ),
                 Backend::App => (
-                    upstream::to_app(req, &env, snapshot.slot, &request_id).await,
+                    upstream::send_app(req, &env, snapshot.slot, &request_id).await,
                     ServedBy::App(snapshot.slot),
                 ),
+            };
+            // Only a backend's own answer is compared; the gateway's 502/504 is not.
+            let resp = match (sent, mirror) {
+                (Ok(Ok(resp)), Some(plan)) => shadow::mirror(plan, resp, &env, &ctx),
+                (Ok(Ok(resp)), None) => Ok(resp),
+                (Ok(Err(failure)), _) => failure.into_response(),
+                (Err(err), _) => Err(err),
             };
             // Bulk imports of large files would read as app latency: the alerts
             // judge user traffic only.

@@ -15,16 +15,36 @@ use worker::{
 /// Headers that describe one hop and must not be forwarded as they are.
 const HOP_HEADERS: &[&str] = &["connection", "keep-alive", "transfer-encoding", "upgrade"];
 
-pub async fn to_legacy(
+/// Why a backend gave no answer: the status and message of the gateway's own
+/// answer to the user (a JSON 502 or 504), or of a failed shadow request.
+pub struct Failure {
+    pub status: u16,
+    pub message: &'static str,
+}
+
+impl Failure {
+    pub fn into_response(self) -> Result<Response> {
+        crate::respond::error(self.status, self.message)
+    }
+}
+
+const fn failure(status: u16, message: &'static str) -> Failure {
+    Failure { status, message }
+}
+
+/// The request to the legacy origin, its answer or why there was none within
+/// `timeout_ms` (to the response headers).
+pub async fn send_legacy(
     req: Request,
     settings: &Settings,
     request_id: &str,
     original_host: &str,
-) -> Result<Response> {
+    timeout_ms: u32,
+) -> Result<std::result::Result<Response, Failure>> {
     let incoming = req.url()?;
     let mut target = match Url::parse(&settings.legacy_origin) {
         Ok(url) => url,
-        Err(_) => return crate::respond::error(502, "legacy origin is not configured"),
+        Err(_) => return Ok(Err(failure(502, "legacy origin is not configured"))),
     };
     target.set_path(incoming.path());
     target.set_query(incoming.query());
@@ -45,9 +65,7 @@ pub async fn to_legacy(
         && matches!(req.method(), Method::Get | Method::Head | Method::Options);
     let controller = AbortController::default();
     let signal = controller.signal();
-    let timeout = pin!(Delay::from(Duration::from_millis(
-        settings.legacy_timeout_ms.into()
-    )));
+    let timeout = pin!(Delay::from(Duration::from_millis(timeout_ms.into())));
     let one_shot = shared::routing::closes_connection(req.method().as_ref());
     let attempts = pin!(async {
         if one_shot {
@@ -69,17 +87,17 @@ pub async fn to_legacy(
         }
     });
     let outcome = select(attempts, timeout).await;
-    match outcome {
+    Ok(match outcome {
         Either::Left((Ok(resp), _)) => Ok(resp),
         Either::Left((Err(err), _)) => {
             worker::console_error!("legacy origin unreachable: {err}");
-            crate::respond::error(502, "legacy origin unreachable")
+            Err(failure(502, "legacy origin unreachable"))
         }
         Either::Right(_) => {
             controller.abort();
-            crate::respond::error(504, "legacy origin timed out")
+            Err(failure(504, "legacy origin timed out"))
         }
-    }
+    })
 }
 
 /// Most of a response read by [`once`] (legacy's DELETE answers are a few bytes).
@@ -167,23 +185,29 @@ async fn once(req: &Request, target: &Url, headers: &Headers) -> Result<Option<R
     Ok(Some(resp.with_status(parsed.status).with_headers(out)))
 }
 
-pub async fn to_app(req: Request, env: &Env, slot: Slot, request_id: &str) -> Result<Response> {
+/// The request to the app slot through its binding, its answer or why there was none.
+pub async fn send_app(
+    req: Request,
+    env: &Env,
+    slot: Slot,
+    request_id: &str,
+) -> Result<std::result::Result<Response, Failure>> {
     let app = match env.service(slot.binding()) {
         Ok(app) => app,
-        Err(_) => return crate::respond::error(502, "app binding is not configured"),
+        Err(_) => return Ok(Err(failure(502, "app binding is not configured"))),
     };
     let headers = forward_headers(&req, request_id)?;
     let outbound = build(&req, req.url()?.as_str(), headers)?;
-    match app.fetch_request(outbound).await {
+    Ok(match app.fetch_request(outbound).await {
         Ok(resp) => Ok(resp),
         Err(err) => {
             worker::console_error!("app {} failed: {err}", slot.name());
-            crate::respond::error(502, "app unavailable")
+            Err(failure(502, "app unavailable"))
         }
-    }
+    })
 }
 
-fn copy(headers: &Headers) -> Result<Headers> {
+pub fn copy(headers: &Headers) -> Result<Headers> {
     Ok(Headers(web_sys::Headers::new_with_headers(&headers.0)?))
 }
 

@@ -10,6 +10,7 @@ pub mod webhook;
 pub use local_r2::{LocalR2, R2State};
 pub use stack::{
     free_port, AppAlone, Stack, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS, ROUTING_SECRET,
+    SHADOW_TIMEOUT_MS,
 };
 
 use reqwest::blocking::Client;

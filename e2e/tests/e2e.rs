@@ -18,6 +18,7 @@ mod proxy;
 mod replication;
 mod security;
 mod session;
+mod shadow;
 mod split;
 
 use e2e::Stack;
@@ -45,6 +46,7 @@ fn main() {
     tests.extend(cutover::TESTS);
     tests.extend(security::TESTS);
     tests.extend(replication::TESTS);
+    tests.extend(shadow::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

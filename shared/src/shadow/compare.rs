@@ -245,6 +245,10 @@ fn json(route: &Route, path: &str, a: &Value, b: &Value, out: &mut Vec<Differenc
         Rule::Timestamp if same_instant(a, b) => return,
         _ => {}
     }
+    let none = |v: &Value| v.is_null() || v.as_array().is_some_and(Vec::is_empty);
+    if none(a) && none(b) && route.null_is_empty.contains(&pattern_of(path).as_str()) {
+        return;
+    }
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
@@ -332,8 +336,10 @@ fn canonical(v: &Value) -> String {
         match v {
             Value::Object(o) => Value::Object(
                 o.iter()
-                    .map(|(k, v)| match rule(k) {
-                        Rule::Exact => (k.clone(), blank(v)),
+                    .map(|(k, v)| match (rule(k), v) {
+                        // `[]` sorts as `null`, where a route says they are the same.
+                        (Rule::Exact, Value::Array(a)) if a.is_empty() => (k.clone(), Value::Null),
+                        (Rule::Exact, _) => (k.clone(), blank(v)),
                         _ => (k.clone(), Value::Null),
                     })
                     .collect(),
@@ -407,7 +413,7 @@ mod tests {
             [("content-type", "application/json; charset=utf-8")],
             Some(
                 json!({"files": [
-                    file("b", "uploads/user-1/b.csv", "2025-02-27 03:04:06", Value::Null),
+                    file("b", "uploads/user-1/b.csv", "2025-02-27 03:04:06", json!([])),
                     file("a", "uploads/user-1/a.csv", "2025-02-27T03:04:05Z", json!(["y", "x"])),
                 ]})
                 .to_string()
@@ -457,6 +463,26 @@ mod tests {
             ("object(7 keys)", "absent")
         );
         assert_eq!(d.len(), 2, "{d:?}");
+    }
+
+    #[test]
+    fn null_is_empty_only_where_the_route_says_so() {
+        let a = answer(
+            200,
+            json!({"files": [file("a", "/p", "t", Value::Null)], "x": null}),
+        );
+        let b = answer(
+            200,
+            json!({"files": [file("a", "k", "t", json!([]))], "x": []}),
+        );
+        let d = compare(list(), &a, &b);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].path, "$.x");
+        let c = answer(
+            200,
+            json!({"files": [file("a", "k", "t", json!(["t"]))], "x": null}),
+        );
+        assert_eq!(compare(list(), &a, &c)[0].path, "$.files[0].user_tags");
     }
 
     #[test]

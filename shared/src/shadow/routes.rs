@@ -15,6 +15,9 @@ pub struct Route {
     /// order the API does not promise: legacy lists files in database order and
     /// merges tags as a set.
     pub unordered: &'static [&'static str],
+    /// Values where `null` and `[]` both mean "none": legacy answers `null` for
+    /// a file nobody tagged, the app `[]`.
+    pub null_is_empty: &'static [&'static str],
 }
 
 impl Route {
@@ -28,18 +31,22 @@ pub const ROUTES: &[Route] = &[
     Route {
         path: "/api/accounts/user/",
         unordered: &[],
+        null_is_empty: &[],
     },
     Route {
         path: "/api/list_cutter/list_saved_files/",
         unordered: &["$.files", "$.files[*].system_tags", "$.files[*].user_tags"],
+        null_is_empty: &["$.files[*].system_tags", "$.files[*].user_tags"],
     },
     Route {
         path: "/api/list_cutter/fetch_saved_file/{file_id}/",
         unordered: &[],
+        null_is_empty: &[],
     },
     Route {
         path: "/api/list_cutter/fetch_file_lineage/{file_id}/",
         unordered: &["$.nodes", "$.edges"],
+        null_is_empty: &[],
     },
 ];
 

@@ -1,0 +1,49 @@
+// The dashboard's shadow panel in headless Chromium: sign in with the operator
+// token, read the per-route table (counts, the last difference) and the chart,
+// then set the sample rate through the confirmation step and read it back.
+// Usage: node e2e/browser/shadow.mjs <gateway url> <operator token> <percent>
+import { launch, watch } from "./chromium.mjs";
+
+const [gateway, token, percent] = process.argv.slice(2);
+if (!gateway || !token || !percent) {
+  console.error("usage: shadow.mjs <gateway url> <operator token> <percent>");
+  process.exit(2);
+}
+
+const browser = await launch();
+const problems = [];
+const seen = {};
+try {
+  const page = await browser.newPage();
+  watch(page, problems, (_status, url) => url.pathname === "/favicon.ico");
+  await page.goto(gateway + "/admin/");
+  await page.fill("#token-form input[name=token]", token);
+  await page.click("#token-form button");
+  await page.waitForSelector("#console:not([hidden])", { timeout: 10000 });
+  await page.waitForSelector("#shadow tbody tr", { timeout: 10000 });
+  seen.rows = await page.$$eval("#shadow tbody tr", (trs) =>
+    trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+  seen.example = await page.textContent("#shadow tbody");
+  seen.total = await page.textContent("#shadow-total");
+  seen.charts = await page.locator("#shadow-chart svg").count();
+
+  await page.fill("#shadow-rate-input", percent);
+  await page.click("#shadow-form button[type=submit]");
+  await page.waitForSelector("#confirm:not([hidden])");
+  await page.click("#confirm-yes");
+  await page.waitForFunction(
+    (p) => document.getElementById("shadow-rate").textContent === p + "%",
+    percent,
+    { timeout: 10000 },
+  );
+  seen.rate = await page.textContent("#shadow-rate");
+  // For a look at the page: SCREENSHOT=/tmp/shadow.png
+  if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
+  console.log(JSON.stringify({ ...seen, problems }));
+} finally {
+  await browser.close();
+}
+if (problems.length) {
+  console.error(problems.join("\n"));
+  process.exit(1);
+}

@@ -366,6 +366,32 @@ fn a_file_on_one_side_only_is_counted_shown_redacted_and_holds_raises(stack: &St
         "{metrics}"
     );
 
+    // And through the operator's CLI.
+    let cli = |args: &[&str]| {
+        std::process::Command::new(stack.root.join("target/release/cutover"))
+            .args(args)
+            .env("CUTOVER_APP_URL", &stack.gateway)
+            .env("ADMIN_API_TOKEN", ADMIN_TOKEN)
+            .output()
+            .expect("cutover")
+    };
+    let out = cli(&["shadow", "report", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["routes"][LIST]["differing"], 3, "{answer}");
+    let out = cli(&["shadow", "report"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("differing 3 (100.0%)") && text.contains("$.files: array(2) → array(1)"),
+        "{text}"
+    );
+    let out = cli(&["shadow", "rate", "1.5"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("rate must be"),
+        "{out:?}"
+    );
+
     // The gate: past SHADOW_HOLD_ABOVE (10) a raise waits, up to it it does not.
     let problems = r["problems"].as_array().unwrap();
     assert!(

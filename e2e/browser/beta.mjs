@@ -3,7 +3,7 @@
 // copy button); a tester's browser opens it and gets the new app's frontend; the
 // tester leaves and is back on the legacy side.
 // Usage: node e2e/browser/beta.mjs <gateway url> <operator token> <label>
-import { launch, watch } from "./chromium.mjs";
+import { launch, signInWithToken, watch } from "./chromium.mjs";
 
 const [gateway, token, label] = process.argv.slice(2);
 if (!gateway || !token || !label) {
@@ -18,10 +18,7 @@ try {
   // The operator.
   const admin = await browser.newPage();
   watch(admin, problems, (_status, url) => url.pathname === "/favicon.ico");
-  await admin.goto(gateway + "/admin/");
-  await admin.fill("#token-form input[name=token]", token);
-  await admin.click("#token-form button");
-  await admin.waitForSelector("#console:not([hidden])", { timeout: 10000 });
+  await signInWithToken(admin, gateway, token);
   await admin.fill("#beta-form input[name=label]", label);
   await admin.selectOption("#beta-form select[name=expires_in]", "1d");
   await admin.click("#beta-form button");

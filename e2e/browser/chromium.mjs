@@ -1,6 +1,6 @@
 // What the browser tests share: Debian's Chromium, started headless the same
-// way each time, and a watch on a page that records script errors, console
-// errors and failed HTTP responses as problems.
+// way each time, a watch on a page that records script errors, console
+// errors and failed HTTP responses as problems, and the dashboard's token sign-in.
 import { chromium } from "playwright-core";
 
 export function launch() {
@@ -32,4 +32,12 @@ export function watch(page, problems, excused = () => false) {
     const url = new URL(resp.url());
     if (resp.status() >= 400 && !excused(resp.status(), url)) problems.push(`${resp.status()} for ${resp.url()}`);
   });
+}
+
+/** Opens the dashboard on `page` and signs in with the operator token. */
+export async function signInWithToken(page, gateway, token) {
+  await page.goto(gateway + "/admin/");
+  await page.fill("#token-form input[name=token]", token);
+  await page.click("#token-form button");
+  await page.waitForSelector("#console:not([hidden])", { timeout: 10000 });
 }

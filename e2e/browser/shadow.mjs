@@ -2,7 +2,7 @@
 // token, read the per-route table (counts, the last difference) and the chart,
 // then set the sample rate through the confirmation step and read it back.
 // Usage: node e2e/browser/shadow.mjs <gateway url> <operator token> <percent>
-import { launch, watch } from "./chromium.mjs";
+import { launch, signInWithToken, watch } from "./chromium.mjs";
 
 const [gateway, token, percent] = process.argv.slice(2);
 if (!gateway || !token || !percent) {
@@ -16,10 +16,7 @@ const seen = {};
 try {
   const page = await browser.newPage();
   watch(page, problems, (_status, url) => url.pathname === "/favicon.ico");
-  await page.goto(gateway + "/admin/");
-  await page.fill("#token-form input[name=token]", token);
-  await page.click("#token-form button");
-  await page.waitForSelector("#console:not([hidden])", { timeout: 10000 });
+  await signInWithToken(page, gateway, token);
   await page.waitForSelector("#shadow tbody tr", { timeout: 10000 });
   seen.rows = await page.$$eval("#shadow tbody tr", (trs) =>
     trs.map((tr) => [...tr.cells].map((td) => td.textContent)));

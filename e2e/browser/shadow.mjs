@@ -2,18 +2,10 @@
 // token, read the per-route table (counts, the last difference) and the chart,
 // then set the sample rate through the confirmation step and read it back.
 // Usage: node e2e/browser/shadow.mjs <gateway url> <operator token> <percent>
-import { launch, signInWithToken, watch } from "./chromium.mjs";
+import { run, signInWithToken, watch } from "./chromium.mjs";
 
-const [gateway, token, percent] = process.argv.slice(2);
-if (!gateway || !token || !percent) {
-  console.error("usage: shadow.mjs <gateway url> <operator token> <percent>");
-  process.exit(2);
-}
-
-const browser = await launch();
-const problems = [];
-const seen = {};
-try {
+await run("shadow.mjs <gateway url> <operator token> <percent>", 3, async ([gateway, token, percent], browser, problems) => {
+  const seen = {};
   const page = await browser.newPage();
   watch(page, problems, (_status, url) => url.pathname === "/favicon.ico");
   await signInWithToken(page, gateway, token);
@@ -36,11 +28,5 @@ try {
   seen.rate = await page.textContent("#shadow-rate");
   // For a look at the page: SCREENSHOT=/tmp/shadow.png
   if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
-  console.log(JSON.stringify({ ...seen, problems }));
-} finally {
-  await browser.close();
-}
-if (problems.length) {
-  console.error(problems.join("\n"));
-  process.exit(1);
-}
+  return seen;
+});

@@ -15,6 +15,7 @@ mod migrate;
 mod replicate;
 mod report;
 mod reverse;
+mod shadow;
 mod state;
 mod verify;
 
@@ -141,6 +142,27 @@ enum Command {
         #[command(subcommand)]
         action: Beta,
     },
+    /// The gateway's shadow comparisons: `report`, `rate R`, `reset`.
+    Shadow {
+        #[command(subcommand)]
+        action: Shadow,
+    },
+}
+
+#[derive(Subcommand)]
+enum Shadow {
+    /// Counts per route (compared, equal, differing, errors), the last differences
+    /// and the routes holding percentage raises.
+    Report,
+    /// Mirror this share (0 to 1) of reads on shadowable routes to the other side.
+    Rate {
+        rate: f64,
+        /// Kept in the gateway's audit trail.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Start the counts and learned noise afresh (after a fix).
+    Reset,
 }
 
 #[derive(Subcommand)]
@@ -314,6 +336,23 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 )?,
             };
             print_report(&answer, cli.json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Shadow { action } => {
+            let answer = match action {
+                Shadow::Report => api.admin(reqwest::Method::GET, "/admin/shadow", None)?,
+                Shadow::Rate { rate, reason } => api.admin(
+                    reqwest::Method::PUT,
+                    "/admin/shadow",
+                    Some(&serde_json::json!({ "rate": rate, "reason": reason })),
+                )?,
+                Shadow::Reset => api.admin(reqwest::Method::DELETE, "/admin/shadow", None)?,
+            };
+            if cli.json || answer.get("routes").is_none() {
+                print_report(&answer, cli.json);
+            } else {
+                print!("{}", shadow::render(&answer));
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

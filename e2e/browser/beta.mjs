@@ -3,25 +3,14 @@
 // copy button); a tester's browser opens it and gets the new app's frontend; the
 // tester leaves and is back on the legacy side.
 // Usage: node e2e/browser/beta.mjs <gateway url> <operator token> <label>
-import { launch, watch } from "./chromium.mjs";
+import { run, signInWithToken, watch } from "./chromium.mjs";
 
-const [gateway, token, label] = process.argv.slice(2);
-if (!gateway || !token || !label) {
-  console.error("usage: beta.mjs <gateway url> <operator token> <label>");
-  process.exit(2);
-}
-
-const browser = await launch();
-const problems = [];
-const seen = {};
-try {
+await run("beta.mjs <gateway url> <operator token> <label>", 3, async ([gateway, token, label], browser, problems) => {
+  const seen = {};
   // The operator.
   const admin = await browser.newPage();
   watch(admin, problems, (_status, url) => url.pathname === "/favicon.ico");
-  await admin.goto(gateway + "/admin/");
-  await admin.fill("#token-form input[name=token]", token);
-  await admin.click("#token-form button");
-  await admin.waitForSelector("#console:not([hidden])", { timeout: 10000 });
+  await signInWithToken(admin, gateway, token);
   await admin.fill("#beta-form input[name=label]", label);
   await admin.selectOption("#beta-form select[name=expires_in]", "1d");
   await admin.click("#beta-form button");
@@ -50,11 +39,5 @@ try {
   seen.leftUrl = page.url();
   seen.leftBy = left.headers()["x-served-by"];
   seen.cookieAfterLeave = (await context.cookies()).some((c) => c.name === "lc_beta");
-  console.log(JSON.stringify({ ...seen, problems }));
-} finally {
-  await browser.close();
-}
-if (problems.length) {
-  console.error(problems.join("\n"));
-  process.exit(1);
-}
+  return seen;
+});

@@ -1,7 +1,9 @@
 //! Measures what the gateway adds: the same closed-loop load (N clients, each
 //! sending its next request when the last one answered) on the app Worker
 //! directly and through the gateway, and on the Django stand-in directly and
-//! through the gateway, in one run. Prints p50/p99 latency and requests/s.
+//! through the gateway, in one run; then a shadowable read served by legacy with
+//! shadow diffing off and at 100% (every request also sent to the app and
+//! compared, after the answer). Prints p50/p99 latency and requests/s.
 //!
 //!   cargo run --release -p e2e --example gateway_bench -- [seconds] [clients]
 
@@ -17,7 +19,10 @@ struct Row {
     rps: f64,
 }
 
-fn load(name: &'static str, url: &str, secs: u64, clients: u32) -> Row {
+/// `clients` loops, each sending its next request when the last one answered,
+/// or, with `pace`, not before `pace` after the last one started (an open loop:
+/// work the gateway does after answering is not queued behind the next request).
+fn load(name: &'static str, url: &str, secs: u64, clients: u32, pace: Option<Duration>) -> Row {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let started = Instant::now();
     let results: Vec<(Vec<Duration>, usize)> = std::thread::scope(|s| {
@@ -28,6 +33,10 @@ fn load(name: &'static str, url: &str, secs: u64, clients: u32) -> Row {
                     let (mut lat, mut errors) = (Vec::new(), 0);
                     let mut i = 0u32;
                     while Instant::now() < deadline {
+                        if let Some(pace) = pace {
+                            let next = started + pace * i;
+                            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                        }
                         // A new client address per request: the gateway's rate
                         // limiter (100/min per address) stays on the path but
                         // never trips, as for real traffic from many users.
@@ -76,36 +85,48 @@ fn main() {
     stack.set_percentage("100");
     let probe = "/api/bench-probe";
     let legacy_probe = "/__test__/status?code=204";
+    let shadowed = "/api/accounts/user/";
+    let via_gateway = |name, path: &str| {
+        load(
+            name,
+            &format!("{}{path}", stack.gateway),
+            secs,
+            clients,
+            None,
+        )
+    };
+    // One client at 50 requests/s: the latency a user sees when the machine is not
+    // saturated by the closed loops above.
+    let paced = |name, path: &str| {
+        let url = format!("{}{path}", stack.gateway);
+        load(name, &url, secs, 1, Some(Duration::from_millis(20)))
+    };
     let rows = [
-        load(
-            "gateway /health",
-            &format!("{}/health", stack.gateway),
-            secs,
-            clients,
-        ),
-        load("app direct", &format!("{app}{probe}"), secs, clients),
-        load(
-            "app via gateway",
-            &format!("{}{probe}", stack.gateway),
-            secs,
-            clients,
-        ),
+        via_gateway("gateway /health", "/health"),
+        load("app direct", &format!("{app}{probe}"), secs, clients, None),
+        via_gateway("app via gateway", probe),
         load(
             "legacy direct",
             &format!("{}{legacy_probe}", stack.legacy),
             secs,
             clients,
+            None,
         ),
         {
             stack.set_percentage("0");
-            load(
-                "legacy via gateway",
-                &format!("{}{legacy_probe}", stack.gateway),
-                secs,
-                clients,
-            )
+            via_gateway("legacy via gateway", legacy_probe)
         },
+        // A shadowable read (signed out, so both sides answer the same 401 without
+        // touching a database), served by legacy.
+        via_gateway("shadow off", shadowed),
+        paced("shadow off, 50/s", shadowed),
+        {
+            stack.kv_put("MIGRATION_KV", shared::routing::keys::SHADOW_RATE, "1");
+            via_gateway("shadow 100%", shadowed)
+        },
+        paced("shadow 100%, 50/s", shadowed),
     ];
+    stack.kv_put("MIGRATION_KV", shared::routing::keys::SHADOW_RATE, "0");
     println!("\n{secs} s per row, {clients} concurrent clients, local workerd (wrangler dev) on this machine\n");
     println!("| target             | requests | errors | p50 ms | p99 ms |  req/s |");
     println!("|--------------------|---------:|-------:|-------:|-------:|-------:|");

@@ -10,7 +10,7 @@ pub mod webhook;
 pub use local_r2::{LocalR2, R2State};
 pub use stack::{
     free_port, AppAlone, Pair, Stack, StandIn, CONFIG_CACHE_MS, JWT_SECRET, LEGACY_TIMEOUT_MS,
-    ROUTING_SECRET,
+    ROUTING_SECRET, SHADOW_TIMEOUT_MS,
 };
 
 use reqwest::blocking::Client;

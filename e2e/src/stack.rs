@@ -17,6 +17,8 @@ pub const ROUTING_SECRET: &str = "local-dev-routing-secret";
 pub const CONFIG_CACHE_MS: u64 = 300;
 /// The gateway's legacy timeout in this suite.
 pub const LEGACY_TIMEOUT_MS: u64 = 5_000;
+/// How long a shadow request may take in this suite.
+pub const SHADOW_TIMEOUT_MS: u64 = 1_000;
 
 /// The app Worker served alone by [`Stack::start_app_alone`].
 pub struct AppAlone {
@@ -152,6 +154,11 @@ impl Stack {
         .args(["--var", &format!("LEGACY_ORIGIN:{legacy}")])
         .args(["--var", &format!("CONFIG_CACHE_MS:{CONFIG_CACHE_MS}")])
         .args(["--var", &format!("LEGACY_TIMEOUT_MS:{LEGACY_TIMEOUT_MS}")])
+        // A shadow request gives up sooner than the user's; the gate judges a
+        // route after a few comparisons.
+        .args(["--var", &format!("SHADOW_TIMEOUT_MS:{SHADOW_TIMEOUT_MS}")])
+        .args(["--var", "SHADOW_MIN_COMPARED:3"])
+        // The alert cron runs on demand (GET /__scheduled) and acts on one bad window.
         .arg("--test-scheduled")
         .args([
             "--var",
@@ -365,7 +372,21 @@ impl Stack {
             // throttle would stand in for the gateway's own limiter.
             ("LEGACY_THROTTLE_ANON", "off".into()),
             ("LEGACY_THROTTLE_USER", "off".into()),
+            ("LEGACY_DELAY_FILE", self.delay_file().display().to_string()),
         ]
+    }
+
+    fn delay_file(&self) -> PathBuf {
+        self.dir.join("legacy-delay-ms")
+    }
+
+    /// Makes the stand-in wait `ms` before each answer (0: none), from its next request.
+    pub fn set_legacy_delay(&self, ms: u64) {
+        if ms == 0 {
+            let _ = std::fs::remove_file(self.delay_file());
+        } else {
+            std::fs::write(self.delay_file(), ms.to_string()).expect("delay file");
+        }
     }
 
     /// Runs one of the stand-in's `manage.py` commands.

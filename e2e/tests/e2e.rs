@@ -19,6 +19,7 @@ mod proxy;
 mod replication;
 mod security;
 mod session;
+mod shadow;
 mod split;
 
 use e2e::Stack;
@@ -47,6 +48,7 @@ fn main() {
     tests.extend(security::TESTS);
     tests.extend(replication::TESTS);
     tests.extend(population::TESTS);
+    tests.extend(shadow::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

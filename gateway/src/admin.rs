@@ -1,15 +1,17 @@
 //! The admin API (`/admin/*` except the dashboard page): migration control,
-//! audit trail, blue/green deployment, metrics history. Every route needs an
-//! admin (see `shared::ops::admin::authorize`).
+//! audit trail, blue/green deployment, metrics history, and the replication,
+//! beta and shadow parts. Every route needs an admin (see
+//! `shared::ops::admin::authorize`).
 
 use crate::control::{self, Change};
 use crate::respond::error;
 use crate::rollout::Slot;
 use crate::settings::{self, Settings};
-use crate::{health, metrics, replication};
+use crate::{health, metrics, replication, shadow_report};
 use serde::Deserialize;
 use serde_json::json;
 use shared::ops::admin::{self, Admin, Credential, Denied, MigrationAction};
+use shared::ops::hold::{self, Hold};
 use shared::routing::Maintenance;
 use worker::{Date, Env, Method, Request, Response, Result};
 
@@ -61,12 +63,15 @@ pub async fn handle(
         }
         (Method::Post, "/admin/replication") => replication::report(req, env).await,
         (Method::Delete, "/admin/replication") => replication::forget(env, &admin).await,
+        (Method::Get, "/admin/shadow") => Response::from_json(&shadow_report::report(env).await?),
+        (Method::Put, "/admin/shadow") => shadow_report::set_rate(req, env, &admin).await,
+        (Method::Delete, "/admin/shadow") => shadow_report::reset(env, &admin).await,
         (Method::Get, "/admin/beta") => crate::beta::list(env).await,
         (Method::Post, "/admin/beta") => crate::beta::issue(req, env, settings, &admin).await,
         (Method::Delete, p) if p.starts_with("/admin/beta/") => {
             crate::beta::revoke(env, &admin, &p["/admin/beta/".len()..]).await
         }
-        (_, "/admin/migration" | "/admin/deployment/switch" | "/admin/beta") => {
+        (_, "/admin/migration" | "/admin/deployment/switch" | "/admin/beta" | "/admin/shadow") => {
             error(405, "method not allowed")
         }
         _ => error(404, "not found"),
@@ -154,32 +159,31 @@ async fn migration(env: &Env, admin: &Admin, request: admin::MigrationRequest) -
         MigrationAction::GetStatus => status(env, current).await,
         MigrationAction::UpdatePercentage(pct) => {
             let replicator = replication::health(env).await?;
-            let gate = shared::ops::replication::may_change_percentage(
-                &replicator,
-                current.percentage,
-                pct,
-                request.force,
-            );
-            if let Err(why) = gate {
-                let resp =
-                    Response::from_json(&json!({ "error": why, "replication": replicator }))?;
-                return Ok(resp.with_status(409));
-            }
+            let diffs = shadow_report::report(env).await?;
+            let holds: Vec<Hold> = [
+                shared::ops::replication::hold(&replicator, current.percentage, pct),
+                shared::shadow::gate::hold(&diffs, current.percentage, pct),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let forced = match hold::decide(&holds, request.force) {
+                Ok(forced) => forced,
+                Err(why) => {
+                    let resp = Response::from_json(&json!({
+                        "error": why,
+                        "replication": replicator,
+                        "shadow": { "problems": diffs.problems, "thresholds": diffs.thresholds },
+                    }))?;
+                    return Ok(resp.with_status(409));
+                }
+            };
             let mut c = change(
                 "update_percentage",
                 current.percentage.to_string(),
                 pct.to_string(),
             );
-            if replicator.state == "unhealthy" && pct > current.percentage {
-                let forced = format!(
-                    "forced past unhealthy replication: {}",
-                    replicator.problems.join("; ")
-                );
-                c.reason = Some(match c.reason {
-                    Some(r) => format!("{r} ({forced})"),
-                    None => forced,
-                });
-            }
+            c.reason = hold::with_note(c.reason, forced);
             control::set_percentage(env, pct, c).await?;
             Response::from_json(&json!({ "success": true, "percentage": pct }))
         }

@@ -48,6 +48,10 @@ pub async fn set_maintenance(env: &Env, mode: Maintenance, change: Change<'_>) -
     write(env, keys::MAINTENANCE_MODE, mode.as_str(), change).await
 }
 
+pub async fn set_shadow_rate(env: &Env, rate: f64, change: Change<'_>) -> Result<()> {
+    write(env, keys::SHADOW_RATE, &rate.to_string(), change).await
+}
+
 async fn write(env: &Env, key: &str, value: &str, change: Change<'_>) -> Result<()> {
     let kv = env.kv("MIGRATION_KV")?;
     let at = now_iso();

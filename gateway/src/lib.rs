@@ -15,6 +15,8 @@ mod replication;
 mod respond;
 mod rollout;
 mod settings;
+mod shadow;
+mod shadow_report;
 mod sign_in;
 mod upstream;
 mod window;
@@ -120,6 +122,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 .then(|| routing::beta_token(&facts, &snapshot.config, &settings.signing_key))
                 .flatten()
                 .and_then(shared::ops::beta::token_id);
+            let mirror = shadow::plan(&req, &snapshot, backend, reason, &request_id, &host);
             let started = Date::now().as_millis();
             let up = upstream::Upstream {
                 env: &env,
@@ -128,12 +131,19 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                 request_id: &request_id,
                 host: &host,
             };
-            let (resp, served_by) =
+            let (sent, served_by) =
                 if settings.login_fallback && routing::is_sign_in(method.as_ref(), url.path()) {
                     sign_in::send(req, backend, &up).await
                 } else {
                     upstream::send(req, backend, &up).await
                 };
+            // Only a backend's own answer is compared; the gateway's 502/504 is not.
+            let resp = match (sent, mirror) {
+                (Ok(Ok(resp)), Some(plan)) => shadow::mirror(plan, resp, &env, &ctx),
+                (Ok(Ok(resp)), None) => Ok(resp),
+                (Ok(Err(failure)), _) => failure.into_response(),
+                (Err(err), _) => Err(err),
+            };
             // Bulk imports of large files would read as app latency: the alerts
             // judge user traffic only.
             if reason != routing::Reason::AppAdmin {

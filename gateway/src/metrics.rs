@@ -1,25 +1,24 @@
-//! Per-request metrics. On the request path this only writes an Analytics
-//! Engine data point (non-blocking) and appends to this isolate's buffer; the
-//! buffer goes to the metrics Durable Object in `wait_until`, every
-//! `FLUSH_EVERY` requests or once its oldest sample is `FLUSH_AFTER_MS` old.
-//! Readers (`/metrics`, status, the cron) flush this isolate's buffer first.
+//! Per-request metrics, and the client of the metrics Durable Object. On the
+//! request path this only writes an Analytics Engine data point (non-blocking)
+//! and appends to this isolate's buffer (`shared::ops::batch`); a due batch goes
+//! to the object in `wait_until`. Readers (`/metrics`, status, the cron) flush
+//! this isolate's buffer first.
 
 use shared::ops::alerts::AlertState;
 use shared::ops::audit::AuditEntry;
+use shared::ops::batch::Batch;
 use shared::ops::beta::BetaRecord;
 use shared::ops::metrics::{HistoryPoint, Sample, Summary};
 use shared::ops::replication::RoundReport;
+use shared::shadow::Book;
 use std::cell::RefCell;
 use worker::{
     AnalyticsEngineDataPointBuilder, Context, Date, Env, Method, Request, RequestInit, Response,
     Result, Stub,
 };
 
-const FLUSH_EVERY: usize = 25;
-const FLUSH_AFTER_MS: u64 = 1_000;
-
 thread_local! {
-    static BUFFER: RefCell<Vec<Sample>> = const { RefCell::new(Vec::new()) };
+    static BUFFER: RefCell<Batch<Sample>> = const { RefCell::new(Batch::new()) };
 }
 
 /// One proxied request.
@@ -56,13 +55,7 @@ pub fn observe(env: &Env, ctx: &Context, o: Observation) {
         client: shared::routing::fnv1a64(o.client_key.as_bytes()) as u32,
         beta: o.beta,
     };
-    let due = BUFFER.with(|b| {
-        let mut b = b.borrow_mut();
-        b.push(sample);
-        b.len() >= FLUSH_EVERY || now.saturating_sub(b[0].at_ms) >= FLUSH_AFTER_MS
-    });
-    if due {
-        let batch = take();
+    if let Some(batch) = BUFFER.with(|b| b.borrow_mut().push(sample, now)) {
         let env = env.clone();
         ctx.wait_until(async move {
             if let Err(err) = send(&env, &batch).await {
@@ -72,13 +65,9 @@ pub fn observe(env: &Env, ctx: &Context, o: Observation) {
     }
 }
 
-fn take() -> Vec<Sample> {
-    BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()))
-}
-
 /// Sends what this isolate still holds (for readers that must see it).
 pub async fn flush(env: &Env) -> Result<()> {
-    let batch = take();
+    let batch = BUFFER.with(|b| b.borrow_mut().take());
     if batch.is_empty() {
         return Ok(());
     }
@@ -182,6 +171,22 @@ pub async fn revoke_beta(env: &Env, id: &str, at: &str) -> Result<Option<Vec<Str
         Err(worker::Error::RustError(e)) if e.contains("answered 404") => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// The shadow comparisons' counts (`shared::shadow::book`).
+pub async fn shadow_book(env: &Env) -> Result<Book> {
+    call(env, Method::Get, "/shadow", None).await?.json().await
+}
+
+pub async fn record_shadow(env: &Env, batch: &[shared::shadow::Observation]) -> Result<()> {
+    let body = serde_json::to_string(batch)?;
+    call(env, Method::Post, "/shadow", Some(body)).await?;
+    Ok(())
+}
+
+pub async fn reset_shadow(env: &Env) -> Result<()> {
+    call(env, Method::Delete, "/shadow", None).await?;
+    Ok(())
 }
 
 fn stub(env: &Env) -> Result<Stub> {

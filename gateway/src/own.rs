@@ -36,6 +36,8 @@ pub async fn handle(
                     let mut body = serde_json::to_value(&summary)?;
                     body["replication"] =
                         serde_json::to_value(crate::replication::health(env).await.ok())?;
+                    body["shadow"] =
+                        serde_json::to_value(crate::shadow_report::report(env).await.ok())?;
                     Response::from_json(&body)
                 }
                 Err(err) => {

@@ -53,6 +53,8 @@ impl Slot {
 pub struct Snapshot {
     pub config: RolloutConfig,
     pub slot: Slot,
+    /// The share of shadowable requests mirrored (`keys::SHADOW_RATE`).
+    pub shadow_rate: f64,
 }
 
 thread_local! {
@@ -82,6 +84,7 @@ pub async fn load(env: &Env, settings: &Settings) -> Snapshot {
                 .unwrap_or_else(|| Snapshot {
                     config: settings.defaults.clone(),
                     slot: Slot::Blue,
+                    shadow_rate: 0.0,
                 })
         }
     }
@@ -108,6 +111,7 @@ async fn read(env: &Env, settings: &Settings) -> worker::Result<Snapshot> {
         get(&migration, keys::BETA_HEADER_ENABLED),
         get(&migration, keys::BETA_REVOKED),
         get(&deployment, "current_version"),
+        get(&migration, keys::SHADOW_RATE),
     ])
     .await
     .into_iter()
@@ -128,8 +132,13 @@ async fn read(env: &Env, settings: &Settings) -> worker::Result<Snapshot> {
     {
         worker::console_warn!("rollout config: {problem}");
     }
+    let shadow_rate = shared::shadow::rate::parse_rate(values[7].as_deref()).unwrap_or_else(|e| {
+        worker::console_warn!("rollout config: {e}; not mirroring");
+        0.0
+    });
     Ok(Snapshot {
         config,
         slot: Slot::from_stored(values[6].as_deref()),
+        shadow_rate,
     })
 }

@@ -6,6 +6,8 @@ use worker::Env;
 pub struct Settings {
     pub legacy_origin: String,
     pub legacy_timeout_ms: u32,
+    /// How long a shadow request may take (`SHADOW_TIMEOUT_MS`).
+    pub shadow_timeout_ms: u32,
     pub config_cache_ms: f64,
     pub kv_cache_ttl_secs: u64,
     /// Plain-http local dev: no https redirect, no `Secure` cookie flag.
@@ -38,6 +40,7 @@ impl Settings {
         Self {
             legacy_origin: var(env, "LEGACY_ORIGIN").unwrap_or_default(),
             legacy_timeout_ms: number(env, "LEGACY_TIMEOUT_MS", 30_000),
+            shadow_timeout_ms: number(env, "SHADOW_TIMEOUT_MS", 5_000),
             config_cache_ms: number(env, "CONFIG_CACHE_MS", 1_000) as f64,
             kv_cache_ttl_secs: number(env, "KV_CACHE_TTL_SECONDS", 0).into(),
             local_dev: var(env, "LOCAL_DEV").as_deref() == Some("true"),
@@ -101,5 +104,18 @@ pub fn thresholds(env: &Env) -> shared::ops::alerts::Thresholds {
         max_p95_ms: number(env, "ALERT_P95_MS", d.max_p95_ms),
         min_requests: number(env, "ALERT_MIN_REQUESTS", d.min_requests as u32).into(),
         bad_windows: number(env, "ALERT_BAD_WINDOWS", d.bad_windows),
+    }
+}
+
+/// The shadow gate's limits (`SHADOW_*` vars; unset or invalid keeps the default).
+pub fn shadow_thresholds(env: &Env) -> shared::shadow::gate::Thresholds {
+    let d = shared::shadow::gate::Thresholds::default();
+    shared::shadow::gate::Thresholds {
+        max_diff_rate: var(env, "SHADOW_MAX_DIFF_RATE")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|r| r.is_finite() && *r >= 0.0)
+            .unwrap_or(d.max_diff_rate),
+        min_compared: number(env, "SHADOW_MIN_COMPARED", d.min_compared as u32).into(),
+        hold_above: number(env, "SHADOW_HOLD_ABOVE", d.hold_above.into()).min(100) as u8,
     }
 }

@@ -6,18 +6,14 @@
 //! `LOGIN_FALLBACK=off` turns this off (e.g. once legacy is retired).
 
 use shared::routing::{Backend, SIGN_IN_BODY_LIMIT};
-use worker::{js_sys, Request, RequestInit, Response, Result};
+use worker::{js_sys, Request, RequestInit, Result};
 
 use crate::respond::ServedBy;
-use crate::upstream::{self, Upstream};
+use crate::upstream::{self, Sent, Upstream};
 
 /// `req`, routed to `first`, with the second chance described above when its
 /// body is small enough to send twice.
-pub async fn send(
-    mut req: Request,
-    first: Backend,
-    up: &Upstream<'_>,
-) -> (Result<Response>, ServedBy) {
+pub async fn send(mut req: Request, first: Backend, up: &Upstream<'_>) -> (Sent, ServedBy) {
     let declared = req
         .headers()
         .get("Content-Length")
@@ -43,14 +39,16 @@ pub async fn send(
         Err(e) => return (Err(e), ServedBy::Gateway),
     };
     let (answer, by) = upstream::send(copy, first, up).await;
-    if !matches!(&answer, Ok(r) if r.status_code() == 401) {
+    if !matches!(&answer, Ok(Ok(r)) if r.status_code() == 401) {
         return (answer, by);
     }
     let Ok(copy) = again(&req) else {
         return (answer, by);
     };
     match upstream::send(copy, first.other(), up).await {
-        (Ok(other), other_by) if (200..300).contains(&other.status_code()) => (Ok(other), other_by),
+        (Ok(Ok(other)), other_by) if (200..300).contains(&other.status_code()) => {
+            (Ok(Ok(other)), other_by)
+        }
         _ => (answer, by),
     }
 }

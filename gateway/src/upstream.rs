@@ -17,6 +17,23 @@ use worker::{
 /// Headers that describe one hop and must not be forwarded as they are.
 const HOP_HEADERS: &[&str] = &["connection", "keep-alive", "transfer-encoding", "upgrade"];
 
+/// Why a backend gave no answer: the status and message of the gateway's own
+/// answer to the user (a JSON 502 or 504), or of a failed shadow request.
+pub struct Failure {
+    pub status: u16,
+    pub message: &'static str,
+}
+
+impl Failure {
+    pub fn into_response(self) -> Result<Response> {
+        crate::respond::error(self.status, self.message)
+    }
+}
+
+const fn failure(status: u16, message: &'static str) -> Failure {
+    Failure { status, message }
+}
+
 /// Where a request can go: what [`send`] needs of the request's context.
 pub struct Upstream<'a> {
     pub env: &'a Env,
@@ -26,34 +43,43 @@ pub struct Upstream<'a> {
     pub host: &'a str,
 }
 
-/// Sends `req` to `backend`; the answer and who gave it.
-pub async fn send(
-    req: Request,
-    backend: Backend,
-    up: &Upstream<'_>,
-) -> (Result<Response>, ServedBy) {
+/// A backend's answer, or why there was none.
+pub type Sent = Result<std::result::Result<Response, Failure>>;
+
+/// Sends `req` to `backend`: what came back and who it came from.
+pub async fn send(req: Request, backend: Backend, up: &Upstream<'_>) -> (Sent, ServedBy) {
     match backend {
         Backend::Legacy => (
-            to_legacy(req, up.settings, up.request_id, up.host).await,
+            send_legacy(
+                req,
+                up.settings,
+                up.request_id,
+                up.host,
+                up.settings.legacy_timeout_ms,
+            )
+            .await,
             ServedBy::Legacy,
         ),
         Backend::App => (
-            to_app(req, up.env, up.slot, up.request_id).await,
+            send_app(req, up.env, up.slot, up.request_id).await,
             ServedBy::App(up.slot),
         ),
     }
 }
 
-pub async fn to_legacy(
+/// The request to the legacy origin, its answer or why there was none within
+/// `timeout_ms` (to the response headers).
+pub async fn send_legacy(
     req: Request,
     settings: &Settings,
     request_id: &str,
     original_host: &str,
-) -> Result<Response> {
+    timeout_ms: u32,
+) -> Result<std::result::Result<Response, Failure>> {
     let incoming = req.url()?;
     let mut target = match Url::parse(&settings.legacy_origin) {
         Ok(url) => url,
-        Err(_) => return crate::respond::error(502, "legacy origin is not configured"),
+        Err(_) => return Ok(Err(failure(502, "legacy origin is not configured"))),
     };
     target.set_path(incoming.path());
     target.set_query(incoming.query());
@@ -74,9 +100,7 @@ pub async fn to_legacy(
         && matches!(req.method(), Method::Get | Method::Head | Method::Options);
     let controller = AbortController::default();
     let signal = controller.signal();
-    let timeout = pin!(Delay::from(Duration::from_millis(
-        settings.legacy_timeout_ms.into()
-    )));
+    let timeout = pin!(Delay::from(Duration::from_millis(timeout_ms.into())));
     let one_shot = shared::routing::closes_connection(req.method().as_ref());
     let attempts = pin!(async {
         if one_shot {
@@ -98,17 +122,17 @@ pub async fn to_legacy(
         }
     });
     let outcome = select(attempts, timeout).await;
-    match outcome {
+    Ok(match outcome {
         Either::Left((Ok(resp), _)) => Ok(resp),
         Either::Left((Err(err), _)) => {
             worker::console_error!("legacy origin unreachable: {err}");
-            crate::respond::error(502, "legacy origin unreachable")
+            Err(failure(502, "legacy origin unreachable"))
         }
         Either::Right(_) => {
             controller.abort();
-            crate::respond::error(504, "legacy origin timed out")
+            Err(failure(504, "legacy origin timed out"))
         }
-    }
+    })
 }
 
 /// Most of a response read by [`once`] (legacy's DELETE answers are a few bytes).
@@ -196,23 +220,29 @@ async fn once(req: &Request, target: &Url, headers: &Headers) -> Result<Option<R
     Ok(Some(resp.with_status(parsed.status).with_headers(out)))
 }
 
-pub async fn to_app(req: Request, env: &Env, slot: Slot, request_id: &str) -> Result<Response> {
+/// The request to the app slot through its binding, its answer or why there was none.
+pub async fn send_app(
+    req: Request,
+    env: &Env,
+    slot: Slot,
+    request_id: &str,
+) -> Result<std::result::Result<Response, Failure>> {
     let app = match env.service(slot.binding()) {
         Ok(app) => app,
-        Err(_) => return crate::respond::error(502, "app binding is not configured"),
+        Err(_) => return Ok(Err(failure(502, "app binding is not configured"))),
     };
     let headers = forward_headers(&req, request_id)?;
     let outbound = build(&req, req.url()?.as_str(), headers)?;
-    match app.fetch_request(outbound).await {
+    Ok(match app.fetch_request(outbound).await {
         Ok(resp) => Ok(resp),
         Err(err) => {
             worker::console_error!("app {} failed: {err}", slot.name());
-            crate::respond::error(502, "app unavailable")
+            Err(failure(502, "app unavailable"))
         }
-    }
+    })
 }
 
-fn copy(headers: &Headers) -> Result<Headers> {
+pub fn copy(headers: &Headers) -> Result<Headers> {
     Ok(Headers(web_sys::Headers::new_with_headers(&headers.0)?))
 }
 

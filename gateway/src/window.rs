@@ -2,14 +2,15 @@
 //! for every isolate, so `/metrics`, the admin status and the alert cron all see
 //! the same numbers. Each 10 s slice is its own storage key: a batch rewrites
 //! only the slices it touches, whatever the history length. It also keeps the
-//! audit trail and the beta tokens issued: the object runs one request's storage
-//! reads and writes without interleaving another's, so concurrent changes each
-//! keep their entry.
+//! audit trail, the beta tokens issued and the shadow comparisons' counts: the
+//! object runs one request's storage reads and writes without interleaving
+//! another's, so concurrent changes each keep their entry.
 
 use shared::ops::alerts::AlertState;
 use shared::ops::audit::{self, AuditEntry};
 use shared::ops::beta::{self, BetaRecord};
 use shared::ops::metrics::{Sample, SliceStats, Window};
+use shared::shadow::{Book, Observation};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use worker::{
@@ -22,6 +23,7 @@ const ALERT_STATE_KEY: &str = "alert_state";
 const AUDIT_KEY: &str = "audit_log";
 const BETA_KEY: &str = "beta_tokens";
 const REPLICATION_KEY: &str = "replication";
+const SHADOW_KEY: &str = "shadow";
 
 #[durable_object]
 pub struct MetricsWindow {
@@ -82,6 +84,19 @@ impl DurableObject for MetricsWindow {
                 self.state.storage().delete(REPLICATION_KEY).await?;
                 Response::empty()
             }
+            (Method::Get, "/shadow") => Response::from_json(&self.shadow_book().await?),
+            (Method::Post, "/shadow") => {
+                let batch: Vec<Observation> = req.json().await?;
+                let mut book = self.shadow_book().await?;
+                book.record(&batch, now);
+                let raw = serde_json::to_string(&book)?;
+                self.state.storage().put(SHADOW_KEY, raw).await?;
+                Response::empty()
+            }
+            (Method::Delete, "/shadow") => {
+                self.state.storage().delete(SHADOW_KEY).await?;
+                Response::empty()
+            }
             (Method::Get, "/beta") => Response::from_json(&self.beta_records().await?),
             (Method::Post, "/beta") => {
                 let record: BetaRecord = req.json().await?;
@@ -121,6 +136,14 @@ fn unix(now_ms: u64) -> i64 {
 }
 
 impl MetricsWindow {
+    /// An unreadable book starts afresh: counts are evidence, not records to keep.
+    async fn shadow_book(&self) -> Result<Book> {
+        let raw: Option<String> = self.state.storage().get(SHADOW_KEY).await?;
+        Ok(raw
+            .and_then(|r| serde_json::from_str(&r).ok())
+            .unwrap_or_default())
+    }
+
     async fn beta_records(&self) -> Result<Vec<BetaRecord>> {
         let raw: Option<String> = self.state.storage().get(BETA_KEY).await?;
         Ok(beta::parse_records(raw.as_deref()))

@@ -15,3 +15,4 @@ pub mod ops;
 pub mod password;
 pub mod routing;
 pub mod saved_filters;
+pub mod shadow;

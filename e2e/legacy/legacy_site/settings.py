@@ -13,6 +13,8 @@ but every machine-specific value comes from the environment:
     LEGACY_ACCESS_TTL_SECONDS (600)  LEGACY_REFRESH_TTL_SECONDS (86400)
     LEGACY_THROTTLE_ANON (1000/minute)  LEGACY_THROTTLE_USER (2000/minute), "off" disables
     LEGACY_LINEAGE_STORE (table)  "metadata": the Neo4j era's schema, no lineage table
+    LEGACY_DELAY_FILE ("")      with LEGACY_TEST_ENDPOINTS: a file holding milliseconds
+                                to wait before every answer (a slow legacy, on demand)
 """
 import os
 from datetime import timedelta
@@ -68,6 +70,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# A slow legacy on demand for the end-to-end suite (testsupport/delay.py).
+DELAY_FILE = os.environ.get("LEGACY_DELAY_FILE", "") if TEST_ENDPOINTS else ""
+if DELAY_FILE:
+    MIDDLEWARE.insert(0, "testsupport.delay.DelayMiddleware")
 
 ROOT_URLCONF = "legacy_site.urls"
 WSGI_APPLICATION = "legacy_site.wsgi.application"

@@ -3,7 +3,8 @@
 "use strict";
 
 const TOKEN_KEY = "lc_admin_token";
-const COLORS = { legacy: "#6a5acd", "app-blue": "#1e88e5", "app-green": "#2e7d32", beta: "#ef6c00" };
+const COLORS = { legacy: "#6a5acd", "app-blue": "#1e88e5", "app-green": "#2e7d32", beta: "#ef6c00",
+  "diff rate": "#c62828", "shadow errors": "#757575" };
 const $ = (id) => document.getElementById(id);
 let pending = null;
 
@@ -53,11 +54,12 @@ function perBranch(map) {
 
 async function refresh() {
   if (!token()) return;
-  const [status, audit, history, beta] = await Promise.all([
+  const [status, audit, history, beta, shadow] = await Promise.all([
     api("/admin/migration?action=get_status"),
     api("/admin/audit"),
     api("/admin/metrics/history"),
     api("/admin/beta"),
+    api("/admin/shadow"),
   ]);
   if (status.ok) {
     const s = status.body;
@@ -77,6 +79,37 @@ async function refresh() {
   if (audit.ok) renderAudit(audit.body.entries || []);
   if (beta.ok) renderBeta(beta.body.tokens || []);
   if (history.ok) renderCharts(history.body.points || []);
+  if (shadow.ok) renderShadow(shadow.body);
+}
+
+const percent = (rate) => Math.round(rate * 1000) / 10 + "%";
+
+// The comparisons per route, the newest difference of each (paths and value
+// summaries only) and the diff rate per minute.
+function renderShadow(r) {
+  $("shadow-rate").textContent = percent(r.rate);
+  const t = r.total;
+  $("shadow-total").textContent = `${t.compared} compared, ${t.differing} differing (${t.diff_rate}%), ${t.errors} shadow errors`;
+  $("shadow-problems").textContent = r.problems.length
+    ? `Raises past ${r.thresholds.hold_above}% are held: ${r.problems.join("; ")}` : "";
+  $("shadow").tBodies[0].replaceChildren(...Object.entries(r.routes).map(([route, c]) => {
+    const tr = document.createElement("tr");
+    const last = c.examples[0];
+    const example = last
+      ? `${last.path} (${last.primary} vs ${last.candidate}): ` +
+        last.differences.map((d) => `${d.path} ${d.primary} → ${d.candidate}`).join("; ")
+      : "";
+    tr.append(cell(route), cell(String(c.compared)), cell(String(c.equal)), cell(String(c.differing)),
+      cell(String(c.errors)), cell(c.diff_rate + "%"), cell(example));
+    return tr;
+  }));
+  const box = $("shadow-chart");
+  if (r.history.length === 0) { box.textContent = "No comparisons in the last hour."; return; }
+  const points = r.history.flatMap((p) => [
+    { at_ms: p.at_ms, branch: "diff rate", rate: p.diff_rate },
+    { at_ms: p.at_ms, branch: "shadow errors", rate: p.error_rate },
+  ]);
+  box.replaceChildren(chart("Diff rate and shadow errors", points, "rate", "%"));
 }
 
 function renderAudit(entries) {
@@ -232,6 +265,15 @@ document.addEventListener("DOMContentLoaded", () => {
     ask(`Switch app traffic to ${form.get("version")}?`, async () =>
       report(await api("/admin/deployment/switch", { method: "POST", body }), `Now serving ${form.get("version")}.`));
   });
+  $("shadow-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const pct = Number(new FormData(ev.target).get("rate"));
+    ask(`Mirror ${pct}% of reads on shadowable routes to the other side?`, async () =>
+      report(await api("/admin/shadow", { method: "PUT", body: JSON.stringify({ rate: pct / 100 }) }),
+        `Mirroring ${pct}% of reads.`));
+  });
+  $("shadow-reset").addEventListener("click", () => ask("Reset the shadow counts and learned noise?", async () =>
+    report(await api("/admin/shadow", { method: "DELETE" }), "Shadow counts reset.")));
   $("beta-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const form = new FormData(ev.target);

@@ -117,17 +117,20 @@ pub fn health(last: Option<&RoundReport>, now_ms: u64, max_lag_secs: u64) -> Hea
     }
 }
 
-/// Whether the percentage may go from `from` to `to`: lowering it always may
-/// (that is what a rollback does); raising it needs a healthy replicator, or no
-/// replicator at all (before the split starts there is none), unless forced.
-pub fn may_change_percentage(health: &Health, from: u8, to: u8, force: bool) -> Result<(), String> {
-    if to <= from || force || health.state != "unhealthy" {
-        return Ok(());
+/// Why a raise from `from` to `to` is held, if it is: lowering the percentage
+/// never is (that is what a rollback does); raising it waits for a healthy
+/// replicator, or none at all (before the split starts there is none).
+pub fn hold(health: &Health, from: u8, to: u8) -> Option<super::hold::Hold> {
+    if to <= from || health.state != "unhealthy" {
+        return None;
     }
-    Err(format!(
-        "replication is unhealthy ({}); the percentage can be raised once it catches up, or with force=true",
-        health.problems.join("; ")
-    ))
+    let problems = health.problems.join("; ");
+    Some(super::hold::Hold {
+        refusal: format!(
+            "replication is unhealthy ({problems}); the percentage can be raised once it catches up, or with force=true"
+        ),
+        forced: format!("forced past unhealthy replication: {problems}"),
+    })
 }
 
 #[cfg(test)]
@@ -177,16 +180,22 @@ mod tests {
     }
 
     #[test]
-    fn only_raising_the_percentage_is_gated() {
+    fn only_raising_the_percentage_is_held() {
         let bad = health(Some(&report(None, None)), 1, 60);
-        assert!(may_change_percentage(&bad, 10, 50, false).is_err());
-        assert!(may_change_percentage(&bad, 10, 50, true).is_ok());
-        assert!(may_change_percentage(&bad, 50, 0, false).is_ok());
-        assert!(may_change_percentage(&bad, 50, 50, false).is_ok());
+        let held = hold(&bad, 10, 50).unwrap();
+        assert!(
+            held.refusal.starts_with("replication is unhealthy"),
+            "{held:?}"
+        );
+        assert!(held
+            .forced
+            .starts_with("forced past unhealthy replication: "));
+        assert!(hold(&bad, 50, 0).is_none());
+        assert!(hold(&bad, 50, 50).is_none());
         let absent = health(None, 1, 60);
-        assert!(may_change_percentage(&absent, 0, 100, false).is_ok());
+        assert!(hold(&absent, 0, 100).is_none());
         let good = health(Some(&report(Some(1), Some(1))), 2, 60);
-        assert!(may_change_percentage(&good, 0, 100, false).is_ok());
+        assert!(hold(&good, 0, 100).is_none());
     }
 
     #[test]

@@ -150,6 +150,9 @@ pub mod keys {
     pub const BETA_HEADER_ENABLED: &str = "beta_header_enabled";
     /// JSON array of revoked beta token ids.
     pub const BETA_REVOKED: &str = "beta_revoked";
+    /// Share of safe requests on shadowable routes also sent to the other side,
+    /// a number 0..=1 (`shadow::rate`).
+    pub const SHADOW_RATE: &str = "shadow_rate";
 }
 
 /// A config key that could not be used, with enough detail for an operator to

@@ -135,17 +135,10 @@ impl Stack {
         legacy: &str,
         webhook_port: u16,
     ) -> Command {
-        let mut dev = self.wrangler_cmd();
-        dev.args([
-            "dev",
-            "-c",
-            "wrangler.gateway.toml",
-            "-c",
-            "wrangler.app.toml",
-        ])
-        .args(["--ip", "127.0.0.1", "--port", &gateway_port.to_string()])
-        .args(["--inspector-port", &free_port().to_string()])
-        .args(["--persist-to", persist_to.to_str().unwrap()])
+        let mut dev = self.wrangler_dev(persist_to);
+        dev.args(["-c", "wrangler.gateway.toml", "-c", "wrangler.app.toml"])
+            .args(["--ip", "127.0.0.1", "--port", &gateway_port.to_string()])
+            .args(["--inspector-port", &free_port().to_string()])
         .args([
             "--show-interactive-dev-session=false",
             "--log-level",
@@ -287,11 +280,10 @@ impl Stack {
         let port = free_port();
         let state = self.dir.join(format!("app-alone-state-{port}"));
         self.migrate_d1(&state);
-        let mut dev = self.wrangler_cmd();
-        dev.args(["dev", "-c", "wrangler.app.toml"])
+        let mut dev = self.wrangler_dev(&state);
+        dev.args(["-c", "wrangler.app.toml"])
             .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--inspector-port", &free_port().to_string()])
-            .args(["--persist-to", state.to_str().unwrap()])
             // The cron runs on demand (GET /__scheduled).
             .arg("--test-scheduled")
             .args([
@@ -526,6 +518,20 @@ impl Stack {
             .env("WRANGLER_SEND_METRICS", "false")
             .env("NO_UPDATE_NOTIFIER", "1");
         cmd
+    }
+
+    /// `wrangler dev` with its state under `persist_to`. Each session keeps its own
+    /// dev registry (sessions that share one hear of each other's Workers of the
+    /// same names coming and going, and reload, answering requests in flight with
+    /// "Your worker restarted mid-request"), and does not reload when a config
+    /// file changes during a run.
+    fn wrangler_dev(&self, persist_to: &Path) -> Command {
+        let mut dev = self.wrangler_cmd();
+        dev.env("WRANGLER_REGISTRY_PATH", persist_to.join("dev-registry"))
+            .env("WRANGLER_CI_DISABLE_CONFIG_WATCHING", "true")
+            .arg("dev")
+            .args(["--persist-to", persist_to.to_str().unwrap()]);
+        dev
     }
 
     fn script(&self, name: &str) -> Command {

@@ -9,12 +9,14 @@
 
 mod api;
 mod capture;
+mod execute;
 mod legacy;
 mod media;
 mod migrate;
 mod replicate;
 mod report;
 mod reverse;
+mod runbook;
 mod shadow;
 mod state;
 mod verify;
@@ -122,6 +124,24 @@ enum Command {
         #[arg(long, conflicts_with = "once")]
         remove_capture: bool,
     },
+    /// The cutover: preflight, write freeze, drain replication, verify, 100%,
+    /// smoke, lift the freeze, watch; a failed step after the freeze rolls back.
+    /// Resumes an interrupted run from its run log.
+    ExecuteCutover {
+        #[command(flatten)]
+        runbook: RunbookArgs,
+        /// Seconds to watch the app's error rate at 100%.
+        #[arg(long, default_value_t = 600)]
+        watch_secs: u64,
+        /// Percent of 5xx among the app's answers that fails the watch.
+        #[arg(long, default_value_t = 5.0)]
+        max_error_rate: f64,
+    },
+    /// Back to legacy: 0%, lift maintenance, drain replication to legacy, verify.
+    RollbackCutover {
+        #[command(flatten)]
+        runbook: RunbookArgs,
+    },
     /// Write what the app created since the checkpoint back to legacy.
     ReverseSync {
         #[command(flatten)]
@@ -147,6 +167,24 @@ enum Command {
         #[command(subcommand)]
         action: Shadow,
     },
+}
+
+#[derive(Args)]
+struct RunbookArgs {
+    #[command(flatten)]
+    source: Source,
+    /// The run log: every step with its times; an unfinished run resumes from it.
+    #[arg(long, default_value = "cutover-run.json")]
+    run_log: PathBuf,
+    /// Start a new run even if the log holds an unfinished one.
+    #[arg(long)]
+    fresh: bool,
+    /// Check the preconditions and say what would be done, changing nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Seconds to wait for replication to empty both change logs.
+    #[arg(long, default_value_t = 120)]
+    drain_timeout_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -218,6 +256,46 @@ fn finished(report: Report, as_json: bool) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
+    }
+}
+
+/// execute-cutover or rollback-cutover: the run log as the report; 0 when the
+/// run finished its job, 1 otherwise.
+fn run_runbook(
+    api: &Api,
+    args: RunbookArgs,
+    rollback: bool,
+    (watch_secs, max_error_rate): (u64, f64),
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    let opts = execute::Options {
+        database_url: args.source.database_url,
+        media: args.source.media,
+        jobs: args.source.jobs,
+        watch: std::time::Duration::from_secs(watch_secs),
+        max_error_rate,
+        drain_timeout: std::time::Duration::from_secs(args.drain_timeout_secs),
+    };
+    let mut log = runbook::RunLog::open(
+        &args.run_log,
+        execute::name(rollback),
+        args.fresh,
+        args.dry_run,
+    )?;
+    let outcome = match rollback {
+        true => execute::rollback(api, &opts, &mut log, ""),
+        false => execute::execute(api, &opts, &mut log).and_then(|done| match done {
+            true => Ok(()),
+            false => Err("the interrupted rollback is finished; the cutover is not".into()),
+        }),
+    };
+    print_report(&log.to_json(), as_json);
+    match outcome {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(why) => {
+            eprintln!("{}: {why}", execute::name(rollback));
+            Ok(ExitCode::from(1))
+        }
     }
 }
 
@@ -295,6 +373,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             } else {
                 ExitCode::from(2)
             })
+        }
+        Command::ExecuteCutover {
+            runbook,
+            watch_secs,
+            max_error_rate,
+        } => run_runbook(&api, runbook, false, (watch_secs, max_error_rate), cli.json),
+        Command::RollbackCutover { runbook } => {
+            run_runbook(&api, runbook, true, (0, 0.0), cli.json)
         }
         Command::ReverseSync { source, state } => {
             let report = reverse::run(&api, &source.database_url, &source.media, &state)?;

@@ -17,6 +17,7 @@ mod frontend;
 mod population;
 mod proxy;
 mod replication;
+mod runbook;
 mod security;
 mod session;
 mod shadow;
@@ -48,6 +49,7 @@ fn main() {
     tests.extend(security::TESTS);
     tests.extend(replication::TESTS);
     tests.extend(population::TESTS);
+    tests.extend(runbook::TESTS);
     tests.extend(shadow::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));

@@ -1,0 +1,288 @@
+//! `execute-cutover` and `rollback-cutover`: the seed's cutover and rollback
+//! scripts as runbook runs (`runbook.rs`) against the gateway's admin API, with
+//! `replicate` keeping both sides in step (it runs beside them, e.g. under
+//! `scripts/dev`, and reports each round to the gateway).
+//!
+//! execute-cutover: preflight (replication healthy, both sides healthy, verify
+//! green both ways) → write freeze → drain (a replication round that started
+//! after the freeze, nothing left in either log) → verify → 100% → smoke (the
+//! app answers, healthy) → lift the freeze → watch (the app's error rate over the
+//! window stays under the limit). A step that fails after the freeze runs the
+//! rollback. rollback-cutover: 0% → lift any maintenance → drain (the app's
+//! changes are on legacy) → verify.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::api::Api;
+use crate::runbook::{Effect, RunLog};
+use crate::verify;
+
+pub struct Options {
+    pub database_url: String,
+    pub media: std::path::PathBuf,
+    pub jobs: usize,
+    pub watch: Duration,
+    /// Percent of the app's answers that may be 5xx during the watch.
+    pub max_error_rate: f64,
+    pub drain_timeout: Duration,
+}
+
+/// Answers the watch needs before it judges a rate.
+const MIN_WATCHED: u64 = 10;
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn migration(api: &Api, query: &str, command: &str) -> Result<Value, String> {
+    api.get(&format!("/admin/migration?{query}&reason={command}"))
+}
+
+/// `verify --both-ways`: Ok with its summary, or the first mismatches.
+fn verified(api: &Api, opts: &Options) -> Result<String, String> {
+    let vopts = verify::Options {
+        sample: None,
+        seed: 1,
+        jobs: opts.jobs,
+        both_ways: true,
+    };
+    let (report, ok) = verify::run(api, &opts.database_url, &opts.media, &vopts)?;
+    let mismatches = report["mismatches"].as_array().cloned().unwrap_or_default();
+    if ok {
+        Ok(format!("verify green: {}", report["tables"]))
+    } else {
+        let first: Vec<String> = mismatches
+            .iter()
+            .take(5)
+            .filter_map(|m| m.as_str().map(str::to_string))
+            .collect();
+        Err(format!(
+            "verify found {} mismatches: {}",
+            mismatches.len(),
+            first.join("; ")
+        ))
+    }
+}
+
+/// Waits for a replication round that started after `since_ms` and left both
+/// logs empty.
+fn drained(api: &Api, since_ms: u64, timeout: Duration) -> Result<String, String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let state = api.admin(reqwest::Method::GET, "/admin/replication", None)?;
+        let round = &state["last_round"];
+        let caught_up = ["legacy_to_app", "app_to_legacy"].iter().all(|d| {
+            round[d]["last_success_started_ms"].as_u64() > Some(since_ms)
+                && round[d]["backlog"].as_u64() == Some(0)
+        });
+        if caught_up {
+            return Ok(format!("replicated, lag {}", state["lag_seconds"]));
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "no replication round that started after {since_ms} emptied both logs within {} s (state {}; is `cutover replicate` running?)",
+                timeout.as_secs(),
+                state["state"]
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The gateway's deep health, which must be `healthy` (both sides answer).
+fn healthy(api: &Api) -> Result<String, String> {
+    let health = api.admin(reqwest::Method::GET, "/health", None);
+    let health = match health {
+        Ok(h) => h,
+        Err(why) => return Err(format!("gateway health: {why}")),
+    };
+    match health["status"].as_str() {
+        Some("healthy") => Ok("gateway, app and legacy healthy".into()),
+        other => Err(format!("gateway health is {other:?}: {health}")),
+    }
+}
+
+/// (requests, errors) the app's branches answered, from `/metrics`.
+fn app_answers(api: &Api) -> Result<(u64, u64), String> {
+    let m = api.admin(reqwest::Method::GET, "/metrics", None)?;
+    let mut total = (0, 0);
+    for branch in ["app-blue", "app-green"] {
+        total.0 += m["branches"][branch]["requests"].as_u64().unwrap_or(0);
+        total.1 += m["branches"][branch]["errors"].as_u64().unwrap_or(0);
+    }
+    Ok(total)
+}
+
+fn watch(api: &Api, opts: &Options) -> Result<String, String> {
+    let start = app_answers(api)?;
+    let until = Instant::now() + opts.watch;
+    loop {
+        let now = app_answers(api)?;
+        let (requests, errors) = (now.0.saturating_sub(start.0), now.1.saturating_sub(start.1));
+        let rate = match requests {
+            0 => 0.0,
+            n => errors as f64 * 100.0 / n as f64,
+        };
+        if requests >= MIN_WATCHED && rate > opts.max_error_rate {
+            return Err(format!(
+                "app error rate {rate:.1}% > {}% ({errors} of {requests} answers)",
+                opts.max_error_rate
+            ));
+        }
+        healthy(api)?;
+        if Instant::now() >= until {
+            return Ok(format!(
+                "{} s watched: {requests} app answers, {errors} errors",
+                opts.watch.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_secs(1).min(opts.watch));
+    }
+}
+
+/// A step's work: what it did, or why it failed.
+type Action<'a> = Box<dyn Fn() -> Result<String, String> + 'a>;
+
+const EXECUTE: &str = "execute-cutover";
+const ROLLBACK: &str = "rollback-cutover";
+
+/// execute-cutover; on a failure after the freeze, the rollback. Ok(true): done.
+pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool, String> {
+    if log.reached("rollback:") {
+        // Interrupted while rolling back: finish that.
+        return rollback(api, opts, log, "rollback:").map(|_| false);
+    }
+    let preflight = log.step(
+        "preflight",
+        Effect::Reads,
+        "check replication, health and verify",
+        || {
+            let state = api.admin(reqwest::Method::GET, "/admin/replication", None)?;
+            if state["state"] != "healthy" {
+                return Err(format!(
+                    "replication is {} {}: start `cutover replicate` and let it catch up",
+                    state["state"], state["problems"]
+                ));
+            }
+            healthy(api)?;
+            verified(api, opts)
+        },
+    );
+    if let Err(why) = preflight {
+        log.finish("failed")?;
+        return Err(format!("preflight failed, nothing was changed: {why}"));
+    }
+    let freeze_at = now_ms() + 2_000;
+    let steps: [(&str, &str, Action); 7] = [
+        (
+            "freeze",
+            "freeze writes (reads go on)",
+            Box::new(|| {
+                migration(api, "action=enable_maintenance&mode=write_freeze", EXECUTE)
+                    .map(|_| "write freeze on".into())
+            }),
+        ),
+        (
+            "drain",
+            "wait for a replication round after the freeze that empties both logs",
+            Box::new(move || {
+                // Writes in flight when the freeze began finish within moments.
+                let wait = freeze_at.saturating_sub(now_ms());
+                std::thread::sleep(Duration::from_millis(wait));
+                drained(api, freeze_at, opts.drain_timeout)
+            }),
+        ),
+        (
+            "verify",
+            "verify both ways",
+            Box::new(|| verified(api, opts)),
+        ),
+        (
+            "switch",
+            "send 100% to the app",
+            Box::new(|| {
+                migration(api, "action=update_percentage&percentage=100", EXECUTE)
+                    .map(|_| "100% to the app".into())
+            }),
+        ),
+        (
+            "smoke",
+            "check every side is healthy",
+            Box::new(|| healthy(api)),
+        ),
+        (
+            "unfreeze",
+            "lift the write freeze",
+            Box::new(|| {
+                migration(api, "action=disable_maintenance", EXECUTE)
+                    .map(|_| "write freeze off".into())
+            }),
+        ),
+        (
+            "watch",
+            "watch the app's error rate",
+            Box::new(|| watch(api, opts)),
+        ),
+    ];
+    for (name, what, run) in &steps {
+        if let Err(why) = log.step(name, Effect::Changes, what, run) {
+            rollback(api, opts, log, "rollback:")?;
+            return Err(format!("{name} failed ({why}); rolled back"));
+        }
+    }
+    log.finish("done")?;
+    Ok(true)
+}
+
+/// rollback-cutover, or the rollback of an execute-cutover run (step names
+/// under `prefix`).
+pub fn rollback(api: &Api, opts: &Options, log: &mut RunLog, prefix: &str) -> Result<(), String> {
+    let named = |step: &str| format!("{prefix}{step}");
+    let back_at = now_ms();
+    log.step(
+        &named("to-legacy"),
+        Effect::Changes,
+        "send 0% to the app",
+        || {
+            migration(api, "action=update_percentage&percentage=0", ROLLBACK)
+                .map(|_| "0%: every request to legacy".into())
+        },
+    )?;
+    log.step(
+        &named("unfreeze"),
+        Effect::Changes,
+        "lift any maintenance",
+        || migration(api, "action=disable_maintenance", ROLLBACK).map(|_| "maintenance off".into()),
+    )?;
+    let result = log
+        .step(
+            &named("drain"),
+            Effect::Reads,
+            "wait until the app's changes are on legacy",
+            || drained(api, back_at, opts.drain_timeout),
+        )
+        .and_then(|_| {
+            log.step(&named("verify"), Effect::Reads, "verify both ways", || {
+                verified(api, opts)
+            })
+        });
+    log.finish(match (&result, prefix.is_empty()) {
+        (Ok(()), true) => "done",
+        (Ok(()), false) => "rolled back",
+        (Err(_), _) => "failed",
+    })?;
+    result
+}
+
+/// The run's command name for its log.
+pub fn name(rollback: bool) -> &'static str {
+    if rollback {
+        ROLLBACK
+    } else {
+        EXECUTE
+    }
+}

@@ -289,14 +289,7 @@ impl Run<'_> {
 
     fn relationships(&mut self) -> Result<(), String> {
         while let Some((edges, last)) = self.next_page(Table::Relationships, Legacy::edges)? {
-            self.send_batch(
-                Table::Relationships,
-                ("relationships", "relationships"),
-                edges,
-                |e| json!(e),
-                |e| format!("{} -[{}]- {}", e.parent_id, e.relationship, e.child_id),
-                check_edge,
-            )?;
+            self.send_edges(edges)?;
             self.checkpoint(Table::Relationships, last)?;
         }
         Ok(())
@@ -406,6 +399,14 @@ impl Run<'_> {
         }
         for ids in keys(Kind::File, Op::Delete).chunks(batch) {
             self.delete_on_app(ids, true)?;
+        }
+        for id in keys(Kind::User, Op::Delete) {
+            // Neither side deletes accounts; one removed by hand is not copied.
+            self.report.users.missing += 1;
+            self.problem(
+                format!("user {id}"),
+                "deleted on legacy; account deletions are not replicated".into(),
+            )?;
         }
         Ok(())
     }

@@ -187,6 +187,14 @@ pub fn apply_changes(
             .relationships
             .count(if gone { "deleted" } else { "unchanged" });
     }
+    for l in of(Kind::User, Op::Delete) {
+        // Neither side deletes accounts; one removed by hand is not copied.
+        report.users.count("missing");
+        report.problem(
+            format!("user {}", l.change.key),
+            "deleted on the app; account deletions are not replicated",
+        );
+    }
     for l in of(Kind::File, Op::Delete) {
         match legacy.delete_file(&l.change.key)? {
             Some(path) => {

@@ -124,6 +124,17 @@ impl World<'_> {
         (status, by, body)
     }
 
+    /// A file the gateway said was stored: `p`'s, with these bytes.
+    fn acknowledged(&self, p: &mut Person, answer: &Value, bytes: &[u8]) {
+        let id = answer["file_id"].as_str().unwrap().to_string();
+        self.ledger
+            .lock()
+            .unwrap()
+            .files
+            .insert(id.clone(), sha256_hex(bytes));
+        p.files.push(id);
+    }
+
     /// One step of a person's journey from `ip`.
     fn step(&self, p: &mut Person, ip: &str, rng: &mut Rng) {
         let who = p.name.clone();
@@ -168,13 +179,7 @@ impl World<'_> {
                     authed(Method::POST, "/api/list_cutter/upload/").multipart(form),
                 );
                 if status == 200 {
-                    let id = body["file_id"].as_str().unwrap().to_string();
-                    self.ledger
-                        .lock()
-                        .unwrap()
-                        .files
-                        .insert(id.clone(), sha256_hex(&bytes));
-                    p.files.push(id);
+                    self.acknowledged(p, &body, &bytes);
                 }
             }
             3 if !p.files.is_empty() => {
@@ -194,13 +199,7 @@ impl World<'_> {
                     authed(Method::POST, "/api/list_cutter/save_generated_file/").multipart(form),
                 );
                 if matches!(status, 200 | 201) {
-                    let id = body["file_id"].as_str().unwrap().to_string();
-                    self.ledger
-                        .lock()
-                        .unwrap()
-                        .files
-                        .insert(id.clone(), sha256_hex(&bytes));
-                    p.files.push(id);
+                    self.acknowledged(p, &body, &bytes);
                 }
             }
             4 if !p.files.is_empty() => {

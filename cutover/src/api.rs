@@ -146,11 +146,16 @@ impl Api {
     }
 
     /// Streams the file at `path` as the bytes of `record`.
-    pub fn put_file(&self, record: &FileRecord, path: &Path) -> Result<Value, String> {
+    /// A refusal (`Ok(Err)`) is this record's; `Err` when the app could not answer.
+    pub fn put_file(
+        &self,
+        record: &FileRecord,
+        path: &Path,
+    ) -> Result<Result<Value, String>, String> {
         let header = base64::engine::general_purpose::STANDARD
             .encode(serde_json::to_vec(record).map_err(|e| e.to_string())?);
         let url = self.url(&format!("/api/admin/import/files/{}", record.file_id));
-        self.send(&format!("file {}", record.file_id), || {
+        let sent = self.send(&format!("file {}", record.file_id), || {
             let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
             let body = reqwest::blocking::Body::sized(file, record.size);
             Ok(self
@@ -159,9 +164,12 @@ impl Api {
                 .header("X-Import-File", &header)
                 .header("Content-Type", "application/octet-stream")
                 .body(body))
-        })?
-        .json()
-        .map_err(|e| e.to_string())
+        });
+        match sent {
+            Ok(resp) => resp.json().map(Ok).map_err(|e| e.to_string()),
+            Err(CallError::Refused(why)) => Ok(Err(why)),
+            Err(CallError::Failed(why)) => Err(why),
+        }
     }
 
     /// The stored bytes of an app file, as a reader, and the checksum the app

@@ -269,7 +269,7 @@ impl Run<'_> {
         });
         for ((rec, path, known), outcome) in uploads.into_iter().zip(sent) {
             match outcome {
-                Ok(answer) => {
+                Ok(Ok(answer)) => {
                     self.report
                         .files
                         .count(answer["status"].as_str().unwrap_or("failed"));
@@ -277,11 +277,13 @@ impl Run<'_> {
                     self.state.files.insert(rec.file_id.clone(), known);
                 }
                 // Deleted on legacy since it was hashed (see above).
-                Err(e) if !path.exists() => {
+                Ok(Err(e)) | Err(e) if !path.exists() => {
                     self.report.files.missing += 1;
                     self.problem(format!("file {}", rec.file_id), e)?;
                 }
-                Err(e) => self.failed(Table::Files, &rec.file_id, e)?,
+                Ok(Err(refusal)) => self.failed(Table::Files, &rec.file_id, refusal)?,
+                // The batch's checkpoint stays: the next run sends it again.
+                Err(unreachable) => return Err(unreachable),
             }
         }
         Ok(())

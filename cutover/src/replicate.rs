@@ -86,20 +86,6 @@ impl Outcome {
     }
 }
 
-/// The failure of an applied batch that must be retried: records the app or
-/// legacy could not take (as opposed to conflicts and missing owners, reported).
-fn retry_needed(report: &Report) -> Option<String> {
-    let failed = report.users.failed + report.files.failed + report.relationships.failed;
-    (failed > 0).then(|| {
-        let first = report
-            .problems
-            .first()
-            .map(|p| format!(": {} ({})", p.item, p.error))
-            .unwrap_or_default();
-        format!("{failed} records could not be written, retried next round{first}")
-    })
-}
-
 impl Sides<'_> {
     /// The first round: notes the app log's head, then copies everything both
     /// ways. Changes logged meanwhile are after that head (or, on legacy, still
@@ -109,11 +95,13 @@ impl Sides<'_> {
             app: api::changes(self.api, 0, 1)?.1,
         };
         let (api, url, media, state) = (self.api, self.database_url, self.media, self.state_path);
+        // Records it cannot write are reported in its output and counted as the
+        // round's errors, as `sync` and `reverse-sync` report them.
         let forward = migrate::run("sync", api, url, media, state, self.opts.sync)?;
         let backward = reverse::run(api, url, media, state)?;
         for report in [&forward, &backward] {
-            if let Some(why) = retry_needed(report) {
-                return Err(format!("the first full round: {why}"));
+            for p in &report.problems {
+                eprintln!("replicate: first full round: {}: {}", p.item, p.error);
             }
         }
         Ok(heads)
@@ -156,10 +144,7 @@ impl Sides<'_> {
                     &plan.to_app,
                 );
                 match applied {
-                    Ok(report) => {
-                        forward.add(&report);
-                        forward.failure = retry_needed(&report);
-                    }
+                    Ok(report) => forward.add(&report),
                     Err(why) => forward.failure = Some(why),
                 }
                 if forward.failure.is_none() {

@@ -128,9 +128,10 @@ pub struct Logged {
 
 /// Applies the app's logged changes to legacy (`replicate`) over `legacy`, whose
 /// writes are not logged: users, files (bytes included), lineage, then
-/// deletions. A record that can never be written (its owner is a username
-/// conflict) is reported; any other failure is an error, so that the round is
-/// retried from the same checkpoint and nothing is skipped.
+/// deletions. A record that cannot be written (its owner is a username
+/// conflict, its bytes do not check out) is reported; an app or database that
+/// does not answer is an error, so that the round is retried from the same
+/// checkpoint and nothing is skipped.
 pub fn apply_changes(
     api: &Api,
     legacy: &mut Legacy,
@@ -163,7 +164,14 @@ pub fn apply_changes(
                 report.files.count("missing");
                 report.problem(format!("file {}", f.file_id), why);
             }
-            Err(why) => return Err(format!("file {}: {why}", f.file_id)),
+            Err(why) => {
+                // Unreachable, the round is retried; otherwise this file cannot be
+                // written (e.g. its bytes do not match the app's checksum): reported.
+                api.get("/api/admin/export/summary")
+                    .map_err(|e| format!("file {}: {why} (the app: {e})", f.file_id))?;
+                report.files.count("failed");
+                report.problem(format!("file {}", f.file_id), why);
+            }
         }
     }
     for (l, edge) in of(Kind::Edge, Op::Upsert).filter_map(|l| Some((l, edge_of(&l.change.key)?))) {

@@ -237,12 +237,16 @@ fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack:
             .header("CF-Connecting-IP", ipv4(961_000 + n))
             .send();
     }
+    // The rollback sends everyone to legacy, then waits for the app's changes to
+    // reach legacy, which needs a working app: the operator switches back.
+    wait_for_step(&log, "rollback:drain", &mut runner);
+    assert_eq!(sides.status()["traffic_percentage"], 0);
+    sides.switch(json!({"version": "blue"}));
     let deadline = Instant::now() + Duration::from_secs(120);
     while !runner.exited() {
         assert!(Instant::now() < deadline, "no rollback: {}", run_log(&log));
         std::thread::sleep(Duration::from_millis(250));
     }
-    sides.switch(json!({"version": "blue"}));
     let ran = run_log(&log);
     assert_eq!(ran["outcome"], "rolled back", "{ran}");
     let names: Vec<&str> = ran["steps"]
@@ -282,7 +286,9 @@ fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack:
         "{st}"
     );
 
-    // Interrupted in the watch window, then resumed: it goes on from there.
+    // Interrupted in the watch window, then resumed: it goes on from there. (The
+    // finished run's log goes first, so that its steps are not taken for this one's.)
+    std::fs::remove_file(&log).unwrap();
     let mut runner = Group::spawn(
         "execute-cutover (interrupted)",
         execute(&["--watch-secs", "5"]),

@@ -114,6 +114,7 @@ impl Stack {
             &stack.persist_dir(),
             &stack.legacy,
             stack.webhook_port,
+            LEGACY_TIMEOUT_MS,
         );
         *stack.wrangler.lock().unwrap() = Some(Group::spawn(
             "wrangler dev",
@@ -134,6 +135,7 @@ impl Stack {
         persist_to: &Path,
         legacy: &str,
         webhook_port: u16,
+        legacy_timeout_ms: u64,
     ) -> Command {
         let mut dev = self.wrangler_dev(persist_to);
         dev.args(["-c", "wrangler.gateway.toml", "-c", "wrangler.app.toml"])
@@ -146,7 +148,7 @@ impl Stack {
         ])
         .args(["--var", &format!("LEGACY_ORIGIN:{legacy}")])
         .args(["--var", &format!("CONFIG_CACHE_MS:{CONFIG_CACHE_MS}")])
-        .args(["--var", &format!("LEGACY_TIMEOUT_MS:{LEGACY_TIMEOUT_MS}")])
+        .args(["--var", &format!("LEGACY_TIMEOUT_MS:{legacy_timeout_ms}")])
         // A shadow request gives up sooner than the user's; the gate judges a
         // route after a few comparisons.
         .args(["--var", &format!("SHADOW_TIMEOUT_MS:{SHADOW_TIMEOUT_MS}")])
@@ -176,7 +178,9 @@ impl Stack {
         let port = free_port();
         let persist = self.dir.join(format!("pair-state-{port}"));
         self.migrate_d1(&persist);
-        let dev = self.both_workers(port, &persist, &legacy.url, free_port());
+        // Production's legacy timeout: a pair carries whole journeys, whose
+        // registrations (two 870 000-round hashes) take seconds on a busy machine.
+        let dev = self.both_workers(port, &persist, &legacy.url, free_port(), 30_000);
         let group = Group::spawn(
             "wrangler dev (pair)",
             dev,

@@ -91,7 +91,7 @@ impl World<'_> {
         client()
             .request(method, format!("{}{path}", self.gateway))
             .header("CF-Connecting-IP", ip)
-            .timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(60))
     }
 
     /// Sends, records the answer's status (a 5xx with the phase, a 401 as a

@@ -15,8 +15,11 @@ pub mod multipart;
 pub mod rollout_config;
 pub mod signed;
 
+/// A property check over arbitrary bytes.
+pub type Check = fn(&[u8]);
+
 /// Every target: its name (the fuzz target's and the corpus folder's) and check.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("byte_range", byte_range::check),
     ("csv_cut", csv_cut::check),
     ("filter", filter::check),

@@ -125,6 +125,10 @@ pub fn issue(
     let key = EncodingKey::from_secret(&cfg.secret).map_err(|_| JwtError::Signing("key"))?;
     let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
         .map_err(|_| JwtError::Signing("encode"))?;
+    // `verify` refuses anything longer: never hand out a token that cannot be used.
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(JwtError::Signing("length"));
+    }
     Ok((token, claims))
 }
 

@@ -8,6 +8,8 @@ pub mod csv_cut;
 pub mod cut_request;
 pub mod files;
 pub mod frontend;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod jwt;
 pub mod migration;
 pub mod multipart;

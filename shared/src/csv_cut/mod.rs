@@ -41,7 +41,7 @@
 mod counter;
 mod cutter;
 mod eval;
-mod filter;
+pub(crate) mod filter;
 mod header;
 mod record;
 mod upload;

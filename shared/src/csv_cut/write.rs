@@ -13,9 +13,11 @@ where
             out.push(b',');
         }
         if neutralize && is_formula(cell) {
-            out.push(b'\'');
+            // The mark is part of the cell: inside its quotes when it needs them.
+            write_cell(out, &format!("'{cell}"));
+        } else {
+            write_cell(out, cell);
         }
-        write_cell(out, cell);
         count += 1;
     }
     // A lone empty cell would be a blank line, which readers skip.
@@ -79,6 +81,18 @@ mod tests {
     fn lone_empty_cell_is_quoted() {
         assert_eq!(line(&[""]), "\"\"\n");
         assert_eq!(line(&["", ""]), ",\n");
+    }
+
+    #[test]
+    fn a_neutralised_cell_that_needs_quotes_is_quoted_whole() {
+        // Found by fuzzing: the `'` went before the opening quote, so `=a,b`
+        // came out as `'"=a,b"`, which reads back as two cells.
+        let mut out = Vec::new();
+        write_record(&mut out, ["=a,b", "\t\"x\"", "\r", "ok"], true);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"'=a,b\",\"'\t\"\"x\"\"\",\"'\r\",ok\n"
+        );
     }
 
     #[test]

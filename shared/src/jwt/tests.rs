@@ -388,3 +388,20 @@ fn issue_reproduces_the_token_simplejwt_accepted() {
     let r = verify(&cfg(), ISSUED_ACCESS, TokenType::Access, 1_750_000_600);
     assert_eq!(r, Err(JwtError::Expired));
 }
+
+/// Found by fuzzing: `issue` signed tokens longer than `verify` reads (a very long
+/// username), tokens that could never be used.
+#[test]
+fn issue_refuses_a_token_verify_would_refuse() {
+    let user = TokenUser {
+        username: "x".repeat(MAX_TOKEN_LEN),
+        ..alice()
+    };
+    let jti = "0123456789abcdef0123456789abcdef".to_string();
+    assert_eq!(
+        issue(&cfg(), &user, TokenType::Access, 1_750_000_000, jti.clone()).unwrap_err(),
+        JwtError::Signing("length")
+    );
+    let (token, _) = issue(&cfg(), &alice(), TokenType::Access, 1_750_000_000, jti).unwrap();
+    assert!(verify(&cfg(), &token, TokenType::Access, 1_750_000_000).is_ok());
+}

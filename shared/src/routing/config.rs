@@ -195,6 +195,8 @@ impl ConfigError {
 /// Longest part of a bad value quoted in a message, so one huge KV value cannot
 /// flood the logs.
 const MAX_QUOTED: usize = 80;
+/// Longest explanation shown, for the same reason.
+const MAX_EXPECTED: usize = 240;
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -207,9 +209,16 @@ impl fmt::Display for ConfigError {
             } => {
                 let shown: String = value.chars().take(MAX_QUOTED).collect();
                 let more = if shown.len() < value.len() { "…" } else { "" };
+                // `expected` may carry serde's error, which quotes the value too.
+                let why: String = expected.chars().take(MAX_EXPECTED).collect();
+                let cut = if why.len() < expected.len() {
+                    "…"
+                } else {
+                    ""
+                };
                 write!(
                     f,
-                    "config key `{key}` has invalid value {shown:?}{more}: expected {expected}"
+                    "config key `{key}` has invalid value {shown:?}{more}: expected {why}{cut}"
                 )
             }
         }
@@ -447,6 +456,18 @@ mod tests {
             assert_eq!(err.key(), "traffic_percentage", "{bad:?}");
             assert!(matches!(err, ConfigError::Invalid { .. }), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_huge_value_cannot_flood_the_message() {
+        // Found by fuzzing: serde's error in `expected` quoted the whole value.
+        let raw = format!(
+            r#"[{{"path_prefix":"/","backend":"{}"}}]"#,
+            "x".repeat(10_000)
+        );
+        let msg = parse_route_pins(&raw).unwrap_err().to_string();
+        assert!(msg.chars().count() < 400, "{} chars", msg.chars().count());
+        assert!(msg.contains("route_pins") && msg.ends_with('…'), "{msg}");
     }
 
     #[test]

@@ -59,8 +59,11 @@ pub struct Stack {
     pub legacy: String,
     pub pg_port: u16,
     /// Where the gateway's `ALERT_WEBHOOKS` points (a generic receiver); a
-    /// test binds it with `e2e::webhook::Receiver` to capture alerts.
+    /// test serves it with [`Stack::webhook_receiver`] to capture alerts.
     pub webhook_port: u16,
+    /// The port's listener, bound from the start so that no other process
+    /// (a later `wrangler dev`'s inspector) takes the port meanwhile.
+    webhook: Mutex<Option<TcpListener>>,
     /// PostgreSQL's data lives under the system temp dir: the `postgres` user
     /// it runs as may not be allowed into the checkout (e.g. under /root).
     pg_dir: PathBuf,
@@ -83,13 +86,15 @@ impl Stack {
         std::fs::create_dir_all(dir.join("media")).expect("run dir");
 
         let (pg_port, legacy_port, gateway_port) = (free_port(), free_port(), free_port());
+        let webhook = TcpListener::bind("127.0.0.1:0").expect("webhook port");
         let stack = Stack {
             gateway: format!("http://127.0.0.1:{gateway_port}"),
             legacy: format!("http://127.0.0.1:{legacy_port}"),
             root,
             dir,
             pg_port,
-            webhook_port: free_port(),
+            webhook_port: webhook.local_addr().expect("webhook address").port(),
+            webhook: Mutex::new(Some(webhook)),
             pg_dir: std::env::temp_dir().join(format!("list-cutter-e2e-pg-{}", std::process::id())),
             legacy_port,
             legacy_proc: Mutex::new(None),
@@ -313,6 +318,12 @@ impl Stack {
             state,
             _group: group,
         }
+    }
+
+    /// Serves the gateway's alert webhook and keeps what it receives (once per run).
+    pub fn webhook_receiver(&self) -> crate::webhook::Receiver {
+        let listener = self.webhook.lock().unwrap().take();
+        crate::webhook::Receiver::on(listener.expect("the webhook is served once per run"))
     }
 
     /// Stops everything this stack started (idempotent).

@@ -11,9 +11,8 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    /// Listens on 127.0.0.1:`port` for the rest of the run.
-    pub fn start(port: u16) -> Receiver {
-        let listener = TcpListener::bind(("127.0.0.1", port)).expect("webhook port");
+    /// Serves `listener` for the rest of the run.
+    pub fn on(listener: TcpListener) -> Receiver {
         let bodies = Arc::new(Mutex::new(Vec::new()));
         let sink = bodies.clone();
         std::thread::spawn(move || {

@@ -4,7 +4,6 @@
 
 use crate::common::{header, send_json, served_by};
 use crate::TestFn;
-use e2e::webhook::Receiver;
 use e2e::{client, ipv4, Stack, CONFIG_CACHE_MS, JWT_SECRET};
 use reqwest::blocking::RequestBuilder;
 use serde_json::{json, Value};
@@ -569,7 +568,7 @@ pub fn metrics(stack: &Stack) -> Value {
 /// Errors on the app branch (green, which is down locally, forced in) show in
 /// `/metrics`; the cron then alerts the webhook once and rolls the percentage back.
 fn app_errors_reach_metrics_and_the_cron_alerts_once_and_rolls_back(stack: &Stack) {
-    let receiver = Receiver::start(stack.webhook_port);
+    let receiver = stack.webhook_receiver();
     set_pct_via_api(stack, 30);
     let (code, body) = switch(stack, r#"{"version":"green","force":true}"#);
     assert_eq!(code, 200, "{body}");

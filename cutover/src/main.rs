@@ -108,6 +108,10 @@ enum Command {
         /// keeps both sides one).
         #[arg(long)]
         both_ways: bool,
+        /// While both sides serve: a record with a change still in either side's
+        /// change log is in flight (reported as such, not a mismatch).
+        #[arg(long)]
+        live: bool,
     },
     /// While both sides serve: each side's logged changes to the other in rounds,
     /// every --interval, until stopped; each round's state goes to the gateway.
@@ -309,6 +313,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             sample,
             seed,
             both_ways,
+            live,
         } => {
             let seed = seed.unwrap_or_else(|| {
                 std::time::SystemTime::now()
@@ -320,6 +325,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 seed,
                 jobs: source.jobs,
                 both_ways,
+                live,
             };
             let (report, ok) = verify::run(&api, &source.database_url, &source.media, &opts)?;
             print_report(&report, cli.json);

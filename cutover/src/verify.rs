@@ -23,6 +23,43 @@ pub struct Options {
     /// Also require what the app made (its users and files) on legacy, as
     /// continuous replication keeps it.
     pub both_ways: bool,
+    /// Both sides are serving: a mismatch of a record with a change still in
+    /// either side's change log is in flight (reported, not failing).
+    pub live: bool,
+}
+
+/// A change-log key (`kind`, `key`), as both sides' capture writes it.
+type Record = (&'static str, String);
+
+/// What does not match, and the record it is about (none for unreadable rows).
+struct Mismatch {
+    record: Option<Record>,
+    text: String,
+}
+
+impl Mismatch {
+    fn user(id: i64, text: String) -> Mismatch {
+        Mismatch {
+            record: Some(("user", id.to_string())),
+            text,
+        }
+    }
+    fn file(id: &str, text: String) -> Mismatch {
+        Mismatch {
+            record: Some(("file", id.to_string())),
+            text,
+        }
+    }
+    fn edge(e: &EdgeRecord, text: String) -> Mismatch {
+        let key = format!("{} {} {}", e.parent_id, e.child_id, e.relationship);
+        Mismatch {
+            record: Some(("edge", key)),
+            text,
+        }
+    }
+    fn unreadable(text: String) -> Mismatch {
+        Mismatch { record: None, text }
+    }
 }
 
 #[derive(Default)]
@@ -49,17 +86,16 @@ pub fn run(
     opts: &Options,
 ) -> Result<(Value, bool), String> {
     let mut legacy = Legacy::connect(database_url)?;
-    let mut mismatches: Vec<String> = Vec::new();
+    let schema: Vec<String> = legacy
+        .schema_problems()?
+        .into_iter()
+        .map(|(_, why)| format!("schema: {why}"))
+        .collect();
+    if !schema.is_empty() {
+        return Ok((json!({"command": "verify", "mismatches": schema}), false));
+    }
+    let mut mismatches: Vec<Mismatch> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
-    for (_, why) in legacy.schema_problems()? {
-        mismatches.push(format!("schema: {why}"));
-    }
-    if !mismatches.is_empty() {
-        return Ok((
-            json!({"command": "verify", "mismatches": mismatches}),
-            false,
-        ));
-    }
     let offset = crate::api::user_id_offset(api)?;
 
     // Users.
@@ -80,13 +116,16 @@ pub fn run(
         match app_users.get(&u.id) {
             None => {
                 users.missing += 1;
-                mismatches.push(format!("user {} ({}): not on the app", u.id, u.username));
+                mismatches.push(Mismatch::user(
+                    u.id,
+                    format!("user {} ({}): not on the app", u.id, u.username),
+                ));
             }
             Some(a) if !same_user(u, a) => {
                 users.different += 1;
-                mismatches.push(format!(
-                    "user {} ({}): differs on the app",
-                    u.id, u.username
+                mismatches.push(Mismatch::user(
+                    u.id,
+                    format!("user {} ({}): differs on the app", u.id, u.username),
                 ));
             }
             Some(_) => {}
@@ -109,14 +148,20 @@ pub fn run(
             match on_legacy.get(&a.id) {
                 None => {
                     users.missing += 1;
-                    mismatches.push(format!(
-                        "user {} ({}): made on the app, not on legacy",
-                        a.id, a.username
+                    mismatches.push(Mismatch::user(
+                        a.id,
+                        format!(
+                            "user {} ({}): made on the app, not on legacy",
+                            a.id, a.username
+                        ),
                     ));
                 }
                 Some(l) if !same_user(l, a) => {
                     users.different += 1;
-                    mismatches.push(format!("user {} ({}): differs on legacy", a.id, a.username));
+                    mismatches.push(Mismatch::user(
+                        a.id,
+                        format!("user {} ({}): differs on legacy", a.id, a.username),
+                    ));
                 }
                 Some(_) => {}
             }
@@ -144,15 +189,18 @@ pub fn run(
         match app_files.get(&f.file_id) {
             None => {
                 files.missing += 1;
-                mismatches.push(format!(
-                    "file {} ({}): not on the app",
-                    f.file_id, f.file_name
+                mismatches.push(Mismatch::file(
+                    &f.file_id,
+                    format!("file {} ({}): not on the app", f.file_id, f.file_name),
                 ));
             }
             Some((a, imported)) => {
                 if let Some(what) = file_difference(f, a, *imported) {
                     files.different += 1;
-                    mismatches.push(format!("file {}: {what}", f.file_id));
+                    mismatches.push(Mismatch::file(
+                        &f.file_id,
+                        format!("file {}: {what}", f.file_id),
+                    ));
                 }
                 both.push((f, a));
             }
@@ -164,7 +212,10 @@ pub fn run(
         .filter(|(id, (_, imported))| *imported && !legacy_file_ids.contains(id.as_str()))
     {
         files.extra += 1;
-        mismatches.push(format!("file {id}: imported, but legacy no longer has it"));
+        mismatches.push(Mismatch::file(
+            id,
+            format!("file {id}: imported, but legacy no longer has it"),
+        ));
     }
 
     if opts.both_ways {
@@ -173,9 +224,12 @@ pub fn run(
             .filter(|(id, (_, imported))| !*imported && !legacy_file_ids.contains(id.as_str()))
         {
             files.missing += 1;
-            mismatches.push(format!(
-                "file {id} ({}): made on the app, not on legacy",
-                a.file_name
+            mismatches.push(Mismatch::file(
+                id,
+                format!(
+                    "file {id} ({}): made on the app, not on legacy",
+                    a.file_name
+                ),
             ));
         }
     }
@@ -193,7 +247,9 @@ pub fn run(
         check_bytes(api, media_root, l, a)
     });
     let checked = checks.len();
-    mismatches.extend(checks.into_iter().flatten());
+    for ((l, _), problems) in picked.iter().zip(checks) {
+        mismatches.extend(problems.into_iter().map(|p| Mismatch::file(&l.file_id, p)));
+    }
 
     // Lineage.
     let legacy_edges = read_all(|after| legacy.edges(after, 1000), &mut mismatches)?;
@@ -226,21 +282,34 @@ pub fn run(
         edges.legacy += 1;
         if !app_edges.contains(&e) {
             edges.missing += 1;
-            mismatches.push(format!(
+            let text = format!(
                 "relationship {} -[{}]- {}: not on the app",
                 e.parent_id, e.relationship, e.child_id
-            ));
+            );
+            mismatches.push(Mismatch::edge(&e, text));
         }
         expected.insert(e);
     }
     for e in app_edges.difference(&expected) {
         edges.extra += 1;
-        mismatches.push(format!(
+        let text = format!(
             "relationship {} -[{}]- {}: on the app only",
             e.parent_id, e.relationship, e.child_id
-        ));
+        );
+        mismatches.push(Mismatch::edge(e, text));
     }
 
+    // Read after the tables, so that a change made while they were read is seen.
+    let pending = if opts.live {
+        pending_changes(api, &mut legacy)?
+    } else {
+        HashSet::new()
+    };
+    let (in_flight, mismatches): (Vec<Mismatch>, Vec<Mismatch>) = mismatches
+        .into_iter()
+        .partition(|m| m.record.as_ref().is_some_and(|r| pending.contains(r)));
+    let texts = |ms: Vec<Mismatch>| ms.into_iter().map(|m| m.text).collect::<Vec<_>>();
+    let (in_flight, mismatches) = (texts(in_flight), texts(mismatches));
     let ok = mismatches.is_empty();
     let report = json!({
         "command": "verify",
@@ -250,22 +319,55 @@ pub fn run(
         "checksums": {"checked": checked, "of": files.legacy, "sample_seed": opts.sample.map(|_| opts.seed)},
         "password_hashes_compared": legacy_users.len() - users.missing,
         "mismatches": mismatches,
+        "in_flight": opts.live.then_some(in_flight),
         "warnings": warnings,
     });
     Ok((report, ok))
 }
 
+/// The records with a change not yet applied to the other side: every entry
+/// still in legacy's log or the app's (both drop an entry once it is applied).
+fn pending_changes(api: &Api, legacy: &mut Legacy) -> Result<HashSet<Record>, String> {
+    let mut pending: HashSet<Record> = legacy
+        .changes(i64::MAX)
+        .map_err(|e| {
+            format!(
+                "a live verify reads legacy's change log ({e}): is `cutover replicate` running?"
+            )
+        })?
+        .into_iter()
+        .map(|c| (c.kind.name(), c.key))
+        .collect();
+    let mut after = 0;
+    loop {
+        let (changes, _) = crate::api::changes(api, after, 1000)?;
+        let Some(last) = changes.last().map(|c| c.change.seq) else {
+            return Ok(pending);
+        };
+        after = last;
+        pending.extend(
+            changes
+                .into_iter()
+                .map(|c| (c.change.kind.name(), c.change.key)),
+        );
+    }
+}
+
 /// Every row of a table, page by page; unreadable rows become mismatches.
 fn read_all<T>(
     mut page: impl FnMut(i64) -> Result<Page<T>, String>,
-    mismatches: &mut Vec<String>,
+    mismatches: &mut Vec<Mismatch>,
 ) -> Result<Vec<T>, String> {
     let mut rows = Vec::new();
     let mut after = 0;
     loop {
         let p = page(after)?;
         rows.extend(p.rows);
-        mismatches.extend(p.unreadable.into_iter().map(|(i, e)| format!("{i}: {e}")));
+        mismatches.extend(
+            p.unreadable
+                .into_iter()
+                .map(|(i, e)| Mismatch::unreadable(format!("{i}: {e}"))),
+        );
         match p.last {
             Some(l) => after = l,
             None => return Ok(rows),

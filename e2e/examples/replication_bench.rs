@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "local-dev-admin-token";
+use e2e::ADMIN_TOKEN as TOKEN;
 const PASSWORD: &str = "bench pass 7&";
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

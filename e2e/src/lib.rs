@@ -3,7 +3,9 @@
 //! through `wrangler dev` — on free ports, and tears it all down again.
 
 mod local_r2;
+pub mod population;
 pub mod process;
+pub mod rehearsal;
 mod stack;
 pub mod webhook;
 
@@ -13,8 +15,12 @@ pub use stack::{
     ROUTING_SECRET, SHADOW_TIMEOUT_MS,
 };
 
-use reqwest::blocking::Client;
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::Value;
 use std::time::Duration;
+
+/// The admin token of the local config (`ADMIN_API_TOKEN`).
+pub const ADMIN_TOKEN: &str = "local-dev-admin-token";
 
 /// An HTTP client that, like a proxy's client, never follows redirects.
 pub fn client() -> Client {
@@ -24,6 +30,38 @@ pub fn client() -> Client {
         .pool_max_idle_per_host(16)
         .build()
         .expect("http client")
+}
+
+/// The `X-Served-By` of a response ("legacy", "app-blue", "gateway", ...).
+pub fn served_by(resp: &Response) -> String {
+    header(resp, "x-served-by").unwrap_or_default()
+}
+
+pub fn header(resp: &Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Sends and returns (status, served-by, JSON body or Null).
+pub fn send_json(req: RequestBuilder) -> (u16, String, Value) {
+    let resp = req.send().expect("request");
+    let status = resp.status().as_u16();
+    let by = served_by(&resp);
+    let body = resp.json::<Value>().unwrap_or(Value::Null);
+    (status, by, body)
+}
+
+/// A name unique to this run (the stand-in's data outlives a test).
+pub fn unique(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}{n}x{nanos}")
 }
 
 /// A distinct synthetic IPv4 client address for `n` (0..16M), in 10.0.0.0/8.

@@ -489,7 +489,7 @@ impl Stack {
     pub fn cutover_command(&self, gateway: &str, database_url: &str, media: &Path) -> Command {
         let mut cmd = Command::new(self.root.join("target/release/cutover"));
         cmd.env("CUTOVER_APP_URL", gateway)
-            .env("ADMIN_API_TOKEN", "local-dev-admin-token")
+            .env("ADMIN_API_TOKEN", crate::ADMIN_TOKEN)
             .env("LEGACY_DATABASE_URL", database_url)
             .env("LEGACY_MEDIA_ROOT", media);
         cmd

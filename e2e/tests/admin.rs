@@ -54,7 +54,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
 ];
 
 /// The operator token of the local config.
-pub const ADMIN_TOKEN: &str = "local-dev-admin-token";
+pub use e2e::ADMIN_TOKEN;
 
 fn now() -> i64 {
     SystemTime::now()

@@ -1,20 +1,10 @@
 //! Small helpers shared by the suite's modules.
 
-use reqwest::blocking::{RequestBuilder, Response};
+use reqwest::blocking::Response;
 use serde_json::Value;
 use shared::csv_cut::{CutSpec, Cutter};
 
-/// The `X-Served-By` of a response ("legacy", "app-blue", "gateway", ...).
-pub fn served_by(resp: &Response) -> String {
-    header(resp, "x-served-by").unwrap_or_default()
-}
-
-pub fn header(resp: &Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
+pub use e2e::{header, send_json, served_by, unique};
 
 /// Every value of a repeated response header.
 pub fn headers_all(resp: &Response, name: &str) -> Vec<String> {
@@ -23,15 +13,6 @@ pub fn headers_all(resp: &Response, name: &str) -> Vec<String> {
         .iter()
         .filter_map(|v| v.to_str().ok().map(str::to_string))
         .collect()
-}
-
-/// Sends and returns (status, served-by, JSON body or Null).
-pub fn send_json(req: RequestBuilder) -> (u16, String, Value) {
-    let resp = req.send().expect("request");
-    let status = resp.status().as_u16();
-    let by = served_by(&resp);
-    let body = resp.json::<Value>().unwrap_or(Value::Null);
-    (status, by, body)
 }
 
 /// The sorted keys of a JSON object, for shape comparisons.
@@ -90,16 +71,6 @@ pub fn run_browser(stack: &e2e::Stack, script: &str, args: &[&str]) -> Value {
     serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap()
 }
 
-/// A name unique to this run (the stand-in's data outlives a test).
-pub fn unique(prefix: &str) -> String {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("{prefix}{n}x{nanos}")
-}
 
 /// A fresh access token of `name`, an admin of the app: registered on the app
 /// (once), promoted in D1 and signed in through the gateway.

@@ -54,7 +54,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ),
 ];
 
-const TOKEN: &str = "local-dev-admin-token";
+use e2e::ADMIN_TOKEN as TOKEN;
 const PASSWORD: &str = "legacy pass 1!";
 /// First auth_user id of the module's database.
 const FIRST_ID: u32 = 700_000_001;

@@ -14,8 +14,8 @@ mod files_api;
 mod filters;
 mod foundation;
 mod frontend;
-mod population;
 mod proxy;
+mod rehearsal;
 mod replication;
 mod runbook;
 mod security;
@@ -48,7 +48,7 @@ fn main() {
     tests.extend(cutover::TESTS);
     tests.extend(security::TESTS);
     tests.extend(replication::TESTS);
-    tests.extend(population::TESTS);
+    tests.extend(rehearsal::TESTS);
     tests.extend(runbook::TESTS);
     tests.extend(shadow::TESTS);
 

@@ -1,0 +1,67 @@
+//! The cutover rehearsal of `scripts/rehearse`, shortened (`e2e::rehearsal`):
+//! 50 people use a gateway, app and stand-in of their own from ever-changing
+//! addresses the whole time, through 0 → 5 → 25%, a failing app slot and its
+//! automatic rollback, the blue/green switch back, 50%, execute-cutover under a
+//! write freeze, rollback-cutover and a second cutover. Nothing acknowledged is
+//! lost, nothing deleted comes back, nobody gets a 401 for an account that
+//! existed, no 5xx outside the fault, and verify is green at the end.
+
+use crate::TestFn;
+use e2e::rehearsal::{self, Plan, FAULT};
+use e2e::Stack;
+use std::time::Duration;
+
+pub const TESTS: &[(&str, TestFn)] = &[(
+    "rehearsal::a_short_cutover_rehearsal_with_people_on_it_loses_nothing",
+    a_short_cutover_rehearsal_with_people_on_it_loses_nothing,
+)];
+
+fn a_short_cutover_rehearsal_with_people_on_it_loses_nothing(stack: &Stack) {
+    let plan = Plan {
+        people: 50,
+        threads: 10,
+        hold: Duration::from_secs(6),
+        watch_secs: 5,
+        name: "rehearsal",
+        first_id: 1_000,
+        addresses: (600_000, 200_000),
+    };
+    let report = rehearsal::run(stack, &plan);
+    let written = report.write(&stack.dir.join("rehearsal")).unwrap();
+    eprintln!("{}", report.markdown());
+    assert!(report.problems().is_empty(), "{}", report.markdown());
+    assert!(
+        report.ledger.requests > 150,
+        "too little traffic: {}",
+        report.ledger.requests
+    );
+    let step = |name: &str| {
+        report
+            .steps
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no step {name}: {}", report.markdown()))
+    };
+    assert!(
+        step(FAULT).detail.contains("automatic rollback 25% → "),
+        "{}",
+        step(FAULT).detail
+    );
+    for run in ["execute-cutover", "execute-cutover again"] {
+        for part in ["preflight", "freeze", "drain", "verify", "switch", "unfreeze", "watch"] {
+            assert!(step(&format!("{run}: {part}")).ok, "{}", report.markdown());
+        }
+    }
+    // Writes were refused only while a runbook command froze them.
+    for (phase, counts) in &report.ledger.per_phase {
+        if !phase.starts_with("execute-cutover") {
+            assert_eq!(counts[2], 0, "writes refused in {phase}");
+        }
+    }
+    let svg = std::fs::read_to_string(written.iter().find(|p| p.ends_with("timeline.svg")).unwrap())
+        .unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.matches("<polyline").count() == 6,
+        "{svg}"
+    );
+}

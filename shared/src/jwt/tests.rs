@@ -2,6 +2,7 @@
 //! secret below; the issued token was decoded by simplejwt's `AccessToken` at a frozen clock.
 
 use super::*;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::json;
 
 const SECRET: &str = "test-secret-for-vectors-0123456789abcdef";
@@ -404,4 +405,47 @@ fn issue_refuses_a_token_verify_would_refuse() {
     );
     let (token, _) = issue(&cfg(), &alice(), TokenType::Access, 1_750_000_000, jti).unwrap();
     assert!(verify(&cfg(), &token, TokenType::Access, 1_750_000_000).is_ok());
+}
+
+#[test]
+fn an_issued_token_is_read_by_an_independent_hs256_implementation() {
+    let (token, claims) = issue(&cfg(), &alice(), TokenType::Access, NOW, "ab".repeat(16)).unwrap();
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let key = DecodingKey::from_secret(SECRET.as_bytes()).unwrap();
+    let read = jsonwebtoken::decode::<serde_json::Value>(&token, &key, &validation).unwrap();
+    assert_eq!(read.header.alg, Algorithm::HS256);
+    assert_eq!(read.claims["user_id"], 42);
+    assert_eq!(read.claims["jti"], claims.jti);
+    assert_eq!(read.claims["exp"], claims.exp);
+    // A wrong secret is refused by it too.
+    let wrong = DecodingKey::from_secret(b"another secret").unwrap();
+    assert!(jsonwebtoken::decode::<serde_json::Value>(&token, &wrong, &validation).is_err());
+}
+
+#[test]
+fn a_signature_that_is_not_base64url_or_not_ours_is_refused() {
+    let (token, _) = issue(&cfg(), &alice(), TokenType::Access, NOW, "cd".repeat(16)).unwrap();
+    let (signed, _) = token.rsplit_once('.').unwrap();
+    for bad in [
+        format!("{signed}.***"),
+        format!("{signed}."),
+        format!("{signed}.AAAA"),
+    ] {
+        assert!(
+            matches!(
+                verify(&cfg(), &bad, TokenType::Access, NOW),
+                Err(JwtError::Malformed(_) | JwtError::BadSignature)
+            ),
+            "{bad}"
+        );
+    }
+    let empty = JwtConfig::new(Vec::new(), ISS, AUD);
+    assert_eq!(
+        verify(&empty, &token, TokenType::Access, NOW),
+        Err(JwtError::BadSignature)
+    );
+    assert!(issue(&empty, &alice(), TokenType::Access, NOW, "ef".repeat(16)).is_err());
 }

@@ -13,6 +13,8 @@ use std::fmt;
 
 /// Limit on a part's header block (its `Content-Disposition`, `Content-Type`, ...).
 const MAX_HEADER_BYTES: usize = 16 << 10;
+/// Transport padding (spaces and tabs) allowed between a boundary and its CRLF.
+const MAX_PADDING_BYTES: usize = 256;
 
 /// Why a body was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,21 +208,29 @@ impl Multipart {
                         self.state = State::Done;
                         continue;
                     }
-                    let Some(eol) = find(rest, b"\r\n") else {
-                        if rest.len() > 256 {
-                            return Err(malformed("a boundary line is not followed by CRLF"));
-                        }
-                        return Ok(None);
+                    // The same verdict however the body is chunked: judge only
+                    // the padding seen so far (a last CR may start the CRLF).
+                    let eol = find(rest, b"\r\n");
+                    let padding = match eol {
+                        Some(eol) => &rest[..eol],
+                        None => rest.strip_suffix(b"\r").unwrap_or(rest),
                     };
-                    if rest[..eol].iter().any(|b| !matches!(b, b' ' | b'\t')) {
+                    if padding.iter().any(|b| !matches!(b, b' ' | b'\t')) {
                         return Err(malformed("unexpected bytes after a boundary"));
                     }
+                    if padding.len() > MAX_PADDING_BYTES {
+                        return Err(malformed("a boundary line is not followed by CRLF"));
+                    }
+                    let Some(eol) = eol else {
+                        return Ok(None);
+                    };
                     self.pos += eol + 2;
                     self.state = State::Headers;
                 }
                 State::Headers => {
                     let Some(end) = find(rest, b"\r\n\r\n") else {
-                        if rest.len() > MAX_HEADER_BYTES {
+                        // Beyond this, an end not seen yet would start past the limit.
+                        if rest.len() > MAX_HEADER_BYTES + 3 {
                             return Err(malformed("a part's headers are too long"));
                         }
                         return Ok(None);

@@ -201,3 +201,41 @@ fn memory_stays_bounded_by_the_chunk_size() {
     }
     assert_eq!(total, 1_000_000);
 }
+
+/// A field part whose boundary line has `padding` spaces and whose header
+/// block is `header_len` bytes long.
+fn padded(padding: usize, header_len: usize) -> Vec<u8> {
+    let disposition = "Content-Disposition: form-data; name=\"n\"";
+    let filler = header_len - disposition.len() - 2;
+    format!(
+        "--XyZ{}\r\n{disposition}\r\nX: {}\r\n\r\nv\r\n--XyZ--\r\n",
+        " ".repeat(padding),
+        "a".repeat(filler - 3)
+    )
+    .into_bytes()
+}
+
+#[test]
+fn padding_and_header_limits_give_one_verdict_however_the_body_is_chunked() {
+    for (padding, header_len, ok) in [
+        (MAX_PADDING_BYTES, MAX_HEADER_BYTES, true),
+        (MAX_PADDING_BYTES + 1, 100, false),
+        (0, MAX_HEADER_BYTES + 1, false),
+        (0, MAX_HEADER_BYTES - 1, true),
+    ] {
+        let body = padded(padding, header_len);
+        let whole = parse(&body, body.len());
+        assert_eq!(
+            whole.is_ok(),
+            ok,
+            "padding {padding}, headers {header_len}: {whole:?}"
+        );
+        for chunk in [1, 2, 3, 7, 255, 256, 257, 4096] {
+            assert_eq!(
+                parse(&body, chunk),
+                whole,
+                "padding {padding}, headers {header_len}, chunks of {chunk}"
+            );
+        }
+    }
+}

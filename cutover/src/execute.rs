@@ -84,14 +84,25 @@ fn verified(api: &Api, opts: &Options, live: bool) -> Result<String, String> {
     }
 }
 
-/// Waits for a replication round that started after `since_ms` and left both
-/// logs empty.
-fn drained(api: &Api, since_ms: u64, timeout: Duration) -> Result<String, String> {
+/// Both directions: after the freeze nothing may be left on its way.
+const BOTH_WAYS: &[&str] = &["legacy_to_app", "app_to_legacy"];
+/// Back to legacy: the app's changes must reach legacy; legacy's own, which
+/// people go on making there, keep flowing to the app and are not waited for.
+const TO_LEGACY: &[&str] = &["app_to_legacy"];
+
+/// Waits for a replication round that started after `since_ms` and left the
+/// logs of `directions` empty.
+fn drained(
+    api: &Api,
+    since_ms: u64,
+    timeout: Duration,
+    directions: &[&str],
+) -> Result<String, String> {
     let deadline = Instant::now() + timeout;
     loop {
         let state = api.admin(reqwest::Method::GET, "/admin/replication", None)?;
         let round = &state["last_round"];
-        let caught_up = ["legacy_to_app", "app_to_legacy"].iter().all(|d| {
+        let caught_up = directions.iter().all(|d| {
             round[d]["last_success_started_ms"].as_u64() > Some(since_ms)
                 && round[d]["backlog"].as_u64() == Some(0)
         });
@@ -100,7 +111,8 @@ fn drained(api: &Api, since_ms: u64, timeout: Duration) -> Result<String, String
         }
         if Instant::now() >= deadline {
             return Err(format!(
-                "no replication round that started after {since_ms} emptied both logs within {} s (state {}; is `cutover replicate` running?)",
+                "no replication round that started after {since_ms} emptied the {} log(s) within {} s (state {}; is `cutover replicate` running?)",
+                directions.join(" and "),
                 timeout.as_secs(),
                 state["state"]
             ));
@@ -120,6 +132,27 @@ fn healthy(api: &Api) -> Result<String, String> {
         Some("healthy") => Ok("gateway, app and legacy healthy".into()),
         other => Err(format!("gateway health is {other:?}: {health}")),
     }
+}
+
+/// The gateway's deep health as far as the app goes: once the app serves
+/// everyone, a slow legacy is noted, not a reason to send people back to it.
+fn app_healthy(api: &Api) -> Result<String, String> {
+    let health = api
+        .admin(reqwest::Method::GET, "/health", None)
+        .map_err(|why| format!("gateway health: {why}"))?;
+    if health["checks"]["app"]["ok"] != true {
+        return Err(format!(
+            "the app is not healthy: {}",
+            health["checks"]["app"]
+        ));
+    }
+    Ok(match health["status"].as_str() {
+        Some("healthy") => "gateway, app and legacy healthy".into(),
+        other => format!(
+            "the app is healthy (the whole is {other:?}: {})",
+            health["checks"]
+        ),
+    })
 }
 
 /// (requests, errors) the app's branches answered, from `/metrics`.
@@ -149,7 +182,7 @@ fn watch(api: &Api, opts: &Options) -> Result<String, String> {
                 opts.max_error_rate
             ));
         }
-        healthy(api)?;
+        app_healthy(api)?;
         if Instant::now() >= until {
             return Ok(format!(
                 "{} s watched: {requests} app answers, {errors} errors",
@@ -209,7 +242,7 @@ pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool, Stri
                 // Writes in flight when the freeze began finish within moments.
                 let wait = freeze_at.saturating_sub(now_ms());
                 std::thread::sleep(Duration::from_millis(wait));
-                drained(api, freeze_at, opts.drain_timeout)
+                drained(api, freeze_at, opts.drain_timeout, BOTH_WAYS)
             }),
         ),
         (
@@ -227,8 +260,8 @@ pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool, Stri
         ),
         (
             "smoke",
-            "check every side is healthy",
-            Box::new(|| healthy(api)),
+            "check the app is healthy",
+            Box::new(|| app_healthy(api)),
         ),
         (
             "unfreeze",
@@ -279,7 +312,7 @@ pub fn rollback(api: &Api, opts: &Options, log: &mut RunLog, prefix: &str) -> Re
             &named("drain"),
             Effect::Reads,
             "wait until the app's changes are on legacy",
-            || drained(api, back_at, opts.drain_timeout),
+            || drained(api, back_at, opts.drain_timeout, TO_LEGACY),
         )
         .and_then(|_| {
             // Legacy serves writes again: what they change is in flight.

@@ -98,6 +98,13 @@ pub fn run(
     let mut warnings: Vec<String> = Vec::new();
     let offset = crate::api::user_id_offset(api)?;
 
+    // Records with a change on its way, read from both logs right before and
+    // right after each table is read on both sides: an entry stays in its log
+    // until applied, so a mismatch seen because a change had not crossed yet is
+    // caught by one of these reads.
+    let mut pending: HashSet<Record> = HashSet::new();
+    note_pending(opts.live, api, &mut legacy, &mut pending)?;
+
     // Users.
     let legacy_users = read_all(|after| legacy.users(after, 1000), &mut mismatches)?;
     let mut app_users: HashMap<i64, UserRecord> = HashMap::new();
@@ -168,6 +175,8 @@ pub fn run(
         }
     }
 
+    note_pending(opts.live, api, &mut legacy, &mut pending)?;
+
     // Files.
     let legacy_files: Vec<LegacyFile> =
         read_all(|after| legacy.files(after, 1000), &mut mismatches)?;
@@ -234,6 +243,8 @@ pub fn run(
         }
     }
 
+    note_pending(opts.live, api, &mut legacy, &mut pending)?;
+
     // Bytes: legacy file, app checksum, and the bytes the app serves.
     both.sort_by(|a, b| a.0.file_id.cmp(&b.0.file_id));
     let picked: Vec<(&LegacyFile, &FileRecord)> = match opts.sample {
@@ -247,11 +258,28 @@ pub fn run(
         check_bytes(api, media_root, l, a)
     });
     let checked = checks.len();
+    let mut byte_problems = Vec::new();
     for ((l, _), problems) in picked.iter().zip(checks) {
+        if !problems.is_empty() {
+            byte_problems.push(l.file_id.clone());
+        }
         mismatches.extend(problems.into_iter().map(|p| Mismatch::file(&l.file_id, p)));
+    }
+    if opts.live && !byte_problems.is_empty() {
+        // Bytes are read long after the rows: a file deleted since (on legacy,
+        // or on the app and already carried over) is a deletion in flight.
+        let (still, _) = legacy.files_by_id(&byte_problems)?;
+        let still: HashSet<&str> = still.iter().map(|f| f.file_id.as_str()).collect();
+        pending.extend(
+            byte_problems
+                .iter()
+                .filter(|id| !still.contains(id.as_str()))
+                .map(|id| ("file", id.clone())),
+        );
     }
 
     // Lineage.
+    note_pending(opts.live, api, &mut legacy, &mut pending)?;
     let legacy_edges = read_all(|after| legacy.edges(after, 1000), &mut mismatches)?;
     let mut app_edges: HashSet<EdgeRecord> = HashSet::new();
     api.export_all("relationships", "relationships", 0, "", |e| {
@@ -299,12 +327,7 @@ pub fn run(
         mismatches.push(Mismatch::edge(e, text));
     }
 
-    // Read after the tables, so that a change made while they were read is seen.
-    let pending = if opts.live {
-        pending_changes(api, &mut legacy)?
-    } else {
-        HashSet::new()
-    };
+    note_pending(opts.live, api, &mut legacy, &mut pending)?;
     let (in_flight, mismatches): (Vec<Mismatch>, Vec<Mismatch>) = mismatches
         .into_iter()
         .partition(|m| m.record.as_ref().is_some_and(|r| pending.contains(r)));
@@ -325,24 +348,34 @@ pub fn run(
     Ok((report, ok))
 }
 
-/// The records with a change not yet applied to the other side: every entry
-/// still in legacy's log or the app's (both drop an entry once it is applied).
-fn pending_changes(api: &Api, legacy: &mut Legacy) -> Result<HashSet<Record>, String> {
-    let mut pending: HashSet<Record> = legacy
-        .changes(i64::MAX)
-        .map_err(|e| {
-            format!(
+/// In a live verify, adds the records with a change not yet applied to the
+/// other side: every entry now in legacy's log or the app's (both drop an entry
+/// once it is applied).
+fn note_pending(
+    live: bool,
+    api: &Api,
+    legacy: &mut Legacy,
+    pending: &mut HashSet<Record>,
+) -> Result<(), String> {
+    if !live {
+        return Ok(());
+    }
+    pending.extend(
+        legacy
+            .changes(i64::MAX)
+            .map_err(|e| {
+                format!(
                 "a live verify reads legacy's change log ({e}): is `cutover replicate` running?"
             )
-        })?
-        .into_iter()
-        .map(|c| (c.kind.name(), c.key))
-        .collect();
+            })?
+            .into_iter()
+            .map(|c| (c.kind.name(), c.key)),
+    );
     let mut after = 0;
     loop {
         let (changes, _) = crate::api::changes(api, after, 1000)?;
         let Some(last) = changes.last().map(|c| c.change.seq) else {
-            return Ok(pending);
+            return Ok(());
         };
         after = last;
         pending.extend(

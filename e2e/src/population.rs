@@ -13,6 +13,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 const PASSWORD: &str = "population pass 7%";
+/// The start of the answer of `wrangler dev`'s proxy when it lost a request to
+/// the Worker behind it.
+const DEV_PROXY_503: &str = "Your worker restarted mid-request";
 
 /// What the population was told succeeded, and what went wrong.
 #[derive(Default)]
@@ -25,10 +28,14 @@ pub struct Ledger {
     pub requests: u64,
     /// Writes refused by a write freeze (a 503 that says so): expected, not errors.
     pub frozen: u64,
-    /// 401s for accounts that existed.
-    pub unauthorized: Vec<String>,
+    /// 401s for accounts that existed: (phase, what).
+    pub unauthorized: Vec<(String, String)>,
     /// 5xx answers other than a freeze's.
     pub server_errors: Vec<ServerError>,
+    /// 503s of `wrangler dev`'s own proxy in front of the Workers ("Your worker
+    /// restarted mid-request"; it retries only GET and HEAD): (phase, what).
+    /// Local development only: production has no such proxy.
+    pub dev_proxy_503s: Vec<(String, String)>,
     /// Per phase: (requests, 5xx, refused by the freeze), in the order first seen.
     pub per_phase: Vec<(String, [u64; 3])>,
 }
@@ -169,7 +176,10 @@ impl Population {
             Ok(resp) => {
                 let by = crate::served_by(&resp);
                 let status = resp.status().as_u16();
-                let body = resp.json().unwrap_or(Value::Null);
+                // Not JSON: the text, to say what answered.
+                let text = resp.text().unwrap_or_default();
+                let body = serde_json::from_str(&text)
+                    .unwrap_or_else(|_| json!(text.chars().take(300).collect::<String>()));
                 (status, by, body)
             }
             Err(e) => (599, String::new(), json!(e.to_string())),
@@ -179,12 +189,15 @@ impl Population {
         ledger.requests += 1;
         ledger.count(&phase, 0);
         if status == 401 {
-            ledger
-                .unauthorized
-                .push(format!("{who}: {what} served by {by}: {body}"));
+            let refused = format!("{who}: {what} served by {by}: {body}");
+            ledger.unauthorized.push((phase, refused));
         } else if status == 503 && body["maintenance"] == "write_freeze" {
             ledger.frozen += 1;
             ledger.count(&phase, 2);
+        } else if status == 503 && body.as_str().is_some_and(|b| b.starts_with(DEV_PROXY_503)) {
+            ledger
+                .dev_proxy_503s
+                .push((phase, format!("{who}: {what}")));
         } else if status >= 500 {
             ledger.count(&phase, 1);
             ledger.server_errors.push(ServerError {

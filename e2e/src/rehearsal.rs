@@ -143,11 +143,14 @@ impl Operator<'_> {
     }
 
     fn switch(&self, body: Value) -> Result<(), String> {
-        let (status, _, answer) = send_json(
-            self.admin(Method::POST, "/admin/deployment/switch")
-                .body(body.to_string()),
-        );
+        let resp = self
+            .admin(Method::POST, "/admin/deployment/switch")
+            .body(body.to_string())
+            .send()
+            .map_err(|e| format!("switch {body}: {e}"))?;
+        let status = resp.status().as_u16();
         if status != 200 {
+            let answer = resp.text().unwrap_or_default();
             return Err(format!("switch {body}: {status} {answer}"));
         }
         std::thread::sleep(Duration::from_millis(crate::CONFIG_CACHE_MS + 200));
@@ -191,6 +194,26 @@ impl Operator<'_> {
                 return Err(format!("no automatic rollback from {before}%"));
             }
             std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits until the replicator's rounds succeed again (they failed while the
+    /// app slot was down, and the gateway holds raising the percentage until
+    /// then): the seconds it took.
+    fn replication_recovers(&self) -> Result<f64, String> {
+        let t = Instant::now();
+        loop {
+            let (_, _, state) = send_json(self.admin(Method::GET, "/admin/replication"));
+            if state["state"] == "healthy" {
+                return Ok(t.elapsed().as_secs_f64());
+            }
+            if t.elapsed() > Duration::from_secs(90) {
+                return Err(format!(
+                    "replication still {}: {}",
+                    state["state"], state["problems"]
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
 
@@ -285,9 +308,11 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
                     })
                 }
                 Act::Fault => op.fault(),
-                Act::BlueGreen => op
-                    .switch(json!({"version": "blue"}))
-                    .map(|_| "the blue slot serves again".into()),
+                Act::BlueGreen => op.switch(json!({"version": "blue"})).and_then(|_| {
+                    op.replication_recovers().map(|secs| {
+                        format!("the blue slot serves again; replication healthy after {secs:.1} s")
+                    })
+                }),
                 Act::Cutover(log) => {
                     let log = file(&format!("{log}.json"));
                     let watch = plan.watch_secs.to_string();
@@ -305,7 +330,12 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
                 }
                 Act::RollbackCutover => {
                     let log = file("rollback.json");
-                    let args = ["rollback-cutover", "--run-log", log.to_str().unwrap(), "--json"];
+                    let args = [
+                        "rollback-cutover",
+                        "--run-log",
+                        log.to_str().unwrap(),
+                        "--json",
+                    ];
                     let out = runbook_command(cutover(&args));
                     runbook = op.runbook_steps(&log, name);
                     out
@@ -369,8 +399,8 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
 fn runbook_command(mut cmd: std::process::Command) -> Result<String, String> {
     let out = cmd.output().map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let report: Value = serde_json::from_str(text.trim().lines().last().unwrap_or_default())
-        .unwrap_or(Value::Null);
+    let report: Value =
+        serde_json::from_str(text.trim().lines().last().unwrap_or_default()).unwrap_or(Value::Null);
     match out.status.success() {
         true => Ok(format!("outcome {}", report["outcome"])),
         false => Err(format!(
@@ -401,7 +431,10 @@ fn sample(op: &Operator, population: &Population, samples: &Mutex<Vec<Sample>>) 
         samples.lock().unwrap().push(Sample {
             at: op.now(),
             percentage: status["traffic_percentage"].as_u64(),
-            maintenance: status["maintenance_mode"].as_str().unwrap_or("?").to_string(),
+            maintenance: status["maintenance_mode"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string(),
             requests: now.0 - last.0,
             errors: now.1 - last.1,
             frozen: now.2 - last.2,
@@ -474,12 +507,20 @@ impl Report {
         if l.files.is_empty() || l.deleted.is_empty() {
             problems.push("no file kept or none deleted: too little traffic".into());
         }
-        problems.extend(l.unauthorized.iter().map(|u| format!("401 for an account that existed: {u}")));
+        // While the serving app slot is down, someone known only to the app
+        // (not replicated yet) cannot sign in on either side.
         problems.extend(
-            l.unexpected_errors(&[FAULT])
-                .into_iter()
-                .map(|e| format!("5xx outside the fault in {}: {} by {} {}", e.phase, e.what, e.by, e.detail)),
+            l.unauthorized
+                .iter()
+                .filter(|(phase, _)| phase != FAULT)
+                .map(|(phase, u)| format!("401 for an account that existed, in {phase}: {u}")),
         );
+        problems.extend(l.unexpected_errors(&[FAULT]).into_iter().map(|e| {
+            format!(
+                "5xx outside the fault in {}: {} by {} {}",
+                e.phase, e.what, e.by, e.detail
+            )
+        }));
         problems.extend(self.lost.iter().cloned());
         problems.extend(self.back.iter().cloned());
         if !self.verify_ok {
@@ -495,6 +536,8 @@ impl Report {
             "people": self.people,
             "requests": l.requests,
             "frozen": l.frozen,
+            "unauthorized_in_fault": l.unauthorized.iter().filter(|(p, _)| p == FAULT).count(),
+            "dev_proxy_503s": l.dev_proxy_503s.len(),
             "acknowledged": {"users": l.users.len(), "files": l.files.len(), "deleted": l.deleted.len()},
             "lost": self.lost,
             "back": self.back,
@@ -546,7 +589,21 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\nAcknowledged files missing on a side: {}; deleted files back: {}; verify --both-ways: {}.",
+            "\n401s for accounts known only to the app while its slot was down: {}.",
+            l.unauthorized.iter().filter(|(p, _)| p == FAULT).count()
+        );
+        let _ = writeln!(
+            out,
+            "503s of wrangler dev's local proxy (\"Your worker restarted mid-request\", not in production): {}{}.",
+            l.dev_proxy_503s.len(),
+            match l.dev_proxy_503s.as_slice() {
+                [] => String::new(),
+                some => format!(" ({})", some.iter().map(|(p, w)| format!("{w} in {p}")).collect::<Vec<_>>().join("; ")),
+            }
+        );
+        let _ = writeln!(
+            out,
+            "Acknowledged files missing on a side: {}; deleted files back: {}; verify --both-ways: {}.",
             self.lost.len(),
             self.back.len(),
             if self.verify_ok { "green" } else { "RED" }
@@ -590,7 +647,11 @@ impl Report {
                 escape(&s.name)
             );
         }
-        let mut panel = |n: usize, title: &str, max: f64, unit: &str, lines: &[(&str, Vec<(f64, f64)>)]| {
+        let mut panel = |n: usize,
+                         title: &str,
+                         max: f64,
+                         unit: &str,
+                         lines: &[(&str, Vec<(f64, f64)>)]| {
             let y0 = TOP + n as f64 * (PANEL + 30.0) + 20.0;
             let y = |v: f64| y0 + PANEL - PANEL * (v / max).min(1.0);
             let _ = writeln!(
@@ -654,7 +715,10 @@ impl Report {
                 ("refused (freeze)", series(&rate(|s| s.frozen))),
             ],
         );
-        let lags = series(&|s| s.lag[0]).into_iter().chain(series(&|s| s.lag[1])).map(|p| p.1);
+        let lags = series(&|s| s.lag[0])
+            .into_iter()
+            .chain(series(&|s| s.lag[1]))
+            .map(|p| p.1);
         let max_lag = lags.fold(5.0_f64, f64::max).ceil();
         panel(
             2,
@@ -681,7 +745,10 @@ impl Report {
         std::fs::create_dir_all(dir)?;
         let files = [
             ("report.md", self.markdown()),
-            ("report.json", serde_json::to_string_pretty(&self.to_json()).unwrap()),
+            (
+                "report.json",
+                serde_json::to_string_pretty(&self.to_json()).unwrap(),
+            ),
             ("timeline.svg", self.svg()),
         ];
         files
@@ -695,5 +762,7 @@ impl Report {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }

@@ -71,7 +71,6 @@ pub fn run_browser(stack: &e2e::Stack, script: &str, args: &[&str]) -> Value {
     serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap()
 }
 
-
 /// A fresh access token of `name`, an admin of the app: registered on the app
 /// (once), promoted in D1 and signed in through the gateway.
 pub fn app_admin_token(stack: &e2e::Stack, name: &str) -> String {

@@ -48,7 +48,15 @@ fn a_short_cutover_rehearsal_with_people_on_it_loses_nothing(stack: &Stack) {
         step(FAULT).detail
     );
     for run in ["execute-cutover", "execute-cutover again"] {
-        for part in ["preflight", "freeze", "drain", "verify", "switch", "unfreeze", "watch"] {
+        for part in [
+            "preflight",
+            "freeze",
+            "drain",
+            "verify",
+            "switch",
+            "unfreeze",
+            "watch",
+        ] {
             assert!(step(&format!("{run}: {part}")).ok, "{}", report.markdown());
         }
     }
@@ -58,8 +66,13 @@ fn a_short_cutover_rehearsal_with_people_on_it_loses_nothing(stack: &Stack) {
             assert_eq!(counts[2], 0, "writes refused in {phase}");
         }
     }
-    let svg = std::fs::read_to_string(written.iter().find(|p| p.ends_with("timeline.svg")).unwrap())
-        .unwrap();
+    let svg = std::fs::read_to_string(
+        written
+            .iter()
+            .find(|p| p.ends_with("timeline.svg"))
+            .unwrap(),
+    )
+    .unwrap();
     assert!(
         svg.starts_with("<svg") && svg.matches("<polyline").count() == 6,
         "{svg}"

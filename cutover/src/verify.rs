@@ -31,34 +31,36 @@ pub struct Options {
 /// A change-log key (`kind`, `key`), as both sides' capture writes it.
 type Record = (&'static str, String);
 
-/// What does not match, and the record it is about (none for unreadable rows).
+/// What does not match, and the records it depends on (none for unreadable
+/// rows): in flight when any of them has a change on its way.
 struct Mismatch {
-    record: Option<Record>,
+    records: Vec<Record>,
     text: String,
 }
 
 impl Mismatch {
     fn user(id: i64, text: String) -> Mismatch {
-        Mismatch {
-            record: Some(("user", id.to_string())),
-            text,
-        }
+        let records = vec![("user", id.to_string())];
+        Mismatch { records, text }
     }
     fn file(id: &str, text: String) -> Mismatch {
-        Mismatch {
-            record: Some(("file", id.to_string())),
-            text,
-        }
+        let records = vec![("file", id.to_string())];
+        Mismatch { records, text }
     }
+    /// An edge waits for its two files: the replicator refuses it until both
+    /// are on the other side.
     fn edge(e: &EdgeRecord, text: String) -> Mismatch {
         let key = format!("{} {} {}", e.parent_id, e.child_id, e.relationship);
-        Mismatch {
-            record: Some(("edge", key)),
-            text,
-        }
+        let records = vec![
+            ("edge", key),
+            ("file", e.parent_id.clone()),
+            ("file", e.child_id.clone()),
+        ];
+        Mismatch { records, text }
     }
     fn unreadable(text: String) -> Mismatch {
-        Mismatch { record: None, text }
+        let records = Vec::new();
+        Mismatch { records, text }
     }
 }
 
@@ -330,7 +332,7 @@ pub fn run(
     note_pending(opts.live, api, &mut legacy, &mut pending)?;
     let (in_flight, mismatches): (Vec<Mismatch>, Vec<Mismatch>) = mismatches
         .into_iter()
-        .partition(|m| m.record.as_ref().is_some_and(|r| pending.contains(r)));
+        .partition(|m| m.records.iter().any(|r| pending.contains(r)));
     let texts = |ms: Vec<Mismatch>| ms.into_iter().map(|m| m.text).collect::<Vec<_>>();
     let (in_flight, mismatches) = (texts(in_flight), texts(mismatches));
     let ok = mismatches.is_empty();

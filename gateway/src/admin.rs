@@ -113,12 +113,12 @@ pub async fn gate(
         },
         Err(denied) => denied,
     };
-    // Refusals spend the client's rate-limit budget, so guessing the operator
-    // token is no faster than any other traffic.
+    // Refusals spend the client's credential-attempt budget, so guessing the
+    // operator token is no faster than guessing a password.
     let ip = req.headers().get("CF-Connecting-IP")?;
-    let key = shared::routing::client_key(ip.as_deref());
-    if let Some(retry_after) = crate::rate_limited(env, &key).await {
-        return Ok(Err(crate::respond::too_many_requests(retry_after)?));
+    let attempt = shared::routing::Limit::auth_attempt(ip.as_deref());
+    if let Some(refusal) = crate::rate_limited(env, &attempt).await {
+        return Ok(Err(refusal?));
     }
     Ok(Err(error(denied.status(), denied.message())?))
 }

@@ -51,10 +51,9 @@ pub async fn handle(
             // The one unauthenticated admin route: limited like proxied traffic, and
             // the app applies its login throttles to the client's address.
             let ip = req.headers().get("CF-Connecting-IP")?;
-            if let Some(retry_after) =
-                crate::rate_limited(env, &shared::routing::client_key(ip.as_deref())).await
-            {
-                return crate::respond::too_many_requests(retry_after);
+            let attempt = shared::routing::Limit::auth_attempt(ip.as_deref());
+            if let Some(refusal) = crate::rate_limited(env, &attempt).await {
+                return refusal;
             }
             dashboard::login(req, env, snapshot.slot).await
         }

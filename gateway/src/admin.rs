@@ -1,6 +1,6 @@
 //! The admin API (`/admin/*` except the dashboard page): migration control,
-//! audit trail, blue/green deployment, metrics history, and the replication,
-//! beta and shadow parts. Every route needs an admin (see
+//! audit trail, blue/green deployment, metrics history, the app's dead letters,
+//! and the replication, beta and shadow parts. Every route needs an admin (see
 //! `shared::ops::admin::authorize`).
 
 use crate::control::{self, Change};
@@ -67,6 +67,13 @@ pub async fn handle(
         (Method::Put, "/admin/shadow") => shadow_report::set_rate(req, env, &admin).await,
         (Method::Delete, "/admin/shadow") => shadow_report::reset(env, &admin).await,
         (Method::Get, "/admin/beta") => crate::beta::list(env).await,
+        (Method::Get, "/admin/dead-letters") => match crate::dead_letters::list(env, slot).await {
+            Ok(list) => Response::from_json(&list),
+            Err(err) => {
+                worker::console_error!("dead letters: {err}");
+                error(503, "the app's dead letters are unavailable")
+            }
+        },
         (Method::Post, "/admin/beta") => crate::beta::issue(req, env, settings, &admin).await,
         (Method::Delete, p) if p.starts_with("/admin/beta/") => {
             crate::beta::revoke(env, &admin, &p["/admin/beta/".len()..]).await

@@ -8,6 +8,7 @@ mod alerting;
 mod beta;
 mod control;
 mod dashboard;
+mod dead_letters;
 mod health;
 mod metrics;
 mod own;

@@ -38,6 +38,10 @@ pub async fn handle(
                         serde_json::to_value(crate::replication::health(env).await.ok())?;
                     body["shadow"] =
                         serde_json::to_value(crate::shadow_report::report(env).await.ok())?;
+                    body["dead_letters"] = crate::dead_letters::list(env, snapshot.slot)
+                        .await
+                        .inspect_err(|err| worker::console_error!("dead letters: {err}"))
+                        .unwrap_or_default();
                     Response::from_json(&body)
                 }
                 Err(err) => {

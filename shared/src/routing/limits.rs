@@ -4,8 +4,9 @@
 //! (each page load fetches a dozen hashed assets) or an office behind one address
 //! run out. So:
 //!
-//! - content-hashed static files (the frontend's `/assets/...`) and health probes
-//!   spend nothing: they are cheap, cacheable and never a way to guess anything;
+//! - content-hashed static files (the frontend's `/assets/...`) spend nothing: they
+//!   are cheap, cacheable and never a way to guess anything (nor do health probes:
+//!   `/health` is the gateway's own, answered before any limit);
 //! - a signed-in person (a valid access token) is limited per user id, so people
 //!   behind one address do not share a budget; anyone else per address;
 //! - each route class has its own budget: credential attempts (sign-in,
@@ -88,7 +89,7 @@ pub fn limit_for(facts: &LimitFacts) -> Option<Limit> {
     let read = ["GET", "HEAD", "OPTIONS"]
         .iter()
         .any(|m| m.eq_ignore_ascii_case(facts.method));
-    if facts.operator || (read && is_exempt_read(&path)) {
+    if facts.operator || (read && crate::frontend::is_hashed(&path)) {
         return None;
     }
     if !read && is_credential_route(&path) {
@@ -108,11 +109,6 @@ pub fn limit_for(facts: &LimitFacts) -> Option<Limit> {
 
 fn address_key(client_ip: Option<&str>) -> String {
     format!("ip:{}", client_key(client_ip))
-}
-
-/// Hashed frontend files and health probes.
-fn is_exempt_read(path: &str) -> bool {
-    crate::frontend::is_hashed(path) || matches!(path.trim_end_matches('/'), "/health")
 }
 
 /// Where a credential is tried: both sides' sign-in, registration and refresh,
@@ -153,14 +149,12 @@ mod tests {
     }
 
     #[test]
-    fn hashed_assets_and_health_probes_spend_nothing() {
+    fn hashed_assets_spend_nothing() {
         for path in [
             "/assets/index-1a2b3c.js",
             "/assets/index-1a2b3c.css",
             "/assets/../assets/x.js",
             "/%61ssets/x.js",
-            "/health",
-            "/health/",
         ] {
             for method in ["GET", "HEAD", "get"] {
                 assert_eq!(limit_for(&facts(method, path)), None, "{method} {path}");
@@ -179,7 +173,6 @@ mod tests {
             class(facts("POST", "/assets/a.js")),
             Some(LimitClass::Write)
         );
-        assert_eq!(class(facts("PUT", "/health")), Some(LimitClass::Write));
         assert_eq!(
             class(facts("PROPFIND", "/assets/a.js")),
             Some(LimitClass::Write),

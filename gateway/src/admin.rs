@@ -67,6 +67,10 @@ pub async fn handle(
         (Method::Put, "/admin/shadow") => shadow_report::set_rate(req, env, &admin).await,
         (Method::Delete, "/admin/shadow") => shadow_report::reset(env, &admin).await,
         (Method::Get, "/admin/beta") => crate::beta::list(env).await,
+        (Method::Post, "/admin/beta") => crate::beta::issue(req, env, settings, &admin).await,
+        (Method::Delete, p) if p.starts_with("/admin/beta/") => {
+            crate::beta::revoke(env, &admin, &p["/admin/beta/".len()..]).await
+        }
         (Method::Get, "/admin/dead-letters") => match crate::dead_letters::list(env, slot).await {
             Ok(list) => Response::from_json(&list),
             Err(err) => {
@@ -74,10 +78,6 @@ pub async fn handle(
                 error(503, "the app's dead letters are unavailable")
             }
         },
-        (Method::Post, "/admin/beta") => crate::beta::issue(req, env, settings, &admin).await,
-        (Method::Delete, p) if p.starts_with("/admin/beta/") => {
-            crate::beta::revoke(env, &admin, &p["/admin/beta/".len()..]).await
-        }
         (_, "/admin/migration" | "/admin/deployment/switch" | "/admin/beta" | "/admin/shadow") => {
             error(405, "method not allowed")
         }

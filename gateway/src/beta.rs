@@ -94,8 +94,8 @@ pub async fn revoke(env: &Env, admin: &Admin, id: &str) -> Result<Response> {
 
 /// `GET /beta/join?token=...`: a valid token goes into the `lc_beta` cookie and the
 /// tester is sent to `/` without it in the address; anything else is refused
-/// (403, a page or JSON) and spends the client's credential-attempt budget, so tokens cannot be
-/// guessed faster than any other traffic.
+/// (403, a page or JSON) and spends the address's credential-attempt budget, so
+/// tokens cannot be guessed faster than passwords.
 pub async fn join(
     req: Request,
     env: &Env,

@@ -3,13 +3,14 @@
 //! say `is_admin`, unrevoked, of a user who is still an active admin in D1; or the
 //! operator token `ADMIN_API_TOKEN`. 401 without a valid credential, 403 for a
 //! non-admin. Every answer is JSON `{"error": ...}` on failure. `whoami` is how the
-//! gateway checks an admin token; `login` is the dashboard's sign-in (admins only).
+//! gateway checks an admin token; `login` is the dashboard's sign-in (admins only);
+//! `dead-letters` lists and clears what the queue consumer gave up on.
 
 use shared::ops::admin;
 use worker::{Env, Method, Request, Response, Result};
 
 use crate::http::{self, Reject};
-use crate::{export, import, settings, tokens, users};
+use crate::{dead_letters, export, import, settings, tokens, users};
 
 pub async fn handle(rest: &str, mut req: Request, env: &Env) -> Result<Response> {
     if rest == "login" {
@@ -43,6 +44,8 @@ pub async fn handle(rest: &str, mut req: Request, env: &Env) -> Result<Response>
         (Method::Get, ["export", "relationships"]) => export::relationships(&req, env).await,
         (Method::Get, ["export", "changes"]) => export::changes(&req, env).await,
         (Method::Post, ["changes", "ack"]) => export::acknowledge(&mut req, env).await,
+        (Method::Get, ["dead-letters"]) => dead_letters::list(env).await,
+        (Method::Delete, ["dead-letters", id]) => dead_letters::clear(env, id).await,
         _ => Err(Reject::Client(
             404,
             format!(

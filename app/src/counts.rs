@@ -7,17 +7,25 @@
 //! than one part is stored without it; the consumer copies such an object onto
 //! itself with the checksum from D1 as its `sha256` metadata, and hands R2 that
 //! checksum to verify the bytes against: a mismatch keeps the object unchanged.
+//!
+//! Every pass also hashes the bytes: stored bytes that are not the ones recorded
+//! cannot heal by retrying, so such a file becomes a dead letter at once
+//! (`dead_letters.rs`). A message that fails every retry for another reason goes
+//! to the consumer's dead-letter queue (`dead_letter_queue` in the config), whose
+//! messages this Worker records as dead letters too.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use shared::csv_cut::{Counter, Counts, CsvError};
 use worker::{
     Conditional, Env, FixedLengthStream, HttpMetadata, MessageBatch, MessageExt, Object, Result,
 };
 
+use crate::dead_letters::{self, Reason};
 use crate::files::{db, num};
 
 /// A queue message: the saved file to count.
@@ -45,13 +53,39 @@ pub async fn enqueue(env: &Env, file_id: &str) {
 }
 
 /// Counts every file of the batch; a message whose file could not be read for a
-/// passing reason (R2 or D1 down) is retried, the others are acknowledged.
+/// passing reason (R2 or D1 down) is retried, a file whose bytes do not match
+/// its checksum is a dead letter, the others are acknowledged. The batch of the
+/// dead-letter queue holds messages that failed every retry.
 pub async fn consume(batch: MessageBatch<CountFile>, env: &Env) -> Result<()> {
+    let queue = batch.queue();
+    let exhausted = dead_letters::is_dead_letter_queue(&queue);
     for message in batch.messages()? {
-        match count(env, &message.body().file_id).await {
+        let file_id = &message.body().file_id;
+        let handled = if exhausted {
+            dead_letters::record(
+                env,
+                &queue,
+                file_id,
+                Reason::Failed,
+                "not counted after every retry; the app's log has each attempt's error",
+            )
+            .await
+        } else {
+            match count(env, file_id).await {
+                Ok(Checked::Done) => Ok(()),
+                Ok(Checked::Mismatch { recorded, stored }) => {
+                    let detail = format!("stored bytes have SHA-256 {stored}, recorded {recorded}");
+                    worker::console_error!("{file_id}: {detail}");
+                    dead_letters::record(env, &queue, file_id, Reason::ChecksumMismatch, &detail)
+                        .await
+                }
+                Err(error) => Err(error),
+            }
+        };
+        match handled {
             Ok(()) => message.ack(),
             Err(error) => {
-                worker::console_error!("counting {}: {error}", message.body().file_id);
+                worker::console_error!("counting {file_id}: {error}");
                 message.retry();
             }
         }
@@ -59,7 +93,15 @@ pub async fn consume(batch: MessageBatch<CountFile>, env: &Env) -> Result<()> {
     Ok(())
 }
 
-async fn count(env: &Env, file_id: &str) -> Result<()> {
+/// What a pass over a saved file found.
+enum Checked {
+    /// Counted, or nothing to count (deleted or replaced meanwhile).
+    Done,
+    /// The stored bytes hash to `stored`, not the `recorded` checksum.
+    Mismatch { recorded: String, stored: String },
+}
+
+async fn count(env: &Env, file_id: &str) -> Result<Checked> {
     #[derive(Deserialize)]
     struct Row {
         r2_key: String,
@@ -72,7 +114,7 @@ async fn count(env: &Env, file_id: &str) -> Result<()> {
         .first::<Row>(None)
         .await?
     else {
-        return Ok(()); // deleted meanwhile
+        return Ok(Checked::Done); // deleted meanwhile
     };
     let Some(object) = env
         .bucket("FILE_STORAGE")?
@@ -80,23 +122,32 @@ async fn count(env: &Env, file_id: &str) -> Result<()> {
         .execute()
         .await?
     else {
-        return Ok(());
+        return Ok(Checked::Done);
     };
     let has_checksum = object.custom_metadata()?.contains_key("sha256");
-    let counted = match row.checksum.as_deref().and_then(|c| hex::decode(c).ok()) {
+    let recorded = row.checksum.filter(|c| !c.is_empty());
+    let read = match recorded.as_deref().and_then(|c| hex::decode(c).ok()) {
         Some(sha256) if !has_checksum => {
             rewrite_with_checksum(env, &row.r2_key, object, sha256).await?
         }
         _ => read_counts(object).await?,
     };
-    let counts = match counted {
-        Some(Ok(counts)) => counts,
-        Some(Err(error)) => {
+    let Some(read) = read else {
+        return Ok(Checked::Done);
+    };
+    if let Some(recorded) = recorded.filter(|r| !r.eq_ignore_ascii_case(&read.sha256)) {
+        return Ok(Checked::Mismatch {
+            recorded,
+            stored: read.sha256,
+        });
+    }
+    let counts = match read.counts {
+        Ok(counts) => counts,
+        Err(error) => {
             // Saved files passed the upload checks; a damaged one keeps no counts.
             worker::console_error!("{file_id} does not read as CSV: {error}");
-            return Ok(());
+            return Ok(Checked::Done);
         }
-        None => return Ok(()),
     };
     db.prepare("UPDATE files SET row_count = ?1, column_count = ?2 WHERE file_id = ?3")
         .bind(&[
@@ -106,13 +157,23 @@ async fn count(env: &Env, file_id: &str) -> Result<()> {
         ])?
         .run()
         .await?;
-    Ok(())
+    Ok(Checked::Done)
 }
 
-/// Counts as the bytes pass; the first CSV error ends the counting.
+/// Counts and hashes as the bytes pass; the first CSV error ends the counting,
+/// not the hashing.
 struct Tally {
     counter: Counter,
     read: std::result::Result<(), CsvError>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+/// The end of a pass: the counts (or why the bytes are not CSV) and the hex
+/// SHA-256 of every byte.
+struct Read {
+    counts: std::result::Result<Counts, CsvError>,
+    sha256: String,
 }
 
 impl Tally {
@@ -120,22 +181,29 @@ impl Tally {
         Tally {
             counter: Counter::new(),
             read: Ok(()),
+            hasher: Sha256::new(),
+            bytes: 0,
         }
     }
 
     fn push(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+        self.bytes += chunk.len() as u64;
         if self.read.is_ok() {
             self.read = self.counter.push(chunk);
         }
     }
 
-    fn finish(self) -> std::result::Result<Counts, CsvError> {
-        self.read.and_then(|()| self.counter.finish())
+    fn finish(self) -> Read {
+        Read {
+            counts: self.read.and_then(|()| self.counter.finish()),
+            sha256: hex::encode(self.hasher.finalize()),
+        }
     }
 }
 
-/// The counts of the object's bytes (`None` when it has no body).
-async fn read_counts(object: Object) -> Result<Option<std::result::Result<Counts, CsvError>>> {
+/// The counts and hash of the object's bytes (`None` when it has no body).
+async fn read_counts(object: Object) -> Result<Option<Read>> {
     let Some(body) = object.body() else {
         return Ok(None);
     };
@@ -143,25 +211,26 @@ async fn read_counts(object: Object) -> Result<Option<std::result::Result<Counts
     let mut tally = Tally::new();
     while let Some(chunk) = input.next().await {
         tally.push(&chunk?);
-        if tally.read.is_err() {
-            break;
-        }
     }
     Ok(Some(tally.finish()))
 }
 
-/// Copies `object` onto its key with `sha256` added to its metadata, counting the
-/// bytes on the way; R2 checks them against `sha256` and the copy happens only if
-/// the object is still the one read. `None` when nothing was written.
+/// Copies `object` onto its key with `sha256` added to its metadata, counting and
+/// hashing the bytes on the way; R2 checks them against `sha256` and the copy
+/// happens only if the object is still the one read. `None` when nothing was
+/// written because the object changed meanwhile. A refused copy whose bytes all
+/// passed and hash to something else is a mismatch, reported as such; any other
+/// failure is an error (retried).
 async fn rewrite_with_checksum(
     env: &Env,
     key: &str,
     object: Object,
     sha256: Vec<u8>,
-) -> Result<Option<std::result::Result<Counts, CsvError>>> {
+) -> Result<Option<Read>> {
     let Some(body) = object.body() else {
         return Ok(None);
     };
+    let size = object.size();
     let tally = Rc::new(RefCell::new(Tally::new()));
     let seen = Rc::clone(&tally);
     let bytes = body.stream()?.map(move |chunk| {
@@ -174,30 +243,33 @@ async fn rewrite_with_checksum(
     metadata.insert("sha256".into(), hex::encode(&sha256));
     let written = env
         .bucket("FILE_STORAGE")?
-        .put(key, FixedLengthStream::wrap(bytes, object.size()))
+        .put(key, FixedLengthStream::wrap(bytes, size))
         .http_metadata(HttpMetadata {
             content_type: Some("text/csv".into()),
             ..Default::default()
         })
         .custom_metadata(metadata)
-        .sha256(sha256)
+        .sha256(sha256.clone())
         .only_if(Conditional {
             etag_matches: Some(object.etag()),
             ..Default::default()
         })
         .execute()
         .await;
+    // The stream may outlive the put inside the runtime: take the state out.
+    let tally = tally.replace(Tally::new());
     match written {
-        Ok(Some(_)) => {}
+        Ok(Some(_)) => Ok(Some(tally.finish())),
         // Replaced or deleted meanwhile: the new object has its own message.
-        Ok(None) => return Ok(None),
+        Ok(None) => Ok(None),
         Err(error) => {
-            worker::console_error!(
-                "{key}: the stored bytes do not match the recorded SHA-256, or R2 failed: {error}"
-            );
-            return Err(error);
+            let whole = tally.bytes == size;
+            let read = tally.finish();
+            if whole && read.sha256 != hex::encode(&sha256) {
+                return Ok(Some(read));
+            }
+            worker::console_error!("{key}: R2 refused the copy with its checksum: {error}");
+            Err(error)
         }
     }
-    // The stream may outlive the put inside the runtime: take the state out.
-    Ok(Some(tally.replace(Tally::new()).finish()))
 }

@@ -15,11 +15,17 @@ const SLOW_MS: u64 = 1000;
 
 pub async fn report(env: &Env) -> Response {
     let checks = [
-        ("database", probe(database(env)).await),
-        ("storage", probe(storage(env)).await),
-        ("kv", probe(kv(env)).await),
+        ("database", probe(DB, database(env)).await),
+        ("storage", probe(FILE_STORAGE, storage(env)).await),
+        ("kv", probe(AUTH_TOKENS, kv(env)).await),
     ];
-    let failed = checks.iter().any(|(_, c)| c["ok"] == false);
+    // Named at the top, so a 503 says at a glance which binding is down.
+    let failing: Vec<&str> = checks
+        .iter()
+        .filter(|(_, c)| c["ok"] == false)
+        .map(|(name, _)| *name)
+        .collect();
+    let failed = !failing.is_empty();
     let slow = checks
         .iter()
         .any(|(_, c)| c["latency_ms"].as_u64().unwrap_or(0) > SLOW_MS);
@@ -36,6 +42,7 @@ pub async fn report(env: &Env) -> Response {
         code,
         &json!({
             "status": status,
+            "failing": failing,
             "checks": checks,
             "version": settings::var(env, "API_VERSION").unwrap_or_default(),
             "slot": settings::var(env, "DEPLOYMENT_SLOT"),
@@ -46,31 +53,36 @@ pub async fn report(env: &Env) -> Response {
     )
 }
 
-/// `{"ok", "latency_ms"}` of a probe, with its `error` when it failed.
-async fn probe(check: impl Future<Output = worker::Result<()>>) -> Value {
+const DB: &str = "DB";
+const FILE_STORAGE: &str = "FILE_STORAGE";
+const AUTH_TOKENS: &str = "AUTH_TOKENS";
+
+/// `{"ok", "binding", "latency_ms"}` of a probe of `binding`, with its `error`
+/// when it failed (the detail stays in the log).
+async fn probe(binding: &str, check: impl Future<Output = worker::Result<()>>) -> Value {
     let start = Date::now().as_millis();
     let outcome = check.await;
     let latency_ms = Date::now().as_millis().saturating_sub(start);
     match outcome {
-        Ok(()) => json!({"ok": true, "latency_ms": latency_ms}),
+        Ok(()) => json!({"ok": true, "binding": binding, "latency_ms": latency_ms}),
         Err(error) => {
-            worker::console_error!("health probe: {error}");
-            json!({"ok": false, "latency_ms": latency_ms, "error": "unreachable"})
+            worker::console_error!("health probe of {binding}: {error}");
+            json!({"ok": false, "binding": binding, "latency_ms": latency_ms, "error": "unreachable"})
         }
     }
 }
 
 async fn database(env: &Env) -> worker::Result<()> {
-    env.d1("DB")?.prepare("SELECT 1").run().await?;
+    env.d1(DB)?.prepare("SELECT 1").run().await?;
     Ok(())
 }
 
 async fn storage(env: &Env) -> worker::Result<()> {
-    env.bucket("FILE_STORAGE")?.head("health-probe").await?;
+    env.bucket(FILE_STORAGE)?.head("health-probe").await?;
     Ok(())
 }
 
 async fn kv(env: &Env) -> worker::Result<()> {
-    env.kv("AUTH_TOKENS")?.get("health-probe").text().await?;
+    env.kv(AUTH_TOKENS)?.get("health-probe").text().await?;
     Ok(())
 }

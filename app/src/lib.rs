@@ -5,6 +5,7 @@ mod auth;
 mod cors;
 mod counts;
 mod cutter;
+mod dead_letters;
 mod export;
 mod files;
 mod files_api;

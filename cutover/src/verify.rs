@@ -2,7 +2,8 @@
 //! equal on the app (users with their password hashes, so every login works the
 //! same), nothing imported that legacy no longer has, and the bytes of every file
 //! (or a random sample) hashed on both sides: from the media folder, and as the
-//! app serves them from R2, against the checksum the app recorded.
+//! app serves them from R2, against the checksum the app recorded. Any dead
+//! letter the app holds fails it too.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -58,7 +59,9 @@ impl Mismatch {
         ];
         Mismatch { records, text }
     }
-    fn unreadable(text: String) -> Mismatch {
+    /// About no record a change log names (an unreadable row, a dead letter):
+    /// never in flight.
+    fn standing(text: String) -> Mismatch {
         let records = Vec::new();
         Mismatch { records, text }
     }
@@ -329,6 +332,21 @@ pub fn run(
         mismatches.push(Mismatch::edge(e, text));
     }
 
+    // Dead letters: files the app's queue consumer gave up on (stored bytes that
+    // are not the recorded ones, or every retry failed). Each is data at risk
+    // until an operator has handled and cleared it, so it fails the run.
+    let dead = api.get("/api/admin/dead-letters")?;
+    for letter in dead["dead_letters"].as_array().into_iter().flatten() {
+        mismatches.push(Mismatch::standing(format!(
+            "dead letter {}: file {} {}: {} (handle it, then DELETE /api/admin/dead-letters/{})",
+            letter["id"],
+            letter["file_id"].as_str().unwrap_or("?"),
+            letter["reason"].as_str().unwrap_or("?"),
+            letter["detail"].as_str().unwrap_or(""),
+            letter["id"],
+        )));
+    }
+
     note_pending(opts.live, api, &mut legacy, &mut pending)?;
     let (in_flight, mismatches): (Vec<Mismatch>, Vec<Mismatch>) = mismatches
         .into_iter()
@@ -339,6 +357,7 @@ pub fn run(
     let report = json!({
         "command": "verify",
         "ok": ok,
+        "dead_letters": dead["count"],
         "lineage_source": legacy.lineage_source(),
         "tables": {"users": users.to_json(), "files": files.to_json(), "relationships": edges.to_json()},
         "checksums": {"checked": checked, "of": files.legacy, "sample_seed": opts.sample.map(|_| opts.seed)},
@@ -401,7 +420,7 @@ fn read_all<T>(
         mismatches.extend(
             p.unreadable
                 .into_iter()
-                .map(|(i, e)| Mismatch::unreadable(format!("{i}: {e}"))),
+                .map(|(i, e)| Mismatch::standing(format!("{i}: {e}"))),
         );
         match p.last {
             Some(l) => after = l,

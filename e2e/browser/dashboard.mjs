@@ -1,6 +1,7 @@
 // Drives the dashboard in headless Chromium: sign in (with the operator token,
 // or an admin's username and password), set a percentage through the
-// confirmation step, and read it back in the status panel.
+// confirmation step, and read it back in the status panel (with the replication
+// and dead-letter lines).
 // Usage: node e2e/browser/dashboard.mjs <gateway url> token:<token>|login:<user>:<password> <percentage>
 import { launch, watch } from "./chromium.mjs";
 
@@ -46,7 +47,9 @@ try {
   const audit = await page.textContent("#audit tbody tr:first-child");
   const charts = await page.locator("#charts svg").count();
   const replication = await page.textContent("#replication");
-  console.log(JSON.stringify({ shown, audit, charts, replication, problems }));
+  await page.waitForFunction(() => document.getElementById("dead-letters").textContent !== "–");
+  const deadLetters = await page.textContent("#dead-letters");
+  console.log(JSON.stringify({ shown, audit, charts, replication, deadLetters, problems }));
 } finally {
   await browser.close();
 }

@@ -286,11 +286,30 @@ impl Stack {
     /// own `/health` and cron, and for settings the main stack does not run
     /// with); it stops when dropped.
     pub fn start_app_alone(&self, vars: &[(&str, &str)]) -> AppAlone {
+        self.app_alone(&self.root.join("wrangler.app.toml"), vars, 200)
+    }
+
+    /// The app Worker alone, as [`Stack::start_app_alone`], from a copy of the local
+    /// config without the binding named `binding`: a Worker whose D1, R2 or KV is
+    /// missing, to see what it answers then. It is up when `/health` answers 503.
+    pub fn start_app_without(&self, binding: &str) -> AppAlone {
+        let config = self
+            .dir
+            .join(format!("wrangler.app-without-{binding}.toml"));
+        let text =
+            std::fs::read_to_string(self.root.join("wrangler.app.toml")).expect("app config");
+        std::fs::write(&config, local_config_without(&text, binding, &self.root))
+            .expect("config copy");
+        self.app_alone(&config, &[], 503)
+    }
+
+    fn app_alone(&self, config: &Path, vars: &[(&str, &str)], healthy: u16) -> AppAlone {
         let port = free_port();
         let state = self.dir.join(format!("app-alone-state-{port}"));
         self.migrate_d1(&state);
         let mut dev = self.wrangler_dev(&state);
-        dev.args(["-c", "wrangler.app.toml"])
+        dev.arg("-c")
+            .arg(config)
             .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
             .args(["--inspector-port", &free_port().to_string()])
             // The cron runs on demand (GET /__scheduled).
@@ -303,14 +322,18 @@ impl Stack {
         for (name, value) in vars {
             dev.args(["--var", &format!("{name}:{value}")]);
         }
-        let group = Group::spawn("wrangler dev (app)", dev, &self.dir.join("app-alone.log"));
+        let group = Group::spawn(
+            "wrangler dev (app)",
+            dev,
+            &self.dir.join(format!("app-alone-{port}.log")),
+        );
         let url = format!("http://127.0.0.1:{port}");
         let probe = format!("{url}/health");
         self.wait_until("wrangler dev (app alone)", Duration::from_secs(120), || {
             crate::client()
                 .get(&probe)
                 .send()
-                .is_ok_and(|r| r.status() == 200)
+                .is_ok_and(|r| r.status() == healthy)
         });
         AppAlone {
             url,
@@ -609,6 +632,37 @@ impl Drop for Stack {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// The local part of a wrangler config (what comes before its first `[env.`
+/// section) without the block that binds `binding`, with its paths made absolute
+/// under `root` so the copy can live elsewhere.
+fn local_config_without(config: &str, binding: &str, root: &Path) -> String {
+    let local = config.split("\n[env.").next().unwrap_or(config);
+    let names = [
+        format!("binding = \"{binding}\""),
+        format!("name = \"{binding}\""),
+    ];
+    let mut out = String::new();
+    for block in local.split("\n\n") {
+        if block.lines().any(|l| names.iter().any(|n| l.trim() == n)) {
+            continue;
+        }
+        for line in block.lines() {
+            let absolute = ["main", "directory", "migrations_dir"]
+                .iter()
+                .find_map(|key| {
+                    let value = line
+                        .strip_prefix(&format!("{key} = \""))?
+                        .strip_suffix('"')?;
+                    Some(format!("{key} = \"{}\"", root.join(value).display()))
+                });
+            out.push_str(&absolute.unwrap_or_else(|| line.to_string()));
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// A TCP port nothing listens on right now.

@@ -207,7 +207,7 @@ fn requests_without_admin_rights_are_refused_and_change_nothing(stack: &Stack) {
         (401, "gateway".into())
     );
 
-    // Guessing spends the client's rate-limit budget (100 per minute).
+    // Guessing spends the address's credential-attempt budget (30 a minute locally).
     let guesser = ipv4(300_900);
     let codes: Vec<u16> = (0..105)
         .map(|n| {

@@ -9,11 +9,13 @@ mod common;
 mod cutover;
 mod cutter;
 mod dashboard;
+mod dead_letters;
 mod files;
 mod files_api;
 mod filters;
 mod foundation;
 mod frontend;
+mod limits;
 mod proxy;
 mod rehearsal;
 mod replication;
@@ -51,6 +53,8 @@ fn main() {
     tests.extend(rehearsal::TESTS);
     tests.extend(runbook::TESTS);
     tests.extend(shadow::TESTS);
+    tests.extend(limits::TESTS);
+    tests.extend(dead_letters::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

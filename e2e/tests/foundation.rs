@@ -24,6 +24,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         "foundation::app_alone_health_and_expiry_cron",
         app_alone_health_and_expiry_cron,
     ),
+    (
+        "foundation::an_app_without_its_storage_is_unhealthy_and_says_so",
+        an_app_without_its_storage_is_unhealthy_and_says_so,
+    ),
 ];
 
 const IP: &str = "198.51.100.10";
@@ -160,4 +164,55 @@ fn app_alone_health_and_expiry_cron(stack: &Stack) {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(app.r2.state().keys, vec![fresh]);
+}
+
+/// The app with its R2 binding missing (a copy of the local config without it):
+/// `/health` is a 503 naming the storage, what needs no storage still works, and
+/// what needs it is a JSON error, not a crash of the Worker.
+fn an_app_without_its_storage_is_unhealthy_and_says_so(stack: &Stack) {
+    let app = stack.start_app_without("FILE_STORAGE");
+    let health = || send_json(client().get(format!("{}/health", app.url)));
+    let (status, _, body) = health();
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "unhealthy", "{body}");
+    assert_eq!(body["failing"], json!(["storage"]), "{body}");
+    assert_eq!(body["checks"]["storage"]["ok"], false, "{body}");
+    assert_eq!(
+        body["checks"]["storage"]["binding"], "FILE_STORAGE",
+        "{body}"
+    );
+    for check in ["database", "kv"] {
+        assert_eq!(body["checks"][check]["ok"], true, "{check}: {body}");
+    }
+
+    // Accounts live in D1 and KV: they work.
+    let name = crate::common::unique("nostore");
+    let password = "correct horse 42";
+    let (status, _, body) = send_json(
+        client()
+            .post(format!("{}/api/accounts/register/", app.url))
+            .json(&json!({"username": name, "password": password, "password2": password})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let access = body["access"].as_str().expect("access").to_string();
+    let (status, _, body) = send_json(
+        client()
+            .get(format!("{}/api/accounts/user/", app.url))
+            .bearer_auth(&access),
+    );
+    assert_eq!((status, &body["username"]), (200, &json!(name)), "{body}");
+    // A cut needs the storage: a JSON error, and the Worker goes on answering.
+    let resp = client()
+        .post(format!("{}/api/list_cutter/csv_cutter/", app.url))
+        .multipart(Form::new().part(
+            "file",
+            Part::bytes(PEOPLE.as_bytes().to_vec()).file_name("people.csv"),
+        ))
+        .send()
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().expect("a JSON answer");
+    assert!(status >= 500, "{status} {body}");
+    assert!(body["error"].is_string(), "{body}");
+    assert_eq!(health().0, 503);
 }

@@ -13,8 +13,8 @@ pub struct User {
     pub base: String,
     pub app: bool,
     pub access: String,
-    /// The next client address of the calling module's range (the gateway allows
-    /// 100 requests a minute per address).
+    /// The next client address of the calling module's range (the gateway limits
+    /// credential attempts per address).
     next_ip: fn() -> String,
 }
 

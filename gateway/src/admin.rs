@@ -1,6 +1,6 @@
 //! The admin API (`/admin/*` except the dashboard page): migration control,
-//! audit trail, blue/green deployment, metrics history, and the replication,
-//! beta and shadow parts. Every route needs an admin (see
+//! audit trail, blue/green deployment, metrics history, the app's dead letters,
+//! and the replication, beta and shadow parts. Every route needs an admin (see
 //! `shared::ops::admin::authorize`).
 
 use crate::control::{self, Change};
@@ -71,6 +71,13 @@ pub async fn handle(
         (Method::Delete, p) if p.starts_with("/admin/beta/") => {
             crate::beta::revoke(env, &admin, &p["/admin/beta/".len()..]).await
         }
+        (Method::Get, "/admin/dead-letters") => match crate::dead_letters::list(env, slot).await {
+            Ok(list) => Response::from_json(&list),
+            Err(err) => {
+                worker::console_error!("dead letters: {err}");
+                error(503, "the app's dead letters are unavailable")
+            }
+        },
         (_, "/admin/migration" | "/admin/deployment/switch" | "/admin/beta" | "/admin/shadow") => {
             error(405, "method not allowed")
         }
@@ -113,12 +120,12 @@ pub async fn gate(
         },
         Err(denied) => denied,
     };
-    // Refusals spend the client's rate-limit budget, so guessing the operator
-    // token is no faster than any other traffic.
+    // Refusals spend the client's credential-attempt budget, so guessing the
+    // operator token is no faster than guessing a password.
     let ip = req.headers().get("CF-Connecting-IP")?;
-    let key = shared::routing::client_key(ip.as_deref());
-    if let Some(retry_after) = crate::rate_limited(env, &key).await {
-        return Ok(Err(crate::respond::too_many_requests(retry_after)?));
+    let attempt = shared::routing::Limit::auth_attempt(ip.as_deref());
+    if let Some(refusal) = crate::rate_limited(env, &attempt).await {
+        return Ok(Err(refusal?));
     }
     Ok(Err(error(denied.status(), denied.message())?))
 }

@@ -94,8 +94,8 @@ pub async fn revoke(env: &Env, admin: &Admin, id: &str) -> Result<Response> {
 
 /// `GET /beta/join?token=...`: a valid token goes into the `lc_beta` cookie and the
 /// tester is sent to `/` without it in the address; anything else is refused
-/// (403, a page or JSON) and spends the client's rate limit, so tokens cannot be
-/// guessed faster than any other traffic.
+/// (403, a page or JSON) and spends the address's credential-attempt budget, so
+/// tokens cannot be guessed faster than passwords.
 pub async fn join(
     req: Request,
     env: &Env,
@@ -117,10 +117,9 @@ pub async fn join(
     });
     let Some(claims) = claims else {
         let ip = req.headers().get("CF-Connecting-IP")?;
-        if let Some(retry_after) =
-            crate::rate_limited(env, &routing::client_key(ip.as_deref())).await
-        {
-            return respond::too_many_requests(retry_after);
+        let attempt = routing::Limit::auth_attempt(ip.as_deref());
+        if let Some(refusal) = crate::rate_limited(env, &attempt).await {
+            return refusal;
         }
         return respond::page_or_json(
             &req,

@@ -8,6 +8,7 @@ mod alerting;
 mod beta;
 mod control;
 mod dashboard;
+mod dead_letters;
 mod health;
 mod metrics;
 mod own;
@@ -111,10 +112,15 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             ..
         } => {
             let key = routing::client_key(client_ip.as_deref());
-            let operator = reason == routing::Reason::AppAdmin && operator_token(&req, &env);
-            if !operator {
-                if let Some(retry_after) = rate_limited(&env, &key).await {
-                    let resp = respond::too_many_requests(retry_after);
+            let limit = routing::limit_for(&routing::LimitFacts {
+                method: method.as_ref(),
+                path: url.path(),
+                client_ip: client_ip.as_deref(),
+                identity: person,
+                operator: reason == routing::Reason::AppAdmin && operator_token(&req, &env),
+            });
+            if let Some(limit) = limit {
+                if let Some(resp) = rate_limited(&env, &limit).await {
                     return respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id));
                 }
             }
@@ -186,16 +192,23 @@ fn operator_token(req: &Request, env: &Env) -> bool {
     shared::ops::admin::is_operator(auth.as_deref(), &expected)
 }
 
-/// Seconds to wait when this client key has used up the `RATE_LIMITER` budget
-/// (100 per 60 s). A missing or failing limiter lets the request through: the
-/// limiter protects the backends, it must not become an outage of its own.
-pub(crate) async fn rate_limited(env: &Env, client_key: &str) -> Option<u32> {
-    let limiter = env.rate_limiter("RATE_LIMITER").ok()?;
-    match limiter.limit(client_key.to_string()).await {
-        Ok(outcome) if !outcome.success => Some(60),
+/// The 429 to send when `limit`'s budget is used up (every class allows its
+/// number of requests per 60 s, `wrangler.gateway.toml`). A missing or failing
+/// limiter lets the request through: the limiter protects the backends, it must
+/// not become an outage of its own.
+pub(crate) async fn rate_limited(env: &Env, limit: &routing::Limit) -> Option<Result<Response>> {
+    let limiter = match env.rate_limiter(limit.class.binding()) {
+        Ok(limiter) => limiter,
+        Err(err) => {
+            console_warn!("rate limiter {} missing: {err}", limit.class.binding());
+            return None;
+        }
+    };
+    match limiter.limit(limit.key.clone()).await {
+        Ok(outcome) if !outcome.success => Some(respond::too_many_requests(60, limit.class)),
         Ok(_) => None,
         Err(err) => {
-            console_warn!("rate limiter unavailable: {err}");
+            console_warn!("rate limiter {} unavailable: {err}", limit.class.binding());
             None
         }
     }

@@ -38,6 +38,10 @@ pub async fn handle(
                         serde_json::to_value(crate::replication::health(env).await.ok())?;
                     body["shadow"] =
                         serde_json::to_value(crate::shadow_report::report(env).await.ok())?;
+                    body["dead_letters"] = crate::dead_letters::list(env, snapshot.slot)
+                        .await
+                        .inspect_err(|err| worker::console_error!("dead letters: {err}"))
+                        .unwrap_or_default();
                     Response::from_json(&body)
                 }
                 Err(err) => {
@@ -51,10 +55,9 @@ pub async fn handle(
             // The one unauthenticated admin route: limited like proxied traffic, and
             // the app applies its login throttles to the client's address.
             let ip = req.headers().get("CF-Connecting-IP")?;
-            if let Some(retry_after) =
-                crate::rate_limited(env, &shared::routing::client_key(ip.as_deref())).await
-            {
-                return crate::respond::too_many_requests(retry_after);
+            let attempt = shared::routing::Limit::auth_attempt(ip.as_deref());
+            if let Some(refusal) = crate::rate_limited(env, &attempt).await {
+                return refusal;
             }
             dashboard::login(req, env, snapshot.slot).await
         }

@@ -2,7 +2,7 @@
 //! gateway's own error, maintenance and rate-limit answers.
 
 use crate::rollout::Slot;
-use shared::routing::SECURITY_HEADERS;
+use shared::routing::{LimitClass, SECURITY_HEADERS};
 use worker::{web_sys, Headers, Request, Response, ResponseBuilder, Result};
 
 pub enum ServedBy {
@@ -92,9 +92,14 @@ pub fn error(status: u16, message: &str) -> Result<Response> {
     Ok(Response::from_json(&serde_json::json!({ "error": message }))?.with_status(status))
 }
 
-/// 429 with `Retry-After`.
-pub fn too_many_requests(retry_after: u32) -> Result<Response> {
-    let resp = error(429, "too many requests")?;
+/// 429 with `Retry-After`, and a JSON body naming the budget that ran out.
+pub fn too_many_requests(retry_after: u32, class: LimitClass) -> Result<Response> {
+    let body = serde_json::json!({
+        "error": "too many requests",
+        "limit": class.as_str(),
+        "retry_after": retry_after,
+    });
+    let resp = Response::from_json(&body)?.with_status(429);
     resp.headers()
         .set("Retry-After", &retry_after.to_string())?;
     Ok(resp)

@@ -39,7 +39,12 @@ pub fn target(method: &str, path: &str) -> Target {
 /// `/files/<id>/cut`). A missing hashed file stays a 404: answering a script
 /// request with HTML would only hide a stale deploy.
 pub fn falls_back_to_index(path: &str) -> bool {
-    !path.starts_with(HASHED_DIR)
+    !is_hashed(path)
+}
+
+/// Whether `path` names a content-hashed build file, one that never changes.
+pub fn is_hashed(path: &str) -> bool {
+    path.starts_with(HASHED_DIR)
 }
 
 /// `Cache-Control` of a frontend response: hashed files forever, anything else
@@ -47,7 +52,7 @@ pub fn falls_back_to_index(path: &str) -> bool {
 /// on every use.
 pub fn cache_control(path: &str, status: u16) -> &'static str {
     // A 304 refreshes the cached headers, so it must say the same as the 200.
-    if path.starts_with(HASHED_DIR) && (200..400).contains(&status) {
+    if is_hashed(path) && (200..400).contains(&status) {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"

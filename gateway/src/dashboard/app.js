@@ -54,12 +54,13 @@ function perBranch(map) {
 
 async function refresh() {
   if (!token()) return;
-  const [status, audit, history, beta, shadow] = await Promise.all([
+  const [status, audit, history, beta, shadow, dead] = await Promise.all([
     api("/admin/migration?action=get_status"),
     api("/admin/audit"),
     api("/admin/metrics/history"),
     api("/admin/beta"),
     api("/admin/shadow"),
+    api("/admin/dead-letters"),
   ]);
   if (status.ok) {
     const s = status.body;
@@ -80,6 +81,15 @@ async function refresh() {
   if (beta.ok) renderBeta(beta.body.tokens || []);
   if (history.ok) renderCharts(history.body.points || []);
   if (shadow.ok) renderShadow(shadow.body);
+  $("dead-letters").textContent = dead.ok ? deadLettersText(dead.body) : "unavailable";
+  $("dead-letters").className = dead.ok && dead.body.count === 0 ? "" : "error";
+}
+
+// What the app's queue consumer gave up on: each is data at risk until handled.
+function deadLettersText(d) {
+  if (d.count === 0) return "none";
+  return `${d.count} unhandled — ` + d.dead_letters
+    .map((l) => `#${l.id} file ${l.file_id}: ${l.reason} (${l.detail})`).join("; ");
 }
 
 const percent = (rate) => Math.round(rate * 1000) / 10 + "%";

@@ -21,6 +21,7 @@ mod config;
 mod http;
 pub mod http1;
 mod identity;
+mod limits;
 mod signed;
 
 pub use bucket::{bucket_of, client_key, fnv1a64, BUCKETS, UNKNOWN_CLIENT_KEY};
@@ -35,6 +36,7 @@ pub use http::{
     KNOWN_METHODS, SECURITY_HEADERS, SIGN_IN_BODY_LIMIT,
 };
 pub use identity::{identity, user_bucket, Identity};
+pub use limits::{limit_for, Limit, LimitClass, LimitFacts};
 pub use signed::{
     beta_token_claims, mint_beta_token, sticky_cookie_value, sticky_set_cookie, verify_beta_token,
     verify_sticky, BetaClaims, SigningKey, BETA_COOKIE_NAME, BETA_TOKEN_HEADER, STICKY_COOKIE_NAME,

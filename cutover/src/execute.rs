@@ -70,7 +70,7 @@ fn verified(api: &Api, opts: &Options) -> Result<String, String> {
 
 /// Waits for a replication round that started after `since_ms` and left both
 /// logs empty.
-fn drained(api: &Api, since_ms: u64, timeout: Duration) -> Result<String, String> {
+pub fn drained(api: &Api, since_ms: u64, timeout: Duration) -> Result<String, String> {
     let deadline = Instant::now() + timeout;
     loop {
         let state = api.admin(reqwest::Method::GET, "/admin/replication", None)?;
@@ -94,7 +94,7 @@ fn drained(api: &Api, since_ms: u64, timeout: Duration) -> Result<String, String
 }
 
 /// The gateway's deep health, which must be `healthy` (both sides answer).
-fn healthy(api: &Api) -> Result<String, String> {
+pub fn healthy(api: &Api) -> Result<String, String> {
     let health = api.admin(reqwest::Method::GET, "/health", None);
     let health = match health {
         Ok(h) => h,

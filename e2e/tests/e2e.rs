@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod beta;
+mod cloudflare;
 mod common;
 mod cutover;
 mod cutter;
@@ -22,6 +23,7 @@ mod security;
 mod session;
 mod shadow;
 mod split;
+mod validate;
 
 use e2e::Stack;
 use libtest_mimic::{Arguments, Trial};
@@ -51,6 +53,8 @@ fn main() {
     tests.extend(population::TESTS);
     tests.extend(runbook::TESTS);
     tests.extend(shadow::TESTS);
+    tests.extend(validate::TESTS);
+    tests.extend(cloudflare::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

@@ -1,0 +1,184 @@
+//! `cutover validate` against the suite's gateway: served by legacy at 0% and by
+//! the app through the beta header, it passes and leaves neither the test user
+//! nor a file on either side; against a dead URL, or with a beta token the
+//! gateway refuses, it fails on the step that broke, still cleans up, and says so
+//! in its report.
+
+use crate::TestFn;
+use e2e::{free_port, Stack};
+use serde_json::Value;
+use std::process::Output;
+
+pub const TESTS: &[(&str, TestFn)] = &[(
+    "validate::passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step",
+    passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step,
+)];
+
+fn validate(stack: &Stack, url: &str, extra: &[&str]) -> (Output, Value) {
+    let database = format!("postgresql://postgres@127.0.0.1:{}/legacy", stack.pg_port);
+    let log = stack.dir.join("validate-run.json");
+    let mut cmd = stack.cutover_command(&stack.gateway, &database, &stack.dir.join("media"));
+    cmd.args(["validate", "--url", url, "--json", "--run-log"])
+        .arg(&log)
+        .args(extra);
+    let out = cmd.output().expect("cutover validate");
+    let report = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or(Value::Null);
+    (out, report)
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no step {name}: {report}"))
+}
+
+fn names(report: &Value) -> Vec<&str> {
+    report["steps"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|s| s["name"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// The test user's id, from the login step ("signed in as user N ...").
+fn user_id(report: &Value) -> i64 {
+    let detail = step(report, "login")["detail"].as_str().unwrap_or_default();
+    detail
+        .split_whitespace()
+        .nth(4)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no user id in {detail:?}"))
+}
+
+/// Nothing of any validate user on either side: rows, objects, media files.
+fn nothing_left(stack: &Stack, id: i64) {
+    let count = |sql: &str| stack.psql(sql).trim().to_string();
+    assert_eq!(
+        count("SELECT count(*) FROM auth_user WHERE username LIKE 'validate%'"),
+        "0"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM list_cutter_savedfile WHERE file_name LIKE 'validate%'"),
+        "0"
+    );
+    for sql in [
+        "SELECT count(*) AS n FROM users WHERE username LIKE 'validate%'",
+        "SELECT count(*) AS n FROM files WHERE file_name LIKE 'validate%'",
+    ] {
+        assert_eq!(stack.d1_execute(sql)[0]["n"], 0, "{sql}");
+    }
+    let prefix = format!("uploads/user-{id}/");
+    let keys = stack.r2().state().keys;
+    assert!(!keys.iter().any(|k| k.starts_with(&prefix)), "{keys:?}");
+    let media = std::fs::read_dir(stack.dir.join("media/uploads"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("validate"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    assert!(media.is_empty(), "{media:?}");
+}
+
+const JOURNEY: [&str; 8] = [
+    "health", "register", "login", "upload", "cut", "save", "download", "cleanup",
+];
+
+fn passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step(stack: &Stack) {
+    stack.set_percentage("0");
+
+    // A dry run checks the health and says what it would do.
+    let (out, report) = validate(stack, &stack.gateway, &["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(names(&report), ["health"], "{report}");
+    assert!(
+        text(&out).contains("register: would register a throwaway user"),
+        "{}",
+        text(&out)
+    );
+
+    // 0%: legacy serves the journey; the account is removed from its database.
+    let (out, report) = validate(stack, &stack.gateway, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        (names(&report), &report["outcome"]),
+        (JOURNEY.to_vec(), &Value::from("done")),
+        "{report}"
+    );
+    for name in ["register", "upload", "cut", "download"] {
+        let detail = step(&report, name)["detail"].as_str().unwrap();
+        assert!(detail.contains("served by legacy"), "{name}: {detail}");
+    }
+    let cleanup = step(&report, "cleanup")["detail"].as_str().unwrap();
+    assert!(
+        cleanup.contains("app not there (admin API), legacy removed (database)"),
+        "{cleanup}"
+    );
+    nothing_left(stack, user_id(&report));
+
+    // Through the beta header the app serves it; its admin API removes the account.
+    let (out, report) = validate(stack, &stack.gateway, &["--beta", "true"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(names(&report), JOURNEY, "{report}");
+    for name in ["register", "upload", "cut", "download"] {
+        let detail = step(&report, name)["detail"].as_str().unwrap();
+        assert!(detail.contains("served by app-"), "{name}: {detail}");
+    }
+    let cleanup = step(&report, "cleanup")["detail"].as_str().unwrap();
+    assert!(
+        cleanup.contains("app removed (admin API), legacy not there (database)"),
+        "{cleanup}"
+    );
+    nothing_left(stack, user_id(&report));
+
+    // Nothing answers: the health step fails, nothing was made, exit 1.
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let (out, report) = validate(stack, &dead, &["--wait-secs", "0"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        (names(&report), &report["outcome"]),
+        (vec!["health", "cleanup"], &Value::from("failed")),
+        "{report}"
+    );
+    assert_eq!(step(&report, "health")["ok"], false, "{report}");
+    assert!(
+        text(&out).contains("validate: gateway health:"),
+        "{}",
+        text(&out)
+    );
+
+    // The gateway refuses a bad beta token: registration fails, the cleanup
+    // still runs and finds nothing to remove.
+    let (out, report) = validate(stack, &stack.gateway, &["--beta", "not-a-beta-token"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        names(&report),
+        ["health", "register", "cleanup"],
+        "{report}"
+    );
+    let register = &step(&report, "register")["detail"];
+    assert!(
+        register.as_str().unwrap().contains("HTTP 403"),
+        "{register}"
+    );
+    assert_eq!(step(&report, "cleanup")["ok"], true, "{report}");
+    assert_eq!(
+        stack
+            .psql("SELECT count(*) FROM auth_user WHERE username LIKE 'validate%'")
+            .trim(),
+        "0"
+    );
+}

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::api::Api;
 use crate::execute;
+use crate::legacy::{Gone, Legacy};
 use crate::runbook::{Effect, RunLog};
 
 pub struct Options {
@@ -278,20 +279,21 @@ impl Journey<'_> {
             let _ = self.login(made);
         }
         let mut said = Vec::new();
-        let files = [
+        let files: Vec<String> = [
             made.saved.clone(),
             made.upload.as_ref().map(|u| u.file_id.clone()),
-        ];
-        for file_id in files.into_iter().flatten() {
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        for file_id in &files {
             let path = format!("/api/list_cutter/delete/{file_id}/");
             let req = self.request(reqwest::Method::DELETE, &path, made.access.as_deref());
             let resp = self.send("delete file", req)?;
-            match resp.status().as_u16() {
-                204 | 404 => said.push(format!("file {file_id} deleted")),
-                _ => {
-                    expect("delete file", resp, 204)?;
-                }
+            if resp.status().as_u16() != 404 {
+                expect("delete file", resp, 204)?;
             }
+            said.push(format!("file {file_id} deleted"));
         }
         let Some(id) = made.user_id else {
             return Ok(match made.registered {
@@ -299,7 +301,7 @@ impl Journey<'_> {
                 false => "nothing to clean up".into(),
             });
         };
-        said.push(self.remove_account(id)?);
+        said.push(self.remove_account(id, &files)?);
         Ok(said.join("; "))
     }
 
@@ -307,18 +309,17 @@ impl Journey<'_> {
     /// settle time) for replication to carry the file deletions, which both
     /// removals require; then, when a replicator runs, waits for a round that
     /// started after it and removes again whatever that round brought back.
-    fn remove_account(&self, id: i64) -> Result<String, String> {
+    fn remove_account(&self, id: i64, files: &[String]) -> Result<String, String> {
         let deadline = Instant::now() + self.opts.settle;
-        let mut legacy = postgres::Client::connect(&self.opts.database_url, postgres::NoTls)
-            .map_err(|e| format!("legacy database: {e}"))?;
+        let mut legacy = Legacy::connect(&self.opts.database_url)?;
         let mut removed = (false, false);
         for _round in 0..3 {
             loop {
-                let on_legacy = self.remove_on_legacy(&mut legacy, id)?;
+                let on_legacy = self.remove_on_legacy(&mut legacy, id, files)?;
                 let on_app = self.remove_on_app(id)?;
                 removed.0 |= on_app == Gone::Removed;
                 removed.1 |= on_legacy == Gone::Removed;
-                if on_legacy != Gone::Blocked && on_app != Gone::Blocked {
+                if on_legacy != Gone::HoldsFiles && on_app != Gone::HoldsFiles {
                     break;
                 }
                 if Instant::now() >= deadline {
@@ -344,7 +345,7 @@ impl Journey<'_> {
                 .map_or(0, |d| d.as_millis() as u64);
             let left = deadline.saturating_duration_since(Instant::now());
             execute::drained(&self.opts.admin, since, left.max(Duration::from_secs(5)))?;
-            if self.absent_on_both(&mut legacy, id)? {
+            if self.absent_on_both(&mut legacy, id, files)? {
                 break;
             }
         }
@@ -364,55 +365,23 @@ impl Journey<'_> {
         );
         match self.opts.admin.admin(reqwest::Method::DELETE, &path, None) {
             Ok(_) => Ok(Gone::Removed),
-            Err(why) if why.contains("HTTP 404") => Ok(Gone::Absent),
-            Err(why) if why.contains("still has") => Ok(Gone::Blocked),
+            // Not "No admin endpoint": an app without this endpoint is a failure.
+            Err(why) if why.contains("HTTP 404: No user ") => Ok(Gone::Absent),
+            Err(why) if why.contains("still has") => Ok(Gone::HoldsFiles),
             Err(why) => Err(format!("removing account {id} on the app: {why}")),
         }
     }
 
-    /// The same rules as the app's: the name must match, never an admin, never
-    /// an account with files; not logged for replication.
-    fn remove_on_legacy(&self, db: &mut postgres::Client, id: i64) -> Result<Gone, String> {
-        let fail = |e: postgres::Error| format!("removing account {id} on legacy: {e}");
-        let mut tx = db.transaction().map_err(fail)?;
-        tx.batch_execute("SET LOCAL cutover.replicating = 'on'")
-            .map_err(fail)?;
-        let row = tx
-            .query_opt(
-                "SELECT is_staff, (SELECT count(*) FROM list_cutter_savedfile WHERE user_id = $1::bigint) \
-                 FROM auth_user WHERE id = $1::bigint AND username = $2",
-                &[&id, &self.username],
-            )
-            .map_err(fail)?;
-        let gone = match row {
-            None => Gone::Absent,
-            Some(r) if r.get::<_, bool>(0) => {
-                return Err(format!("account {id} is staff on legacy; not removed"))
-            }
-            Some(r) if r.get::<_, i64>(1) > 0 => Gone::Blocked,
-            Some(_) => {
-                tx.execute("DELETE FROM auth_user WHERE id = $1::bigint", &[&id])
-                    .map_err(fail)?;
-                Gone::Removed
-            }
-        };
-        tx.commit().map_err(fail)?;
-        Ok(gone)
+    fn remove_on_legacy(&self, db: &mut Legacy, id: i64, files: &[String]) -> Result<Gone, String> {
+        db.remove_account(id, &self.username, files)
+            .map_err(|e| format!("removing account {id} on legacy: {e}"))
     }
 
-    fn absent_on_both(&self, db: &mut postgres::Client, id: i64) -> Result<bool, String> {
-        let on_legacy = self.remove_on_legacy(db, id)?;
+    fn absent_on_both(&self, db: &mut Legacy, id: i64, files: &[String]) -> Result<bool, String> {
+        let on_legacy = self.remove_on_legacy(db, id, files)?;
         let on_app = self.remove_on_app(id)?;
         Ok(on_legacy == Gone::Absent && on_app == Gone::Absent)
     }
-}
-
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-enum Gone {
-    Removed,
-    Absent,
-    /// It still holds files (their deletion has not been replicated yet).
-    Blocked,
 }
 
 /// A name no one else has: the time and the process.

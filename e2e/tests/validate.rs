@@ -62,9 +62,37 @@ fn user_id(report: &Value) -> i64 {
         .unwrap_or_else(|| panic!("no user id in {detail:?}"))
 }
 
-/// Nothing of any validate user on either side: rows, objects, media files.
-fn nothing_left(stack: &Stack, id: i64) {
+/// The ids of the files the cleanup deleted ("file <id> deleted; ...").
+fn deleted_files(report: &Value) -> Vec<String> {
+    let detail = step(report, "cleanup")["detail"]
+        .as_str()
+        .unwrap_or_default();
+    detail
+        .split("; ")
+        .filter_map(|part| part.strip_prefix("file ")?.strip_suffix(" deleted"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Nothing of any validate user on either side: rows, lineage rows, objects,
+/// media files.
+fn nothing_left(stack: &Stack, report: &Value) {
+    let id = user_id(report);
+    let files = deleted_files(report);
+    assert_eq!(files.len(), 2, "{report}");
     let count = |sql: &str| stack.psql(sql).trim().to_string();
+    let listed = files
+        .iter()
+        .map(|f| format!("'{f}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    assert_eq!(
+        count(&format!(
+            "SELECT count(*) FROM list_cutter_filerelationship \
+             WHERE source_file_id IN ({listed}) OR target_file_id IN ({listed})"
+        )),
+        "0"
+    );
     assert_eq!(
         count("SELECT count(*) FROM auth_user WHERE username LIKE 'validate%'"),
         "0"
@@ -127,7 +155,7 @@ fn passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step(stack: &Stac
         cleanup.contains("app not there (admin API), legacy removed (database)"),
         "{cleanup}"
     );
-    nothing_left(stack, user_id(&report));
+    nothing_left(stack, &report);
 
     // Through the beta header the app serves it; its admin API removes the account.
     let (out, report) = validate(stack, &stack.gateway, &["--beta", "true"]);
@@ -142,7 +170,7 @@ fn passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step(stack: &Stac
         cleanup.contains("app removed (admin API), legacy not there (database)"),
         "{cleanup}"
     );
-    nothing_left(stack, user_id(&report));
+    nothing_left(stack, &report);
 
     // Nothing answers: the health step fails, nothing was made, exit 1.
     let dead = format!("http://127.0.0.1:{}", free_port());

@@ -313,14 +313,12 @@ impl Journey<'_> {
         let deadline = Instant::now() + self.opts.settle;
         let mut legacy = Legacy::connect(&self.opts.database_url)?;
         let mut removed = (false, false);
-        for _round in 0..3 {
-            loop {
+        for pass in 0..3 {
+            let (on_legacy, on_app) = loop {
                 let on_legacy = self.remove_on_legacy(&mut legacy, id, files)?;
                 let on_app = self.remove_on_app(id)?;
-                removed.0 |= on_app == Gone::Removed;
-                removed.1 |= on_legacy == Gone::Removed;
                 if on_legacy != Gone::HoldsFiles && on_app != Gone::HoldsFiles {
-                    break;
+                    break (on_legacy, on_app);
                 }
                 if Instant::now() >= deadline {
                     return Err(format!(
@@ -329,6 +327,12 @@ impl Journey<'_> {
                     ));
                 }
                 std::thread::sleep(Duration::from_millis(500));
+            };
+            removed.0 |= on_app == Gone::Removed;
+            removed.1 |= on_legacy == Gone::Removed;
+            // The round after the removal brought nothing back.
+            if pass > 0 && (on_legacy, on_app) == (Gone::Absent, Gone::Absent) {
+                break;
             }
             let state = self
                 .opts
@@ -345,9 +349,6 @@ impl Journey<'_> {
                 .map_or(0, |d| d.as_millis() as u64);
             let left = deadline.saturating_duration_since(Instant::now());
             execute::drained(&self.opts.admin, since, left.max(Duration::from_secs(5)))?;
-            if self.absent_on_both(&mut legacy, id, files)? {
-                break;
-            }
         }
         let side = |b: bool| if b { "removed" } else { "not there" };
         Ok(format!(
@@ -375,12 +376,6 @@ impl Journey<'_> {
     fn remove_on_legacy(&self, db: &mut Legacy, id: i64, files: &[String]) -> Result<Gone, String> {
         db.remove_account(id, &self.username, files)
             .map_err(|e| format!("removing account {id} on legacy: {e}"))
-    }
-
-    fn absent_on_both(&self, db: &mut Legacy, id: i64, files: &[String]) -> Result<bool, String> {
-        let on_legacy = self.remove_on_legacy(db, id, files)?;
-        let on_app = self.remove_on_app(id)?;
-        Ok(on_legacy == Gone::Absent && on_app == Gone::Absent)
     }
 }
 

@@ -1,9 +1,9 @@
 //! `cutover validate` against the suite's gateway: served by legacy at 0% and by
 //! the app through the beta header, it passes and leaves neither the test user
-//! nor a file on either side; against a dead URL, or with a beta token the
-//! gateway refuses, it fails on the step that broke, still cleans up, and says so
-//! in its report.
+//! nor a file on either side; against a dead URL, or under a write freeze, it
+//! fails on the step that broke, still cleans up, and says so in its report.
 
+use crate::admin::ADMIN_TOKEN;
 use crate::TestFn;
 use e2e::{free_port, Stack};
 use serde_json::Value;
@@ -188,9 +188,11 @@ fn passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step(stack: &Stac
         text(&out)
     );
 
-    // The gateway refuses a bad beta token: registration fails, the cleanup
-    // still runs and finds nothing to remove.
-    let (out, report) = validate(stack, &stack.gateway, &["--beta", "not-a-beta-token"]);
+    // Under a write freeze the gateway refuses the registration: the run fails
+    // there, the cleanup still runs and finds nothing to remove.
+    let freeze = Maintenance::on(stack, "write_freeze");
+    let (out, report) = validate(stack, &stack.gateway, &[]);
+    drop(freeze);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(
         names(&report),
@@ -199,7 +201,7 @@ fn passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step(stack: &Stac
     );
     let register = &step(&report, "register")["detail"];
     assert!(
-        register.as_str().unwrap().contains("HTTP 403"),
+        register.as_str().unwrap().contains("HTTP 503"),
         "{register}"
     );
     assert_eq!(step(&report, "cleanup")["ok"], true, "{report}");
@@ -209,4 +211,34 @@ fn passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step(stack: &Stac
             .trim(),
         "0"
     );
+}
+
+/// A maintenance mode of the gateway, lifted when dropped (a failing test must
+/// not leave the rest of the suite frozen).
+struct Maintenance<'a>(&'a Stack);
+
+impl<'a> Maintenance<'a> {
+    fn on(stack: &'a Stack, mode: &str) -> Maintenance<'a> {
+        let action = format!("enable_maintenance&mode={mode}");
+        assert_eq!(Maintenance::admin(stack, &action), Some(200), "{action}");
+        Maintenance(stack)
+    }
+
+    /// The status of the admin call, after the gateway's config cache has turned.
+    fn admin(stack: &Stack, action: &str) -> Option<u16> {
+        let status = e2e::client()
+            .get(format!("{}/admin/migration?action={action}", stack.gateway))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .ok()
+            .map(|r| r.status().as_u16());
+        std::thread::sleep(std::time::Duration::from_millis(e2e::CONFIG_CACHE_MS + 200));
+        status
+    }
+}
+
+impl Drop for Maintenance<'_> {
+    fn drop(&mut self) {
+        Maintenance::admin(self.0, "disable_maintenance");
+    }
 }

@@ -4,15 +4,23 @@
 //! fails on the step that broke, still cleans up, and says so in its report.
 
 use crate::admin::ADMIN_TOKEN;
+use crate::common::{app_admin_token, send_json, unique};
 use crate::TestFn;
 use e2e::{free_port, Stack};
-use serde_json::Value;
+use reqwest::blocking::multipart::{Form, Part};
+use serde_json::{json, Value};
 use std::process::Output;
 
-pub const TESTS: &[(&str, TestFn)] = &[(
-    "validate::passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step",
-    passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step,
-)];
+pub const TESTS: &[(&str, TestFn)] = &[
+    (
+        "validate::passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step",
+        passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step,
+    ),
+    (
+        "validate::the_admin_api_removes_only_an_empty_account_of_that_name",
+        the_admin_api_removes_only_an_empty_account_of_that_name,
+    ),
+];
 
 fn validate(stack: &Stack, url: &str, extra: &[&str]) -> (Output, Value) {
     let database = format!("postgresql://postgres@127.0.0.1:{}/legacy", stack.pg_port);
@@ -241,4 +249,88 @@ impl Drop for Maintenance<'_> {
     fn drop(&mut self) {
         Maintenance::admin(self.0, "disable_maintenance");
     }
+}
+
+/// `DELETE /api/admin/users/<id>?username=<name>` on the app, with the operator token.
+fn remove(stack: &Stack, id: &Value, username: &str) -> (u16, Value) {
+    let (status, _, body) = send_json(
+        e2e::client()
+            .delete(format!(
+                "{}/api/admin/users/{id}?username={username}",
+                stack.gateway
+            ))
+            .bearer_auth(ADMIN_TOKEN),
+    );
+    (status, body)
+}
+
+fn the_admin_api_removes_only_an_empty_account_of_that_name(stack: &Stack) {
+    let name = unique("rmuser");
+    let password = "remove me 12345";
+    let app = |req: reqwest::blocking::RequestBuilder| {
+        req.header("X-Beta-User", "true")
+            .header("CF-Connecting-IP", "198.51.100.91")
+    };
+    let url = |path: &str| format!("{}{path}", stack.gateway);
+    let (status, _, registered) = send_json(
+        app(e2e::client().post(url("/api/accounts/register/")))
+            .json(&json!({"username": name, "password": password, "password2": password})),
+    );
+    assert_eq!(status, 201, "{registered}");
+    let (id, access) = (
+        &registered["user"]["id"],
+        registered["access"].as_str().unwrap(),
+    );
+    let part = Part::bytes(b"a\n1\n".to_vec()).file_name("keep.csv");
+    let (status, _, uploaded) = send_json(
+        app(e2e::client().post(url("/api/list_cutter/upload/")))
+            .bearer_auth(access)
+            .multipart(Form::new().part("file", part)),
+    );
+    assert_eq!(status, 200, "{uploaded}");
+
+    // Not without the operator (or an admin's) token.
+    let (status, _, _) = send_json(
+        e2e::client()
+            .delete(url(&format!("/api/admin/users/{id}?username={name}")))
+            .bearer_auth(access),
+    );
+    assert_eq!(status, 403);
+    // A user with a file keeps the account; a wrong name finds nothing.
+    let (status, body) = remove(stack, id, &name);
+    assert_eq!(
+        (status, &body["error"]),
+        (
+            409,
+            &json!(format!("User {id} still has 1 files; delete them first"))
+        )
+    );
+    let (status, body) = remove(stack, id, "someone-else");
+    assert_eq!(status, 404, "{body}");
+    // An admin is never removed.
+    let admin = unique("rmadmin");
+    app_admin_token(stack, &admin);
+    let admin_id =
+        &stack.d1_execute(&format!("SELECT id FROM users WHERE username = '{admin}'"))[0]["id"];
+    let (status, body) = remove(stack, admin_id, &admin);
+    assert_eq!(status, 409, "{body}");
+
+    let file = uploaded["file_id"].as_str().unwrap();
+    let resp = app(e2e::client().delete(url(&format!("/api/list_cutter/delete/{file}/"))))
+        .bearer_auth(access)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    let (status, body) = remove(stack, id, &name);
+    assert_eq!(
+        (status, body),
+        (200, json!({"id": id, "status": "deleted"}))
+    );
+    let (status, _) = remove(stack, id, &name);
+    assert_eq!(status, 404);
+    // Removed, not logged for replication.
+    let logged = stack.d1_execute(&format!(
+        "SELECT count(*) AS n FROM changes WHERE kind = 'user' AND key = '{id}' AND op = 'delete'"
+    ));
+    assert_eq!(logged[0]["n"], 0);
 }

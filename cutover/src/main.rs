@@ -161,6 +161,7 @@ enum Command {
         /// deletes accounts).
         #[arg(long, env = "LEGACY_DATABASE_URL")]
         database_url: String,
+        /// The run log: every step with its times and what it did.
         #[arg(long, default_value = "cutover-validate.json")]
         run_log: PathBuf,
         /// Check the health only, and say what the journey would do.
@@ -196,6 +197,7 @@ enum Command {
             hide_env_values = true
         )]
         api_token: String,
+        /// The run log: every step with its times and what it did.
         #[arg(long, default_value = "cutover-dns.json")]
         run_log: PathBuf,
         /// Send nothing (works offline): print the requests a run would send.
@@ -217,6 +219,7 @@ enum Command {
         /// The wrangler to run.
         #[arg(long, env = "WRANGLER", default_value = "node_modules/.bin/wrangler")]
         wrangler: PathBuf,
+        /// The run log: every step with its times and what it did.
         #[arg(long, default_value = "cutover-secrets.json")]
         run_log: PathBuf,
         /// Check the values and print the commands, running none.

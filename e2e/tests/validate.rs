@@ -6,6 +6,7 @@
 use crate::admin::ADMIN_TOKEN;
 use crate::common::{app_admin_token, send_json, unique};
 use crate::TestFn;
+use e2e::process::Group;
 use e2e::{free_port, Stack};
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::{json, Value};
@@ -15,6 +16,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     (
         "validate::passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step",
         passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step,
+    ),
+    (
+        "validate::with_a_replicator_the_account_is_removed_from_both_sides",
+        with_a_replicator_the_account_is_removed_from_both_sides,
     ),
     (
         "validate::the_admin_api_removes_only_an_empty_account_of_that_name",
@@ -333,4 +338,65 @@ fn the_admin_api_removes_only_an_empty_account_of_that_name(stack: &Stack) {
         "SELECT count(*) AS n FROM changes WHERE kind = 'user' AND key = '{id}' AND op = 'delete'"
     ));
     assert_eq!(logged[0]["n"], 0);
+}
+
+/// On a gateway, app and stand-in of their own with `cutover replicate` beside
+/// them (as under `scripts/dev` or deployed), the test user and its files reach
+/// the other side within the run; the cleanup waits for the file deletions to be
+/// replicated, removes the account on both sides, and a later round brings
+/// nothing back.
+fn with_a_replicator_the_account_is_removed_from_both_sides(stack: &Stack) {
+    let (stand_in, mut stand_in_process) = stack.start_stand_in("validate", 3_000, &[]);
+    let pair = stack.start_pair(&stand_in);
+    let cutover = || stack.cutover_command(&pair.gateway, &stand_in.database_url, &stand_in.media);
+    let mut replicate = cutover();
+    replicate
+        .args(["replicate", "--interval", "1", "--state"])
+        .arg(stack.dir.join("validate-state.json"));
+    let _replicator = Group::spawn(
+        "cutover replicate (validate)",
+        replicate,
+        &stack.dir.join("validate-replicate.log"),
+    );
+    let mut run = cutover();
+    run.args([
+        "validate",
+        "--url",
+        &pair.gateway,
+        "--json",
+        "--wait-secs",
+        "90",
+    ])
+    .arg("--run-log")
+    .arg(stack.dir.join("validate-pair-run.json"));
+    let out = run.output().unwrap();
+    let report: Value = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or(Value::Null);
+    assert!(out.status.success(), "{}", text(&out));
+    let cleanup = step(&report, "cleanup")["detail"].as_str().unwrap();
+    assert!(
+        cleanup.contains("app removed (admin API), legacy removed (database)"),
+        "{cleanup}"
+    );
+    // Another round later, still nothing on either side.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        stack
+            .psql_in(
+                &stand_in.db,
+                "SELECT count(*) FROM auth_user WHERE username LIKE 'validate%'"
+            )
+            .trim(),
+        "0"
+    );
+    let left = stack.d1_execute_at(
+        &pair.persist,
+        "SELECT count(*) AS n FROM users WHERE username LIKE 'validate%'",
+    );
+    assert_eq!(left[0]["n"], 0);
+    drop(pair);
+    stand_in_process.stop();
 }

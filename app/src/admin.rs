@@ -1,5 +1,5 @@
-//! The admin API of the cutover tool under `/api/admin/`: imports (`import.rs`) and
-//! exports (`export.rs`). Admin only, as on the gateway: an access JWT whose claims
+//! The admin API of the cutover tool under `/api/admin/`: imports (`import.rs`),
+//! exports (`export.rs`) and the removal of an empty account (`cutover validate`'s). Admin only, as on the gateway: an access JWT whose claims
 //! say `is_admin`, unrevoked, of a user who is still an active admin in D1; or the
 //! operator token `ADMIN_API_TOKEN`. 401 without a valid credential, 403 for a
 //! non-admin. Every answer is JSON `{"error": ...}` on failure. `whoami` is how the
@@ -46,6 +46,7 @@ pub async fn handle(rest: &str, mut req: Request, env: &Env) -> Result<Response>
         (Method::Post, ["changes", "ack"]) => export::acknowledge(&mut req, env).await,
         (Method::Get, ["dead-letters"]) => dead_letters::list(env).await,
         (Method::Delete, ["dead-letters", id]) => dead_letters::clear(env, id).await,
+        (Method::Delete, ["users", id]) => import::delete_user(&req, env, id).await,
         _ => Err(Reject::Client(
             404,
             format!(

@@ -567,3 +567,60 @@ pub async fn delete_files(req: &mut Request, env: &Env) -> Answer {
     }
     results(answers)
 }
+
+/// `DELETE /api/admin/users/<id>?username=<name>`: removes an account that holds
+/// nothing, e.g. the test user of `cutover validate`. The username must match (a
+/// typed id cannot hit someone else), admins and users with files are refused
+/// (409: a delete never cascades into someone's data), and the deletion is not
+/// logged for replication: the operator's tool removes the account on each side.
+pub async fn delete_user(req: &Request, env: &Env, id: &str) -> Answer {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Reject::bad_request(format!("{id:?} is not a user id")))?;
+    let username = req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == "username")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| Reject::bad_request("username is required"))?;
+    let user = match crate::users::by_id(env, id).await? {
+        Some(user) if user.username == username => user,
+        _ => {
+            return Err(Reject::Client(
+                404,
+                format!("No user {id} named {username:?}"),
+            ))
+        }
+    };
+    if user.is_admin() {
+        return Err(Reject::Client(409, "An admin is never deleted here".into()));
+    }
+    #[derive(Deserialize)]
+    struct Count {
+        n: i64,
+    }
+    let files = db(env)?
+        .prepare("SELECT count(*) AS n FROM files WHERE user_id = ?1")
+        .bind(&[num(id)])?
+        .first::<Count>(None)
+        .await?
+        .map_or(0, |c| c.n);
+    if files > 0 {
+        return Err(Reject::Client(
+            409,
+            format!("User {id} still has {files} files; delete them first"),
+        ));
+    }
+    // Only while it still holds no file: one saved meanwhile keeps the account.
+    write(
+        env,
+        vec![db(env)?
+            .prepare(
+                "DELETE FROM users WHERE id = ?1 AND is_admin = 0 \
+                 AND NOT EXISTS (SELECT 1 FROM files WHERE user_id = ?1)",
+            )
+            .bind(&[num(id)])?],
+    )
+    .await?;
+    Ok(http::json(200, &json!({"id": id, "status": "deleted"})))
+}

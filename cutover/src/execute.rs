@@ -85,14 +85,14 @@ fn verified(api: &Api, opts: &Options, live: bool) -> Result<String, String> {
 }
 
 /// Both directions: after the freeze nothing may be left on its way.
-const BOTH_WAYS: &[&str] = &["legacy_to_app", "app_to_legacy"];
+pub const BOTH_WAYS: &[&str] = &["legacy_to_app", "app_to_legacy"];
 /// Back to legacy: the app's changes must reach legacy; legacy's own, which
 /// people go on making there, keep flowing to the app and are not waited for.
 const TO_LEGACY: &[&str] = &["app_to_legacy"];
 
 /// Waits for a replication round that started after `since_ms` and left the
 /// logs of `directions` empty.
-fn drained(
+pub fn drained(
     api: &Api,
     since_ms: u64,
     timeout: Duration,
@@ -122,7 +122,7 @@ fn drained(
 }
 
 /// The gateway's deep health, which must be `healthy` (both sides answer).
-fn healthy(api: &Api) -> Result<String, String> {
+pub fn healthy(api: &Api) -> Result<String, String> {
     let health = api.admin(reqwest::Method::GET, "/health", None);
     let health = match health {
         Ok(h) => h,

@@ -83,6 +83,16 @@ pub struct LegacyFile {
     pub metadata: Option<String>,
 }
 
+/// What became of an account to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    Removed,
+    /// Not there (any more).
+    Absent,
+    /// It still holds files (their deletion has not been replicated yet).
+    HoldsFiles,
+}
+
 /// A row that could not be read, reported as an item (the run goes on).
 pub type Unreadable = (String, String);
 
@@ -266,6 +276,55 @@ impl Legacy {
             .map(|r| r.get(0));
         tx.commit().map_err(|e| e.to_string())?;
         Ok(path)
+    }
+
+    /// Removes the account `id` if it is still named `username`, is not staff and
+    /// holds no file, with the lineage rows legacy keeps of deleted files
+    /// (`file_ids`, which were the account's). Not logged for replication: the
+    /// caller removes the account on the app too.
+    pub fn remove_account(
+        &mut self,
+        id: i64,
+        username: &str,
+        file_ids: &[String],
+    ) -> Result<Gone, String> {
+        let mut tx = self.db.transaction().map_err(|e| e.to_string())?;
+        tx.batch_execute("SET LOCAL cutover.replicating = 'on'")
+            .map_err(|e| e.to_string())?;
+        let row = tx
+            .query_opt(
+                &format!(
+                    "SELECT is_staff OR is_superuser, \
+                     (SELECT count(*) FROM {FILES} WHERE user_id = $1::bigint) \
+                     FROM {USERS} WHERE id = $1::bigint AND username = $2"
+                ),
+                &[&id, &username],
+            )
+            .map_err(|e| e.to_string())?;
+        let gone = match row {
+            Some(r) if r.get::<_, bool>(0) => return Err("a staff account is never removed".into()),
+            Some(r) if r.get::<_, i64>(1) > 0 => return Ok(Gone::HoldsFiles),
+            Some(_) => {
+                tx.execute(
+                    &format!("DELETE FROM {USERS} WHERE id = $1::bigint"),
+                    &[&id],
+                )
+                .map_err(|e| e.to_string())?;
+                Gone::Removed
+            }
+            None => Gone::Absent,
+        };
+        if self.lineage == LineageSource::Table {
+            tx.execute(
+                &format!(
+                    "DELETE FROM {EDGES} WHERE source_file_id = ANY($1) OR target_file_id = ANY($1)"
+                ),
+                &[&file_ids],
+            )
+            .map_err(|e| e.to_string())?;
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(gone)
     }
 
     /// Deletes the legacy form of an app lineage row (lineage table only; in the

@@ -9,6 +9,7 @@
 
 mod api;
 mod capture;
+mod cloudflare;
 mod execute;
 mod legacy;
 mod media;
@@ -17,8 +18,10 @@ mod replicate;
 mod report;
 mod reverse;
 mod runbook;
+mod secrets;
 mod shadow;
 mod state;
+mod validate;
 mod verify;
 
 use std::path::PathBuf;
@@ -47,6 +50,7 @@ struct Cli {
     /// The operator token (`ADMIN_API_TOKEN`).
     #[arg(
         long,
+        alias = "admin-token",
         env = "ADMIN_API_TOKEN",
         default_value = "",
         hide_env_values = true,
@@ -145,6 +149,86 @@ enum Command {
     RollbackCutover {
         #[command(flatten)]
         runbook: RunbookArgs,
+    },
+    /// A deployment's health and a throwaway user's journey (register, sign in,
+    /// upload, cut, save, download), then that user and their files removed from
+    /// both sides, whatever failed.
+    Validate {
+        /// Base URL of the gateway (or the app) to validate.
+        #[arg(long)]
+        url: String,
+        /// Send `X-Beta-User` with this value: a beta token (`cutover beta
+        /// issue`) to be served by the app, or `true` where the plain header is on.
+        #[arg(long)]
+        beta: Option<String>,
+        /// The legacy PostgreSQL, where the test account is removed (no API
+        /// deletes accounts).
+        #[arg(long, env = "LEGACY_DATABASE_URL")]
+        database_url: String,
+        /// The run log: every step with its times and what it did.
+        #[arg(long, default_value = "cutover-validate.json")]
+        run_log: PathBuf,
+        /// Check the health only, and say what the journey would do.
+        #[arg(long)]
+        dry_run: bool,
+        /// Seconds to wait for a deployment's health to turn healthy.
+        #[arg(long, default_value_t = 30)]
+        wait_secs: u64,
+        /// Seconds the cleanup waits for replication to carry file deletions.
+        #[arg(long, default_value_t = 60)]
+        settle_secs: u64,
+    },
+    /// Make the zone's DNS records (`deploy/dns.toml`) and the gateway's Workers
+    /// routes (its wrangler config) exist through Cloudflare's API: list, then
+    /// create what is missing and update what differs.
+    Dns {
+        /// The environment: a section of the dns config and the gateway config.
+        #[arg(long)]
+        env: String,
+        #[arg(long, default_value = "deploy/dns.toml")]
+        config: PathBuf,
+        #[arg(
+            long,
+            env = "CLOUDFLARE_API_BASE",
+            default_value = "https://api.cloudflare.com/client/v4"
+        )]
+        api_base: String,
+        /// A Cloudflare API token with Zone DNS Edit and Workers Routes Edit.
+        #[arg(
+            long,
+            env = "CLOUDFLARE_API_TOKEN",
+            default_value = "",
+            hide_env_values = true
+        )]
+        api_token: String,
+        /// The run log: every step with its times and what it did.
+        #[arg(long, default_value = "cutover-dns.json")]
+        run_log: PathBuf,
+        /// Send nothing (works offline): print the requests a run would send.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// `wrangler secret put` of every secret each Worker of an environment needs
+    /// (`deploy/secrets.toml`), values from a dotenv file or the environment,
+    /// passed on stdin and never shown.
+    Secrets {
+        #[arg(long)]
+        env: String,
+        #[arg(long, default_value = "deploy/secrets.toml")]
+        spec: PathBuf,
+        /// A dotenv file with the values (default: the environment's variables of
+        /// the same names).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// The wrangler to run.
+        #[arg(long, env = "WRANGLER", default_value = "node_modules/.bin/wrangler")]
+        wrangler: PathBuf,
+        /// The run log: every step with its times and what it did.
+        #[arg(long, default_value = "cutover-secrets.json")]
+        run_log: PathBuf,
+        /// Check the values and print the commands, running none.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Write what the app created since the checkpoint back to legacy.
     ReverseSync {
@@ -293,12 +377,18 @@ fn run_runbook(
             false => Err("the interrupted rollback is finished; the cutover is not".into()),
         }),
     };
+    Ok(reported(&log, outcome, as_json))
+}
+
+/// A runbook command's end: the run log as the report; 0 when the run did its
+/// job, 1 otherwise.
+fn reported(log: &runbook::RunLog, outcome: Result<(), String>, as_json: bool) -> ExitCode {
     print_report(&log.to_json(), as_json);
     match outcome {
-        Ok(()) => Ok(ExitCode::SUCCESS),
+        Ok(()) => ExitCode::SUCCESS,
         Err(why) => {
-            eprintln!("{}: {why}", execute::name(rollback));
-            Ok(ExitCode::from(1))
+            eprintln!("{}: {why}", log.command);
+            ExitCode::from(1)
         }
     }
 }
@@ -387,6 +477,64 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => run_runbook(&api, runbook, false, (watch_secs, max_error_rate), cli.json),
         Command::RollbackCutover { runbook } => {
             run_runbook(&api, runbook, true, (0, 0.0), cli.json)
+        }
+        Command::Validate {
+            url,
+            beta,
+            database_url,
+            run_log,
+            dry_run,
+            wait_secs,
+            settle_secs,
+        } => {
+            if cli.token.is_empty() {
+                return Err("validate needs the operator token (--admin-token or ADMIN_API_TOKEN): the deep health and the test account's removal ask the admin APIs".into());
+            }
+            let url = url.trim_end_matches('/').to_string();
+            let opts = validate::Options {
+                admin: Api::new(&url, &cli.token)?,
+                url,
+                beta,
+                database_url,
+                wait: std::time::Duration::from_secs(wait_secs),
+                settle: std::time::Duration::from_secs(settle_secs),
+            };
+            let mut log = runbook::RunLog::open(&run_log, "validate", true, dry_run)?;
+            let outcome = validate::run(&opts, &mut log);
+            Ok(reported(&log, outcome, cli.json))
+        }
+        Command::Dns {
+            env,
+            config,
+            api_base,
+            api_token,
+            run_log,
+            dry_run,
+        } => {
+            let want = cloudflare::desired(&config, &env)?;
+            if api_token.is_empty() && !dry_run {
+                return Err("dns needs a Cloudflare API token (--api-token or CLOUDFLARE_API_TOKEN); nothing was sent".into());
+            }
+            let cf = cloudflare::Cloudflare::new(&api_base, &api_token)?;
+            let mut log = runbook::RunLog::open(&run_log, "dns", true, dry_run)?;
+            let outcome = cloudflare::run(&cf, &want, &mut log, dry_run);
+            log.finish(if outcome.is_ok() { "done" } else { "failed" })?;
+            Ok(reported(&log, outcome, cli.json))
+        }
+        Command::Secrets {
+            env,
+            spec,
+            from,
+            wrangler,
+            run_log,
+            dry_run,
+        } => {
+            let puts = secrets::plan(&spec, &env)?;
+            let values = secrets::values(&puts, from.as_deref())?;
+            let mut log = runbook::RunLog::open(&run_log, "secrets", true, dry_run)?;
+            let outcome = secrets::run(&wrangler, &puts, &values, &mut log);
+            log.finish(if outcome.is_ok() { "done" } else { "failed" })?;
+            Ok(reported(&log, outcome, cli.json))
         }
         Command::ReverseSync { source, state } => {
             let report = reverse::run(&api, &source.database_url, &source.media, &state)?;

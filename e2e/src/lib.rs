@@ -2,6 +2,7 @@
 //! PostgreSQL cluster, the Django stand-in on it, both Workers in local workerd
 //! through `wrangler dev` — on free ports, and tears it all down again.
 
+pub mod fake_cloudflare;
 mod local_r2;
 pub mod population;
 pub mod process;

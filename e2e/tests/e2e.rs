@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod beta;
+mod cloudflare;
 mod common;
 mod cutover;
 mod cutter;
@@ -24,6 +25,7 @@ mod security;
 mod session;
 mod shadow;
 mod split;
+mod validate;
 
 use e2e::Stack;
 use libtest_mimic::{Arguments, Trial};
@@ -55,6 +57,8 @@ fn main() {
     tests.extend(shadow::TESTS);
     tests.extend(limits::TESTS);
     tests.extend(dead_letters::TESTS);
+    tests.extend(validate::TESTS);
+    tests.extend(cloudflare::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

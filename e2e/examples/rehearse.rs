@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         name: "rehearsal",
         first_id: 1_000,
         addresses: (600_000, 200_000),
+        second_cutover: true,
     };
     let report = rehearsal::run(&stack, &plan);
     stack.shutdown();

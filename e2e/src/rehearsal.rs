@@ -32,6 +32,8 @@ pub struct Plan {
     pub first_id: u32,
     /// Client addresses: `ipv4(start .. start + count)`.
     pub addresses: (u32, u32),
+    /// Go on after the rollback with a second cutover.
+    pub second_cutover: bool,
 }
 
 /// The step in which the app slot fails on purpose: its 5xx are expected.
@@ -294,7 +296,11 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
         population.run(s);
         s.spawn(|| sample(&op, &population, &samples));
         let _stop = StopOnDrop(&population);
-        for (name, act) in &ACTS {
+        let acts = match plan.second_cutover {
+            true => &ACTS[..],
+            false => &ACTS[..ACTS.len() - 2],
+        };
+        for (name, act) in acts {
             population.set_phase(name);
             let started = op.now();
             let mut runbook = Vec::new();

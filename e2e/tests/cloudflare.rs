@@ -32,20 +32,12 @@ fn cutover(stack: &Stack, args: &[&str]) -> (Output, Value) {
         .env_remove("CLOUDFLARE_API_TOKEN")
         .output()
         .expect("cutover");
-    let report = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or(Value::Null);
+    let report = crate::common::last_json_line(&out);
     (out, report)
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    crate::common::output_text(out)
 }
 
 fn dns(stack: &Stack, fake: &FakeCloudflare, token: &str, extra: &[&str]) -> (Output, Value) {

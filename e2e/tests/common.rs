@@ -96,3 +96,21 @@ pub fn app_admin_token(stack: &e2e::Stack, name: &str) -> String {
     assert_eq!(status, 200, "{body}");
     body["access"].as_str().expect("access").to_string()
 }
+
+/// A command's stdout and stderr, for failure messages.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The JSON report a `cutover ... --json` run printed last (Null if none).
+pub fn last_json_line(out: &std::process::Output) -> Value {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or(Value::Null)
+}

@@ -108,11 +108,7 @@ fn wait_for_step(path: &Path, name: &str, runner: &mut Group) {
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    crate::common::output_text(out)
 }
 
 fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack: &Stack) {

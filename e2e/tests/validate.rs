@@ -35,20 +35,12 @@ fn validate(stack: &Stack, url: &str, extra: &[&str]) -> (Output, Value) {
         .arg(&log)
         .args(extra);
     let out = cmd.output().expect("cutover validate");
-    let report = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .unwrap_or(Value::Null);
+    let report = crate::common::last_json_line(&out);
     (out, report)
 }
 
 fn text(out: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    crate::common::output_text(out)
 }
 
 fn step<'a>(report: &'a Value, name: &str) -> &'a Value {

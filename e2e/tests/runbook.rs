@@ -202,6 +202,23 @@ fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack:
          system_tags, user_tags, metadata) SELECT id, 'runbook-broken', 'gone.csv', \
          '/nowhere/gone.csv', now(), '{}', '{}', NULL FROM auth_user ORDER BY id LIMIT 1",
     );
+    // Until the replicator has tried it, the row is a change in flight, which
+    // the preflight's live verify lets pass; once refused it is a mismatch.
+    let started = Instant::now();
+    while stack
+        .psql_in(
+            &stand_in.db,
+            "SELECT count(*) FROM cutover_changes WHERE key = 'runbook-broken'",
+        )
+        .trim()
+        != "0"
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the replicator never tried it"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
     let out = execute(&["--watch-secs", "1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(

@@ -49,18 +49,27 @@ fn a_short_cutover_rehearsal_with_people_on_it_loses_nothing(stack: &Stack) {
         "{}",
         step(FAULT).detail
     );
-    for run in ["execute-cutover", "execute-cutover again"] {
-        for part in [
-            "preflight",
-            "freeze",
-            "drain",
-            "verify",
-            "switch",
-            "unfreeze",
-            "watch",
-        ] {
-            assert!(step(&format!("{run}: {part}")).ok, "{}", report.markdown());
-        }
+    for part in [
+        "preflight",
+        "freeze",
+        "drain",
+        "verify",
+        "switch",
+        "unfreeze",
+        "watch",
+    ] {
+        assert!(
+            step(&format!("execute-cutover: {part}")).ok,
+            "{}",
+            report.markdown()
+        );
+    }
+    for part in ["to-legacy", "drain", "verify"] {
+        assert!(
+            step(&format!("rollback-cutover: {part}")).ok,
+            "{}",
+            report.markdown()
+        );
     }
     // Writes were refused only while a runbook command froze them.
     for (phase, counts) in &report.ledger.per_phase {

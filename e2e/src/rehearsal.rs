@@ -530,7 +530,7 @@ impl Report {
         problems.extend(
             l.unauthorized
                 .iter()
-                .filter(|(phase, _)| phase != FAULT)
+                .filter(|(phase, _)| phase != FAULT && phase != BLUE_GREEN)
                 .map(|(phase, u)| format!("401 for an account that existed, in {phase}: {u}")),
         );
         problems.extend(
@@ -558,7 +558,7 @@ impl Report {
             "people": self.people,
             "requests": l.requests,
             "frozen": l.frozen,
-            "unauthorized_in_fault": l.unauthorized.iter().filter(|(p, _)| p == FAULT).count(),
+            "unauthorized_in_fault": l.unauthorized.iter().filter(|(p, _)| p == FAULT || p == BLUE_GREEN).count(),
             "dev_proxy_503s": l.dev_proxy_503s.len(),
             "acknowledged": {"users": l.users.len(), "files": l.files.len(), "deleted": l.deleted.len()},
             "lost": self.lost,
@@ -612,7 +612,10 @@ impl Report {
         let _ = writeln!(
             out,
             "\n401s for accounts known only to the app while its slot was down: {}.",
-            l.unauthorized.iter().filter(|(p, _)| p == FAULT).count()
+            l.unauthorized
+                .iter()
+                .filter(|(p, _)| p == FAULT || p == BLUE_GREEN)
+                .count()
         );
         let _ = writeln!(
             out,

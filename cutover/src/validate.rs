@@ -317,6 +317,9 @@ impl Journey<'_> {
             let (on_legacy, on_app) = loop {
                 let on_legacy = self.remove_on_legacy(&mut legacy, id, files)?;
                 let on_app = self.remove_on_app(id)?;
+                // One side may go while the other still waits for its files.
+                removed.0 |= on_app == Gone::Removed;
+                removed.1 |= on_legacy == Gone::Removed;
                 if on_legacy != Gone::HoldsFiles && on_app != Gone::HoldsFiles {
                     break (on_legacy, on_app);
                 }
@@ -328,8 +331,6 @@ impl Journey<'_> {
                 }
                 std::thread::sleep(Duration::from_millis(500));
             };
-            removed.0 |= on_app == Gone::Removed;
-            removed.1 |= on_legacy == Gone::Removed;
             // The round after the removal brought nothing back.
             if pass > 0 && (on_legacy, on_app) == (Gone::Absent, Gone::Absent) {
                 break;

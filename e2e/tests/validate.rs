@@ -333,10 +333,9 @@ fn the_admin_api_removes_only_an_empty_account_of_that_name(stack: &Stack) {
 }
 
 /// On a gateway, app and stand-in of their own with `cutover replicate` beside
-/// them (as under `scripts/dev` or deployed), the test user and its files reach
-/// the other side within the run; the cleanup waits for the file deletions to be
-/// replicated, removes the account on both sides, and a later round brings
-/// nothing back.
+/// them (as under `scripts/dev` or deployed), the cleanup waits for the file
+/// deletions to be replicated, removes the account wherever a round has copied
+/// it, and a later round brings nothing back.
 fn with_a_replicator_the_account_is_removed_from_both_sides(stack: &Stack) {
     let (stand_in, mut stand_in_process) = stack.start_stand_in("validate", 3_000, &[]);
     let pair = stack.start_pair(&stand_in);
@@ -369,8 +368,12 @@ fn with_a_replicator_the_account_is_removed_from_both_sides(stack: &Stack) {
         .unwrap_or(Value::Null);
     assert!(out.status.success(), "{}", text(&out));
     let cleanup = step(&report, "cleanup")["detail"].as_str().unwrap();
+    // The account was born on legacy (0%). Whether a round copied it to the app
+    // before the cleanup depends on the replicator's lag; either way it must be
+    // gone from both sides, which the counts below check.
     assert!(
-        cleanup.contains("app removed (admin API), legacy removed (database)"),
+        cleanup.contains("app removed (admin API), legacy removed (database)")
+            || cleanup.contains("app not there (admin API), legacy removed (database)"),
         "{cleanup}"
     );
     // Another round later, still nothing on either side.

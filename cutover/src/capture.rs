@@ -5,6 +5,8 @@
 //! `cutover.replicating = on` and are not logged, so nothing travels back to the
 //! side it came from. The app keeps the same log in D1 (migrations/0005_changes.sql).
 
+use std::time::Duration;
+
 use shared::migration::changes::Change;
 
 use crate::legacy::{Legacy, EDGES, FILES, USERS};
@@ -148,6 +150,27 @@ impl Legacy {
                 })
             })
             .collect()
+    }
+
+    /// Moves these entries to the back of the queue (new sequence numbers, their
+    /// time kept) unless they were logged more than `patience` ago; returns
+    /// the (former) numbers of those it kept. What it does not keep,
+    /// [`Legacy::acknowledge`] drops.
+    pub fn requeue(&mut self, waiting: &[Change], patience: Duration) -> Result<Vec<i64>, String> {
+        let seqs: Vec<i64> = waiting.iter().map(|c| c.seq).collect();
+        let seconds = patience.as_secs_f64();
+        self.db
+            .query(
+                &format!(
+                    "UPDATE {LOG} c SET seq = nextval(pg_get_serial_sequence('{LOG}', 'seq')) \
+                     FROM (SELECT seq AS old FROM {LOG} WHERE seq = ANY($1) \
+                           AND at > clock_timestamp() - make_interval(secs => $2)) w \
+                     WHERE c.seq = w.old RETURNING w.old"
+                ),
+                &[&seqs, &seconds],
+            )
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .map_err(|e| e.to_string())
     }
 
     /// Drops these applied entries from the log.

@@ -346,6 +346,43 @@ impl Legacy {
             .map_err(|e| e.to_string())
     }
 
+    /// Which of these app lineage rows legacy's lineage table still has (none
+    /// in the Neo4j era, where lineage lives in its files' metadata).
+    pub fn edges_present(
+        &mut self,
+        edges: &[EdgeRecord],
+    ) -> Result<std::collections::HashSet<EdgeRecord>, String> {
+        if self.lineage == LineageSource::Metadata || edges.is_empty() {
+            return Ok(Default::default());
+        }
+        let (mut sources, mut targets, mut kinds) = (Vec::new(), Vec::new(), Vec::new());
+        for e in edges {
+            let (source, target) = e.to_legacy();
+            sources.push(source);
+            targets.push(target);
+            kinds.push(e.relationship.as_str());
+        }
+        let rows = self
+            .db
+            .query(
+                &format!(
+                    "SELECT e.source_file_id, e.target_file_id, e.relationship_type \
+                     FROM unnest($1::text[], $2::text[], $3::text[]) AS w(s, t, k) \
+                     JOIN {EDGES} e ON e.source_file_id = w.s AND e.target_file_id = w.t \
+                     AND e.relationship_type = w.k"
+                ),
+                &[&sources, &targets, &kinds],
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let (s, t, k): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+                EdgeRecord::from_legacy(&s, &t, &k)
+            })
+            .collect())
+    }
+
     /// Every saved file's id (to find what legacy deleted).
     pub fn file_ids(&mut self) -> Result<std::collections::HashSet<String>, String> {
         Ok(self

@@ -86,6 +86,9 @@ struct Run<'a> {
     opts: Options,
     report: Report,
     user_id_offset: i64,
+    /// Replicating: lineage rows refused because a file is not on the app yet,
+    /// set aside to be tried again in a later round instead of reported.
+    waiting: Option<Vec<EdgeRecord>>,
 }
 
 impl Run<'_> {
@@ -139,10 +142,13 @@ impl Run<'_> {
             Ok(results) => {
                 for (item, r) in valid.iter().zip(&results) {
                     let status = r["status"].as_str().unwrap_or("failed");
-                    if status != "needs_content" {
+                    let waits = matches!(table, Table::Relationships)
+                        && status == "missing"
+                        && self.waiting.is_some();
+                    if status != "needs_content" && !waits {
                         self.tally(table).count(status);
                     }
-                    if matches!(status, "conflict" | "missing") {
+                    if matches!(status, "conflict" | "missing") && !waits {
                         let detail = r["detail"].as_str().unwrap_or(status).to_string();
                         self.problem(format!("{} {}", table.item(), id_of(item)), detail)?;
                     }
@@ -386,15 +392,7 @@ impl Run<'_> {
         }
         let edges: Vec<EdgeRecord> = keys(Kind::Edge, Op::Upsert)
             .iter()
-            .filter_map(|k| parse_edge_key(k))
-            .filter_map(|(p, c, r)| {
-                let (source, target) = if r == shared::files::CUT_TO {
-                    (p, c)
-                } else {
-                    (c, p)
-                };
-                EdgeRecord::from_legacy(source, target, r)
-            })
+            .filter_map(|k| edge_of_change(k))
             .collect();
         for chunk in edges.chunks(batch) {
             self.send_edges(chunk.to_vec())?;
@@ -414,16 +412,33 @@ impl Run<'_> {
     }
 
     fn send_edges(&mut self, edges: Vec<EdgeRecord>) -> Result<(), String> {
-        self.send_batch(
+        let answered = self.send_batch(
             Table::Relationships,
             ("relationships", "relationships"),
             edges,
             |e| json!(e),
             |e| format!("{} -[{}]- {}", e.parent_id, e.relationship, e.child_id),
             check_edge,
-        )
-        .map(|_| ())
+        )?;
+        if let Some(waiting) = &mut self.waiting {
+            waiting.extend(
+                answered
+                    .into_iter()
+                    .filter(|(_, r)| r["status"] == "missing")
+                    .map(|(e, _)| e),
+            );
+        }
+        Ok(())
     }
+}
+
+/// What a round did to the app, and the changes it could not apply yet.
+pub struct Applied {
+    pub report: Report,
+    /// Lineage changes refused because one of their files is not on the app yet
+    /// (its own change is still to come, or was refused for now) while the row
+    /// still exists on legacy: kept in legacy's log to be tried again.
+    pub waiting: Vec<Change>,
 }
 
 /// Applies legacy's logged changes to the app (`replicate`); per-record problems
@@ -435,7 +450,7 @@ pub fn apply_changes(
     state: &mut State,
     (opts, user_id_offset): (Options, i64),
     changes: &[Change],
-) -> Result<Report, String> {
+) -> Result<Applied, String> {
     let mut run = Run {
         api,
         legacy,
@@ -444,9 +459,32 @@ pub fn apply_changes(
         opts,
         report: Report::new("replicate"),
         user_id_offset,
+        waiting: Some(Vec::new()),
     };
     run.apply(changes)?;
-    Ok(run.report)
+    let refused = run.waiting.take().unwrap_or_default();
+    let present = run.legacy.edges_present(&refused)?;
+    let waiting = changes
+        .iter()
+        .filter(|c| c.kind == Kind::Edge && c.op == Op::Upsert)
+        .filter(|c| edge_of_change(&c.key).is_some_and(|e| present.contains(&e)))
+        .cloned()
+        .collect();
+    Ok(Applied {
+        report: run.report,
+        waiting,
+    })
+}
+
+/// The app lineage row a logged edge key names (`parent child type`).
+fn edge_of_change(key: &str) -> Option<EdgeRecord> {
+    let (p, c, r) = parse_edge_key(key)?;
+    let (source, target) = if r == shared::files::CUT_TO {
+        (p, c)
+    } else {
+        (c, p)
+    };
+    EdgeRecord::from_legacy(source, target, r)
 }
 
 /// The app record of a legacy row whose bytes are `known`.
@@ -505,6 +543,7 @@ pub fn run(
         opts,
         report,
         user_id_offset: crate::api::user_id_offset(api)?,
+        waiting: None,
     };
     if let Some(c) = &run.state.run {
         eprintln!(

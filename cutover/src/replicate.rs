@@ -38,6 +38,11 @@ pub struct Options {
 /// Log entries read per side per step of a round.
 const PAGE: i64 = 500;
 
+/// How long a lineage change may wait in legacy's queue for one of its files to
+/// reach the app (its file's change is later in the queue, or was refused for
+/// now) before it is given up.
+const EDGE_PATIENCE: Duration = Duration::from_secs(600);
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -61,6 +66,8 @@ struct Outcome {
     conflicts: u64,
     problems: u64,
     failure: Option<String>,
+    /// The last page read held only changes set aside to wait.
+    waiting_only: bool,
 }
 
 impl Outcome {
@@ -107,6 +114,30 @@ impl Sides<'_> {
         Ok(heads)
     }
 
+    /// Puts the lineage changes that wait for a file back in legacy's queue, for
+    /// up to [`EDGE_PATIENCE`] since they were logged; those that waited longer
+    /// are given up and reported. Returns how many it kept.
+    fn set_aside(
+        &self,
+        legacy: &mut Legacy,
+        waiting: &[Change],
+        forward: &mut Outcome,
+    ) -> Result<usize, String> {
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        let kept = legacy.requeue(waiting, EDGE_PATIENCE)?;
+        for c in waiting.iter().filter(|c| !kept.contains(&c.seq)) {
+            forward.problems += 1;
+            eprintln!(
+                "replicate: relationship {}: a file is still not on the app {} s after it was logged; given up (a full `sync` copies it)",
+                c.key,
+                EDGE_PATIENCE.as_secs()
+            );
+        }
+        Ok(kept.len())
+    }
+
     /// One round over both logs, page by page until both are drained or a side
     /// fails; the checkpoint moves after each side's page is applied.
     fn round(
@@ -143,12 +174,21 @@ impl Sides<'_> {
                     (self.opts.sync, offset),
                     &plan.to_app,
                 );
+                let mut kept = 0;
                 match applied {
-                    Ok(report) => forward.add(&report),
+                    Ok(applied) => {
+                        forward.add(&applied.report);
+                        kept = self.set_aside(legacy, &applied.waiting, &mut forward)?;
+                    }
                     Err(why) => forward.failure = Some(why),
                 }
                 if forward.failure.is_none() {
+                    // The entries set aside have new sequence numbers by now.
                     legacy.acknowledge(&from_legacy)?;
+                }
+                // A page of nothing but entries still waiting ends the round.
+                if kept > 0 && kept == from_legacy.len() {
+                    forward.waiting_only = true;
                 }
             }
             if backward.failure.is_none() {
@@ -169,7 +209,9 @@ impl Sides<'_> {
             state.save()?;
             // The app's log may drop what is applied; if that fails, it does next time.
             let _ = api::acknowledge(self.api, at.app);
-            let legacy_done = forward.failure.is_some() || (from_legacy.len() as i64) < PAGE;
+            let legacy_done = forward.failure.is_some()
+                || forward.waiting_only
+                || (from_legacy.len() as i64) < PAGE;
             let app_done = backward.failure.is_some() || (from_app.len() as i64) < PAGE;
             if legacy_done && app_done {
                 return Ok((forward, backward));

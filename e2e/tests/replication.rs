@@ -26,6 +26,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
         a_replicator_killed_mid_round_loses_and_repeats_nothing,
     ),
     (
+        "replication::a_lineage_row_waits_in_legacys_log_for_its_file",
+        a_lineage_row_waits_in_legacys_log_for_its_file,
+    ),
+    (
         "replication::an_unhealthy_replicator_holds_the_percentage_unless_forced",
         an_unhealthy_replicator_holds_the_percentage_unless_forced,
     ),
@@ -573,4 +577,87 @@ fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &S
     assert_eq!(legacy, ["app-side", "legacy-side"], "on legacy");
     forget(stack);
     stack.set_percentage("0");
+}
+
+/// One `replicate --once` round: its report, and what it printed on stderr.
+fn round(stack: &Stack) -> (Value, String) {
+    let out = replicate(stack, &["--once", "--json"]).output().unwrap();
+    assert!(
+        out.status.success() || out.status.code() == Some(2),
+        "{out:?}"
+    );
+    let report = serde_json::from_str(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("{}"),
+    )
+    .unwrap();
+    (report, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A cut whose file a round could not copy yet (its bytes were away): the round
+/// does not give up its two lineage rows but keeps them in legacy's log, and the
+/// round that copies the file brings them; nothing waits after that.
+fn a_lineage_row_waits_in_legacys_log_for_its_file(stack: &Stack) {
+    let name = unique("repl_edge");
+    let user = crate::session::User::register(stack, false, &name, || ipv4(399_980));
+    let (status, body) = crate::session::upload(&user, &format!("{name}.csv"), b"a\n1\n2\n");
+    assert_eq!(status, 200, "{body}");
+    let original = body["file_id"].as_str().unwrap().to_string();
+    round(stack);
+    let form = reqwest::blocking::multipart::Form::new()
+        .part("file", Part::bytes(b"a\n2\n".to_vec()).file_name("cut.csv"))
+        .text("file_name", format!("{name}-cut.csv"))
+        .text(
+            "metadata",
+            r#"{"generated_file_details":{"columns":["a"]}}"#,
+        )
+        .text("original_file_id", original.clone());
+    let (status, body, _) = crate::session::send(
+        &user,
+        user.req(Method::POST, "save_generated_file/")
+            .multipart(form),
+    );
+    assert_eq!(status, 201, "{body}");
+    let cut = body["file_id"].as_str().unwrap().to_string();
+    let path = std::path::PathBuf::from(body["file_path"].as_str().unwrap());
+    let away = path.with_extension("away");
+    std::fs::rename(&path, &away).unwrap();
+    let waiting = |stack: &Stack| {
+        stack
+            .psql("SELECT count(*) FROM cutover_changes WHERE kind = 'edge'")
+            .trim()
+            .to_string()
+    };
+    let lineage_on_app = |stack: &Stack| {
+        stack.d1_execute(&format!(
+            "SELECT count(*) AS n FROM file_relationships WHERE child_id = '{cut}' AND parent_id = '{original}'"
+        ))[0]["n"]
+            .clone()
+    };
+
+    let (report, stderr) = round(stack);
+    assert!(stderr.contains(&format!("file {cut}")), "{stderr}");
+    assert!(!stderr.contains("relationship"), "{stderr}");
+    assert_eq!(report["legacy_to_app"]["backlog"], json!(2), "{report}");
+    assert_eq!(waiting(stack), "2");
+    assert_eq!(lineage_on_app(stack), json!(0));
+
+    // The bytes are back and the file changes again: the next round copies the
+    // file, then the two rows that waited for it.
+    std::fs::rename(&away, &path).unwrap();
+    stack.psql(&format!(
+        "UPDATE list_cutter_savedfile SET user_tags = ARRAY['back'] WHERE file_id = '{cut}'"
+    ));
+    let (report, stderr) = round(stack);
+    assert_eq!(lineage_on_app(stack), json!(2), "{report} {stderr}");
+    assert_eq!(waiting(stack), "0");
+    assert_eq!(report["legacy_to_app"]["backlog"], json!(0), "{report}");
+    assert_eq!(
+        report["legacy_to_app"]["errors"],
+        json!(0),
+        "{report} {stderr}"
+    );
+    forget(stack);
 }

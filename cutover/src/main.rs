@@ -10,6 +10,7 @@
 mod api;
 mod capture;
 mod cloudflare;
+mod deploy;
 mod execute;
 mod legacy;
 mod media;
@@ -177,6 +178,53 @@ enum Command {
         /// Seconds the cleanup waits for replication to carry file deletions.
         #[arg(long, default_value_t = 60)]
         settle_secs: u64,
+    },
+    /// The release: deploy configs checked, tests, build, then staging (D1
+    /// migrations, app, gateway, validate) and, for production, production the
+    /// same way once staging validated. Resumes an interrupted run from its log.
+    Deploy {
+        /// `staging`, or `production` (staging first).
+        #[arg(long, value_parser = ["staging", "production"])]
+        env: String,
+        /// The staging gateway's URL, validated after the staging deploy.
+        #[arg(long, env = "STAGING_URL")]
+        staging_url: String,
+        /// Staging's legacy PostgreSQL (validate removes its test account there).
+        #[arg(long, env = "STAGING_LEGACY_DATABASE_URL")]
+        staging_database_url: String,
+        /// The production gateway's URL (with `--env production`).
+        #[arg(long, env = "PRODUCTION_URL", required_if_eq("env", "production"))]
+        url: Option<String>,
+        /// Production's legacy PostgreSQL (with `--env production`).
+        #[arg(long, env = "LEGACY_DATABASE_URL", required_if_eq("env", "production"))]
+        database_url: Option<String>,
+        /// The checkout whose scripts check, test and build.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+        /// Where the wrangler configs are (default: the checkout).
+        #[arg(long)]
+        config_dir: Option<PathBuf>,
+        /// The wrangler to run.
+        #[arg(long, env = "WRANGLER", default_value = "node_modules/.bin/wrangler")]
+        wrangler: PathBuf,
+        /// Seconds validate waits for a fresh deployment's health to turn healthy.
+        #[arg(long, default_value_t = 120)]
+        wait_secs: u64,
+        /// Do not run scripts/test (recorded in the run log).
+        #[arg(long)]
+        skip_tests: bool,
+        /// Do not run scripts/build: deploy what is built (recorded in the run log).
+        #[arg(long)]
+        skip_build: bool,
+        /// The run log: every step with its times; an unfinished run resumes from it.
+        #[arg(long, default_value = "cutover-deploy.json")]
+        run_log: PathBuf,
+        /// Start a new run even if the log holds an unfinished one.
+        #[arg(long)]
+        fresh: bool,
+        /// Check the configs and the deployments' health; deploy nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Make the zone's DNS records (`deploy/dns.toml`) and the gateway's Workers
     /// routes (its wrangler config) exist through Cloudflare's API: list, then
@@ -501,6 +549,70 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let mut log = runbook::RunLog::open(&run_log, "validate", true, dry_run)?;
             let outcome = validate::run(&opts, &mut log);
+            Ok(reported(&log, outcome, cli.json))
+        }
+        Command::Deploy {
+            env,
+            staging_url,
+            staging_database_url,
+            url,
+            database_url,
+            root,
+            config_dir,
+            wrangler,
+            wait_secs,
+            skip_tests,
+            skip_build,
+            run_log,
+            fresh,
+            dry_run,
+        } => {
+            if cli.token.is_empty() {
+                return Err("deploy needs the operator token (--admin-token or ADMIN_API_TOKEN): validating a deployment asks its admin APIs".into());
+            }
+            if !dry_run
+                && std::env::var("CLOUDFLARE_API_TOKEN")
+                    .unwrap_or_default()
+                    .is_empty()
+            {
+                return Err(
+                    "deploy needs CLOUDFLARE_API_TOKEN (wrangler deploys with it); nothing was run"
+                        .into(),
+                );
+            }
+            let mut places = vec![("staging", staging_url, staging_database_url)];
+            if let (true, Some(url), Some(db)) = (env == "production", url, database_url) {
+                places.push(("production", url, db));
+            }
+            let targets = places
+                .into_iter()
+                .map(|(name, url, database_url)| {
+                    let url = url.trim_end_matches('/').to_string();
+                    Ok(deploy::Target {
+                        name: name.to_string(),
+                        validate: validate::Options {
+                            admin: Api::new(&url, &cli.token)?,
+                            url,
+                            beta: None,
+                            database_url,
+                            wait: std::time::Duration::from_secs(wait_secs),
+                            settle: std::time::Duration::from_secs(60),
+                        },
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            let opts = deploy::Options {
+                config_dir: config_dir.unwrap_or_else(|| root.clone()),
+                root,
+                wrangler,
+                skip_tests,
+                skip_build,
+                targets,
+                run_log: run_log.clone(),
+            };
+            let mut log = runbook::RunLog::open(&run_log, "deploy", fresh, dry_run)?;
+            let outcome = deploy::run(&opts, &mut log, dry_run);
+            log.finish(if outcome.is_ok() { "done" } else { "failed" })?;
             Ok(reported(&log, outcome, cli.json))
         }
         Command::Dns {

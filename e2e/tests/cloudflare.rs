@@ -1,9 +1,10 @@
 //! `cutover dns` against a local stand-in of Cloudflare's API (the request
-//! shapes, idempotence, an error envelope) and `cutover secrets` with a wrangler
+//! shapes, idempotence, an error envelope); `cutover secrets` with a wrangler
 //! that records its arguments and stdin (values reach stdin only, never the
-//! output or the report). Cloudflare's API and `wrangler secret put` cannot be
-//! reached offline; everything else is the real tool and the repository's
-//! configs.
+//! output or the report); `cutover deploy` with that wrangler and the local
+//! stack standing in for staging and production (validated for real).
+//! Cloudflare's API and `wrangler deploy` cannot be reached offline;
+//! everything else is the real tool and the repository's configs.
 
 use crate::TestFn;
 use e2e::fake_cloudflare::FakeCloudflare;
@@ -20,6 +21,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     (
         "cloudflare::secrets_reach_wrangler_on_stdin_only",
         secrets_reach_wrangler_on_stdin_only,
+    ),
+    (
+        "cloudflare::deploy_reaches_production_only_after_staging_validates",
+        deploy_reaches_production_only_after_staging_validates,
     ),
 ];
 
@@ -319,5 +324,158 @@ fn secrets_reach_wrangler_on_stdin_only(stack: &Stack) {
         text(&out).contains("wrangler failed (exit status: 1): cannot upload [secret]"),
         "{}",
         text(&out)
+    );
+}
+
+/// The checkout's wrangler configs with every `REPLACE_ME_*` placeholder made a
+/// real-looking id, in `dir`.
+fn configs_with_ids(stack: &Stack, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for name in ["wrangler.app.toml", "wrangler.gateway.toml"] {
+        let mut text = std::fs::read_to_string(stack.root.join(name)).unwrap();
+        while let Some(at) = text.find("REPLACE_ME") {
+            let end = text[at..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(text.len(), |n| at + n);
+            text.replace_range(at..end, "0f1e2d3c4b5a69788796a5b4c3d2e1f0");
+        }
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+fn deploy_reaches_production_only_after_staging_validates(stack: &Stack) {
+    let dir = stack.dir.join("deploy-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wrangler = fake_wrangler(&dir);
+    let record = dir.join("record.txt");
+    let configs = dir.join("configs");
+    configs_with_ids(stack, &configs);
+    let database = format!("postgresql://postgres@127.0.0.1:{}/legacy", stack.pg_port);
+    let run = |staging: &str, config_dir: &Path, extra: &[&str]| {
+        let _ = std::fs::remove_file(&record);
+        let mut cmd = Command::new(stack.root.join("target/release/cutover"));
+        cmd.current_dir(&stack.root)
+            .args(["deploy", "--env", "production", "--json", "--fresh"])
+            .args(["--skip-tests", "--skip-build", "--wait-secs", "3"])
+            .args([
+                "--staging-url",
+                staging,
+                "--staging-database-url",
+                &database,
+            ])
+            .args(["--url", &stack.gateway, "--database-url", &database])
+            .args(["--admin-token", crate::admin::ADMIN_TOKEN, "--config-dir"])
+            .arg(config_dir)
+            .arg("--run-log")
+            .arg(dir.join("deploy-run.json"))
+            .args(extra)
+            .env("WRANGLER", &wrangler)
+            .env("WRANGLER_RECORD", &record)
+            .env("CLOUDFLARE_API_TOKEN", TOKEN);
+        let out = cmd.output().unwrap();
+        let report = crate::common::last_json_line(&out);
+        let calls: Vec<String> = std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("ARGS "))
+            .map(|a| a.replace(&format!("{}/", configs.display()), ""))
+            .collect();
+        (out, report, calls)
+    };
+    let step = |report: &Value, name: &str| {
+        report["steps"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == name).cloned())
+            .unwrap_or(Value::Null)
+    };
+
+    // The checkout's own configs still hold placeholder ids: nothing is run.
+    let (out, report, calls) = run(&stack.gateway, &stack.root, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let config = step(&report, "config (staging)");
+    assert_eq!(config["ok"], false, "{report}");
+    assert!(
+        config["detail"]
+            .as_str()
+            .unwrap()
+            .contains("placeholder ids"),
+        "{config}"
+    );
+    assert!(calls.is_empty(), "{calls:?}");
+
+    // A dry run checks and validates the health, deploys nothing.
+    let (out, report, calls) = run(&stack.gateway, &configs, &["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(calls.is_empty(), "{calls:?}");
+    assert!(
+        text(&out).contains("production: app (production-green): would run wrangler deploy -c "),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        step(&report, "production: validate")["ok"],
+        true,
+        "{report}"
+    );
+
+    // Staging does not validate: production is not touched.
+    let (out, report, calls) = run("http://127.0.0.1:9", &configs, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        calls,
+        [
+            "d1 migrations apply DB --remote -c wrangler.app.toml --env staging",
+            "deploy -c wrangler.app.toml --env staging",
+            "deploy -c wrangler.gateway.toml --env staging",
+        ]
+    );
+    assert_eq!(step(&report, "staging: validate")["ok"], false, "{report}");
+    assert_eq!(
+        step(&report, "production: database"),
+        Value::Null,
+        "{report}"
+    );
+    assert_eq!(report["outcome"], "failed");
+
+    // Staging validates: then production, app slots before the gateway, validated.
+    let (out, report, calls) = run(&stack.gateway, &configs, &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        calls,
+        [
+            "d1 migrations apply DB --remote -c wrangler.app.toml --env staging",
+            "deploy -c wrangler.app.toml --env staging",
+            "deploy -c wrangler.gateway.toml --env staging",
+            "d1 migrations apply DB --remote -c wrangler.app.toml --env production",
+            "deploy -c wrangler.app.toml --env production",
+            "deploy -c wrangler.app.toml --env production-green",
+            "deploy -c wrangler.gateway.toml --env production",
+        ]
+    );
+    assert_eq!(report["outcome"], "done", "{report}");
+    assert_eq!(step(&report, "tests")["detail"], "skipped (--skip-tests)");
+    for env in ["staging", "production"] {
+        let validated = step(&report, &format!("{env}: validate"));
+        assert_eq!(validated["ok"], true, "{report}");
+        let log: Value = serde_json::from_slice(
+            &std::fs::read(dir.join(format!("deploy-run.validate-{env}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(log["outcome"], "done", "{log}");
+        assert!(
+            log["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["name"] == "download" && s["ok"] == true),
+            "{log}"
+        );
+    }
+    // Nothing of the validations is left.
+    assert_eq!(
+        stack
+            .psql("SELECT count(*) FROM auth_user WHERE username LIKE 'validate%'")
+            .trim(),
+        "0"
     );
 }

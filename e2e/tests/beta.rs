@@ -244,8 +244,13 @@ fn revoked_expired_and_forged_tokens_are_refused_cleanly(stack: &Stack) {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let expired = mint_beta_token(&SigningKey::new(ROUTING_SECRET), now - 5, "late");
-    let forged = mint_beta_token(&SigningKey::new("not-the-secret"), now + 3_600, "forger");
+    let expired = mint_beta_token(&SigningKey::new(ROUTING_SECRET), now - 5, "late", None);
+    let forged = mint_beta_token(
+        &SigningKey::new("not-the-secret"),
+        now + 3_600,
+        "forger",
+        None,
+    );
     for bad in [token.as_str(), &expired, &forged, "", "v1.garbage"] {
         let resp = join(stack, bad, &ip, false);
         assert_eq!(resp.status(), 403, "{bad}");

@@ -301,7 +301,7 @@ fn beta_testers_and_staging_reach_app_at_zero(stack: &Stack) {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let token = mint_beta_token(&key, now + 3_600, "qa-team");
+    let token = mint_beta_token(&key, now + 3_600, "qa-team", None);
     let by_cookie = get()
         .header("Cookie", format!("lc_beta={token}"))
         .send()
@@ -314,8 +314,13 @@ fn beta_testers_and_staging_reach_app_at_zero(stack: &Stack) {
     let by_header = get().header("X-Beta-Token", &token).send().unwrap();
     assert_eq!(served_by(&by_header), "app-blue");
 
-    let expired = mint_beta_token(&key, now - 10, "qa-team");
-    let forged = mint_beta_token(&SigningKey::new("not-the-secret"), now + 3_600, "qa-team");
+    let expired = mint_beta_token(&key, now - 10, "qa-team", None);
+    let forged = mint_beta_token(
+        &SigningKey::new("not-the-secret"),
+        now + 3_600,
+        "qa-team",
+        None,
+    );
     for bad in [expired, forged] {
         let resp = get()
             .header("Cookie", format!("lc_beta={bad}"))

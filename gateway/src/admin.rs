@@ -5,14 +5,13 @@
 
 use crate::control::{self, Change};
 use crate::respond::error;
-use crate::rollout::Slot;
 use crate::settings::{self, Settings};
 use crate::{health, metrics, replication, shadow_report};
 use serde::Deserialize;
 use serde_json::json;
 use shared::ops::admin::{self, Admin, Credential, Denied, MigrationAction};
 use shared::ops::hold::{self, Hold};
-use shared::routing::Maintenance;
+use shared::routing::{Maintenance, Slot};
 use worker::{Date, Env, Method, Request, Response, Result};
 
 /// Most the target slot may take to answer its health check.
@@ -48,6 +47,26 @@ pub async fn handle(
         (Method::Get, "/admin/deployment/current") => {
             Response::from_json(&deployment_current(env).await?)
         }
+        (Method::Get, "/admin/deployment/check") => {
+            let version = req
+                .url()?
+                .query_pairs()
+                .find(|(k, _)| k == "version")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            match version.parse::<Slot>() {
+                Ok(target) => {
+                    let (failing, checks) = readiness(env, target).await;
+                    Response::from_json(&json!({
+                        "version": target.name(),
+                        "ready": failing.is_empty(),
+                        "failing": failing,
+                        "checks": checks,
+                    }))
+                }
+                Err(message) => error(400, &message),
+            }
+        }
         (Method::Post, "/admin/deployment/switch") => {
             let body = req.text().await.unwrap_or_default();
             match serde_json::from_str::<SwitchRequest>(&body) {
@@ -78,9 +97,14 @@ pub async fn handle(
                 error(503, "the app's dead letters are unavailable")
             }
         },
-        (_, "/admin/migration" | "/admin/deployment/switch" | "/admin/beta" | "/admin/shadow") => {
-            error(405, "method not allowed")
-        }
+        (
+            _,
+            "/admin/migration"
+            | "/admin/deployment/switch"
+            | "/admin/deployment/check"
+            | "/admin/beta"
+            | "/admin/shadow",
+        ) => error(405, "method not allowed"),
         _ => error(404, "not found"),
     }
 }
@@ -273,12 +297,9 @@ struct SwitchRequest {
     reason: Option<String>,
 }
 
-async fn deployment_switch(env: &Env, admin: &Admin, switch: SwitchRequest) -> Result<Response> {
-    let target = match admin::parse_slot(&switch.version) {
-        Some("green") => Slot::Green,
-        Some(_) => Slot::Blue,
-        None => return error(400, "version must be blue or green"),
-    };
+/// Whether `target` may take traffic: what fails (empty when ready) and the
+/// checks made (its health through its binding, its error rate over the window).
+async fn readiness(env: &Env, target: Slot) -> (Vec<String>, serde_json::Value) {
     let probe = health::app(env, target).await;
     let error_rate = metrics::summary(env)
         .await
@@ -306,7 +327,18 @@ async fn deployment_switch(env: &Env, admin: &Admin, switch: SwitchRequest) -> R
             "error rate: {error_rate}% >= {SWITCH_MAX_ERROR_RATE}%"
         ));
     }
-    let checks = json!({ "health": probe, "error_rate": error_rate });
+    (
+        failing,
+        json!({ "health": probe, "error_rate": error_rate }),
+    )
+}
+
+async fn deployment_switch(env: &Env, admin: &Admin, switch: SwitchRequest) -> Result<Response> {
+    let target = match switch.version.parse::<Slot>() {
+        Ok(target) => target,
+        Err(message) => return error(400, &message),
+    };
+    let (failing, checks) = readiness(env, target).await;
     if !failing.is_empty() && !switch.force {
         let resp = Response::from_json(&json!({
             "error": format!("{} is not ready to take traffic", target.name()),

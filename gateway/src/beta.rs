@@ -20,7 +20,8 @@ fn now_unix() -> i64 {
     (Date::now().as_millis() / 1000) as i64
 }
 
-/// `POST /admin/beta` `{label, expires_in}`: a new token and its invite link (201).
+/// `POST /admin/beta` `{label, expires_in, slot}`: a new token and its invite
+/// link (201); a token with a slot is served by that app slot.
 pub async fn issue(
     mut req: Request,
     env: &Env,
@@ -33,7 +34,7 @@ pub async fn issue(
         Err(message) => return respond::error(400, &message),
     };
     let expires_at = now_unix() + ask.lifetime_secs;
-    let token = routing::mint_beta_token(&settings.signing_key, expires_at, &ask.label);
+    let token = routing::mint_beta_token(&settings.signing_key, expires_at, &ask.label, ask.slot);
     let id = beta::token_id(&token).expect("a minted token has a signature");
     let record = BetaRecord {
         id: id.clone(),
@@ -43,6 +44,7 @@ pub async fn issue(
         expires_at,
         last_seen: None,
         revoked_at: None,
+        slot: ask.slot.map(|s| s.name().to_string()),
     };
     metrics::add_beta_record(env, &record).await?;
     let change = Change {
@@ -60,6 +62,7 @@ pub async fn issue(
         "token": token,
         "invite_link": beta::invite_link(&origin, &token),
         "expires_at": expires_at,
+        "slot": record.slot,
         "issued_by": record.issued_by,
         "issued_at": record.issued_at,
     }))?;

@@ -2,7 +2,7 @@
 //! (no CDN, a strict CSP), plus the login hop to the app. The page holds no
 //! data; everything it shows comes from the authenticated admin API.
 
-use crate::rollout::Slot;
+use shared::routing::Slot;
 use worker::{Env, Method, Request, RequestInit, Response, Result};
 
 const INDEX: &str = include_str!("dashboard/index.html");

@@ -2,8 +2,8 @@
 //! `/metrics`, `GET /admin/dead-letters` and the dashboard. The gateway has no D1,
 //! so it asks the serving slot with the operator token.
 
-use crate::rollout::Slot;
 use crate::settings;
+use shared::routing::Slot;
 use worker::{Env, Method, Request, Result};
 
 /// The app's `{"count", "dead_letters": [...]}`.

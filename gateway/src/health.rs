@@ -1,10 +1,10 @@
 //! Health probes: the gateway's own `/health` and the blue/green switch's
 //! check of a target slot. Each probe reports whether it passed and how long it took.
 
-use crate::rollout::Slot;
 use crate::settings::Settings;
 use futures_util::future::{select, Either};
 use serde::Serialize;
+use shared::routing::Slot;
 use std::pin::pin;
 use std::time::Duration;
 use worker::{AbortController, Date, Delay, Env, Fetch, Request, RequestInit, Result};

@@ -124,16 +124,20 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                     return respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id));
                 }
             }
-            let beta = (reason == routing::Reason::BetaToken)
+            let token = (reason == routing::Reason::BetaToken)
                 .then(|| routing::beta_token(&facts, &snapshot.config, &settings.signing_key))
-                .flatten()
-                .and_then(shared::ops::beta::token_id);
+                .flatten();
+            let beta = token.and_then(shared::ops::beta::token_id);
+            // A token pinned to a slot (a release's smoke test) goes there.
+            let pinned = token
+                .and_then(|t| routing::beta_token_claims(&settings.signing_key, t, now_unix))
+                .and_then(|c| c.slot);
             let mirror = shadow::plan(&req, &snapshot, backend, reason, &request_id, &host);
             let started = Date::now().as_millis();
             let up = upstream::Upstream {
                 env: &env,
                 settings: &settings,
-                slot: snapshot.slot,
+                slot: pinned.unwrap_or(snapshot.slot),
                 request_id: &request_id,
                 host: &host,
             };

@@ -1,7 +1,7 @@
 //! Response filter: what every response leaving the gateway carries, and the
 //! gateway's own error, maintenance and rate-limit answers.
 
-use crate::rollout::Slot;
+use shared::routing::Slot;
 use shared::routing::{LimitClass, SECURITY_HEADERS};
 use worker::{web_sys, Headers, Request, Response, ResponseBuilder, Result};
 

@@ -6,48 +6,9 @@
 //! an invalid percentage means all legacy. Neither ever fails a request.
 
 use crate::settings::Settings;
-use shared::routing::{config_from_raw, keys, ConfigError, RawConfig, RolloutConfig};
+use shared::routing::{config_from_raw, keys, ConfigError, RawConfig, RolloutConfig, Slot};
 use std::cell::RefCell;
 use worker::{Date, Env, KvStore};
-
-/// Which app Worker slot serves app traffic (DEPLOYMENT_KV `current_version`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Slot {
-    Blue,
-    Green,
-}
-
-impl Slot {
-    /// Reads `current_version`: unset or unknown means blue.
-    pub fn from_stored(raw: Option<&str>) -> Slot {
-        match raw.map(str::trim) {
-            Some("green") => Slot::Green,
-            _ => Slot::Blue,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Slot::Blue => "blue",
-            Slot::Green => "green",
-        }
-    }
-
-    /// The metrics branch and `X-Served-By` value of this slot.
-    pub fn branch(self) -> &'static str {
-        match self {
-            Slot::Blue => "app-blue",
-            Slot::Green => "app-green",
-        }
-    }
-
-    pub fn binding(self) -> &'static str {
-        match self {
-            Slot::Blue => "APP_BLUE",
-            Slot::Green => "APP_GREEN",
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct Snapshot {

@@ -7,11 +7,12 @@
 //! delay or fail the user's request: a shadow request that fails or outlasts
 //! `SHADOW_TIMEOUT_MS` is counted as a shadow error.
 
-use crate::rollout::{Slot, Snapshot};
+use crate::rollout::Snapshot;
 use crate::settings::Settings;
 use crate::upstream;
 use futures_util::future::{join3, select, Either};
 use shared::ops::batch::Batch;
+use shared::routing::Slot;
 use shared::routing::{Backend, Reason};
 use shared::shadow::compare::{Answer, MAX_BODY_BYTES};
 use shared::shadow::{self, Observation, Outcome, Route};

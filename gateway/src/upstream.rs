@@ -3,10 +3,10 @@
 //! buffered); redirects are returned to the client, not followed.
 
 use crate::respond::ServedBy;
-use crate::rollout::Slot;
 use crate::settings::Settings;
 use futures_util::future::{select, Either};
 use shared::routing::Backend;
+use shared::routing::Slot;
 use std::pin::pin;
 use std::time::Duration;
 use worker::{

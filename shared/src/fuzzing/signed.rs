@@ -5,6 +5,7 @@
 use crate::ops::beta::MAX_LABEL_CHARS;
 use crate::routing::{
     beta_token_claims, mint_beta_token, sticky_cookie_value, verify_sticky, BetaClaims, SigningKey,
+    Slot,
 };
 
 use super::Input;
@@ -53,14 +54,16 @@ pub fn check(data: &[u8]) {
         .chars()
         .take(MAX_LABEL_CHARS)
         .collect();
-    let token = mint_beta_token(&key, expires, &label);
+    let slot = [None, Some(Slot::Blue), Some(Slot::Green)][usize::from(replacement) % 3];
+    let token = mint_beta_token(&key, expires, &label, slot);
     let claims = beta_token_claims(&key, &token, now);
     match now < expires {
         true => assert_eq!(
             claims,
             Some(BetaClaims {
                 expires_at_unix: expires,
-                label: label.clone()
+                label: label.clone(),
+                slot,
             }),
             "a minted token verifies until it expires"
         ),
@@ -99,7 +102,7 @@ pub fn check(data: &[u8]) {
                 assert!(now < c.expires_at_unix);
                 assert_eq!(
                     text.trim(),
-                    mint_beta_token(key, c.expires_at_unix, &c.label),
+                    mint_beta_token(key, c.expires_at_unix, &c.label, c.slot),
                     "one spelling per token"
                 );
             }

@@ -195,15 +195,6 @@ pub fn parse_migration(params: &[(String, String)]) -> Result<MigrationRequest, 
     })
 }
 
-/// A blue/green slot as named in the API and in `DEPLOYMENT_KV`.
-pub fn parse_slot(name: &str) -> Option<&'static str> {
-    match name {
-        "blue" => Some("blue"),
-        "green" => Some("green"),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::routing::BETA_COOKIE_NAME;
+use crate::routing::{Slot, BETA_COOKIE_NAME};
 
 /// Characters of the signature that name a token (96 bits).
 pub const TOKEN_ID_LEN: usize = 16;
@@ -37,6 +37,9 @@ pub struct BetaRecord {
     /// RFC 3339 of the revocation, if revoked.
     #[serde(default)]
     pub revoked_at: Option<String>,
+    /// The app slot the token is pinned to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
 }
 
 /// The id of a token (well-formed or not: only the gateway's verification trusts it).
@@ -50,9 +53,12 @@ pub fn token_id(token: &str) -> Option<String> {
 pub struct IssueRequest {
     pub label: String,
     pub lifetime_secs: i64,
+    /// Pin the token to an app slot (a release's smoke test before the switch).
+    pub slot: Option<Slot>,
 }
 
-/// Parses `{"label": "...", "expires_in": "7d" | 3600}`; errors are 400 messages.
+/// Parses `{"label": "...", "expires_in": "7d" | 3600, "slot": "blue" | "green"}`
+/// (`slot` optional); errors are 400 messages.
 pub fn parse_issue(body: &str) -> Result<IssueRequest, String> {
     let value: Value =
         serde_json::from_str(body).map_err(|e| format!("expected a JSON object: {e}"))?;
@@ -61,7 +67,7 @@ pub fn parse_issue(body: &str) -> Result<IssueRequest, String> {
         .ok_or("expected a JSON object {\"label\", \"expires_in\"}")?;
     if let Some(unknown) = object
         .keys()
-        .find(|k| !matches!(k.as_str(), "label" | "expires_in"))
+        .find(|k| !matches!(k.as_str(), "label" | "expires_in" | "slot"))
     {
         return Err(format!("unknown field {unknown:?}"));
     }
@@ -90,9 +96,18 @@ pub fn parse_issue(body: &str) -> Result<IssueRequest, String> {
             MAX_LIFETIME_SECS / 86_400
         ));
     }
+    let slot = match object.get("slot") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            s.parse::<Slot>()
+                .map_err(|_| "slot must be blue or green")?,
+        ),
+        Some(_) => return Err("slot must be blue or green".into()),
+    };
     Ok(IssueRequest {
         label: label.to_string(),
         lifetime_secs,
+        slot,
     })
 }
 
@@ -211,8 +226,15 @@ mod tests {
             r,
             IssueRequest {
                 label: "QA team".into(),
-                lifetime_secs: 7 * 86_400
+                lifetime_secs: 7 * 86_400,
+                slot: None,
             }
+        );
+        assert_eq!(
+            parse_issue(r#"{"label":"smoke","slot":"green"}"#)
+                .unwrap()
+                .slot,
+            Some(Slot::Green)
         );
         assert_eq!(
             parse_issue(r#"{"label":"x"}"#).unwrap().lifetime_secs,
@@ -236,6 +258,8 @@ mod tests {
             r#"{"label":"x","expires_in":-5}"#,
             r#"{"label":"x","expires_in":true}"#,
             r#"{"label":"x","extra":1}"#,
+            r#"{"label":"x","slot":"red"}"#,
+            r#"{"label":"x","slot":1}"#,
         ] {
             assert!(parse_issue(bad).is_err(), "{bad}");
         }
@@ -262,8 +286,8 @@ mod tests {
     #[test]
     fn a_token_is_named_by_its_signature() {
         let key = SigningKey::new(b"k");
-        let a = mint_beta_token(&key, 2_000_000_000, "a");
-        let b = mint_beta_token(&key, 2_000_000_000, "b");
+        let a = mint_beta_token(&key, 2_000_000_000, "a", None);
+        let b = mint_beta_token(&key, 2_000_000_000, "b", None);
         let (ia, ib) = (token_id(&a).unwrap(), token_id(&b).unwrap());
         assert_eq!(ia.len(), TOKEN_ID_LEN);
         assert_ne!(ia, ib);
@@ -301,6 +325,7 @@ mod tests {
             expires_at,
             last_seen: None,
             revoked_at: None,
+            slot: None,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod http1;
 mod identity;
 mod limits;
 mod signed;
+mod slot;
 
 pub use bucket::{bucket_of, client_key, fnv1a64, BUCKETS, UNKNOWN_CLIENT_KEY};
 pub use config::{
@@ -42,6 +43,7 @@ pub use signed::{
     verify_sticky, BetaClaims, SigningKey, BETA_COOKIE_NAME, BETA_TOKEN_HEADER, STICKY_COOKIE_NAME,
     STICKY_MAX_AGE_SECS,
 };
+pub use slot::Slot;
 
 use serde::Serialize;
 

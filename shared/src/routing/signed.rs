@@ -9,7 +9,10 @@
 //! - sticky: `v1.<bucket>.<sig>`, bucket in decimal 0..=99,
 //!   `sig = b64url(HMAC(key, "lc_route\nv1\n<bucket>"))`
 //! - beta: `v1.<expires_at_unix>.<b64url(label)>.<sig>`,
-//!   `sig = b64url(HMAC(key, "lc_beta\nv1\n<expires_at_unix>\n<b64url(label)>"))`
+//!   `sig = b64url(HMAC(key, "lc_beta\nv1\n<expires_at_unix>\n<b64url(label)>"))`;
+//!   pinned to an app slot (`blue`/`green`, for a release's smoke test before
+//!   the switch): `v1.<expires_at_unix>.<b64url(label)>.<slot>.<sig>`, the slot
+//!   signed as a fourth line.
 //!
 //! `b64url` is unpadded URL-safe base64. Verification recomputes the HMAC over
 //! the exact received text and compares it in constant time.
@@ -22,6 +25,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::bucket::BUCKETS;
+use super::slot::Slot;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -143,16 +147,31 @@ pub struct BetaClaims {
     pub expires_at_unix: i64,
     /// Who the token was issued to, so a leaked token can be traced.
     pub label: String,
+    /// The app slot its requests go to, whichever slot serves everyone else.
+    pub slot: Option<Slot>,
 }
 
 /// Issues a beta token that forces its holder onto the app until
 /// `expires_at_unix`. Only holders of the key can mint one, so unlike the plain
 /// `X-Beta-User` header it cannot be spoofed by arbitrary clients.
-pub fn mint_beta_token(key: &SigningKey, expires_at_unix: i64, label: &str) -> String {
+pub fn mint_beta_token(
+    key: &SigningKey,
+    expires_at_unix: i64,
+    label: &str,
+    slot: Option<Slot>,
+) -> String {
     let expires = expires_at_unix.to_string();
     let label = URL_SAFE_NO_PAD.encode(label.as_bytes());
-    let sig = key.sign(BETA_CONTEXT, &[&expires, &label]);
-    format!("{VERSION}.{expires}.{label}.{sig}")
+    match slot {
+        None => {
+            let sig = key.sign(BETA_CONTEXT, &[&expires, &label]);
+            format!("{VERSION}.{expires}.{label}.{sig}")
+        }
+        Some(slot) => {
+            let sig = key.sign(BETA_CONTEXT, &[&expires, &label, slot.name()]);
+            format!("{VERSION}.{expires}.{label}.{slot}.{sig}")
+        }
+    }
 }
 
 /// The claims of a beta token that this key minted and that has not expired at
@@ -162,21 +181,27 @@ pub fn beta_token_claims(key: &SigningKey, token: &str, now_unix: i64) -> Option
     if token.len() > MAX_SIGNED_LEN {
         return None;
     }
-    let mut parts = token.split('.');
-    let (Some(version), Some(expires), Some(label), Some(sig), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return None;
+    let parts: Vec<&str> = token.splitn(7, '.').collect();
+    let (version, expires, label, slot, sig) = match parts[..] {
+        [version, expires, label, sig] => (version, expires, label, None, sig),
+        [version, expires, label, slot, sig] => (
+            version,
+            expires,
+            label,
+            Some(slot.parse::<Slot>().ok()?),
+            sig,
+        ),
+        _ => return None,
     };
     let digits = expires.strip_prefix('-').unwrap_or(expires);
     if version != VERSION || !is_canonical_decimal(digits) {
         return None;
     }
-    if !key.verify(BETA_CONTEXT, &[expires, label], sig) {
+    let signed = match slot {
+        None => key.verify(BETA_CONTEXT, &[expires, label], sig),
+        Some(slot) => key.verify(BETA_CONTEXT, &[expires, label, slot.name()], sig),
+    };
+    if !signed {
         return None;
     }
     let expires_at_unix: i64 = expires.parse().ok()?;
@@ -188,6 +213,7 @@ pub fn beta_token_claims(key: &SigningKey, token: &str, now_unix: i64) -> Option
     Some(BetaClaims {
         expires_at_unix,
         label,
+        slot,
     })
 }
 
@@ -303,34 +329,35 @@ mod tests {
 
     #[test]
     fn beta_token_valid_until_expiry() {
-        let token = mint_beta_token(&key(), 2_000, "alice@example.com");
+        let token = mint_beta_token(&key(), 2_000, "alice@example.com", None);
         assert!(verify_beta_token(&key(), &token, 1_999));
         assert_eq!(
             beta_token_claims(&key(), &token, 1_000),
             Some(BetaClaims {
                 expires_at_unix: 2_000,
-                label: "alice@example.com".into()
+                label: "alice@example.com".into(),
+                slot: None,
             })
         );
     }
 
     #[test]
     fn beta_token_expired_is_rejected() {
-        let token = mint_beta_token(&key(), 2_000, "alice");
+        let token = mint_beta_token(&key(), 2_000, "alice", None);
         assert!(!verify_beta_token(&key(), &token, 2_000));
         assert!(!verify_beta_token(&key(), &token, 3_000));
     }
 
     #[test]
     fn beta_token_with_extended_expiry_is_rejected() {
-        let token = mint_beta_token(&key(), 2_000, "alice");
+        let token = mint_beta_token(&key(), 2_000, "alice", None);
         let forged = token.replacen("v1.2000.", "v1.9999999999.", 1);
         assert!(!verify_beta_token(&key(), &forged, 1_000));
     }
 
     #[test]
     fn beta_token_with_swapped_label_is_rejected() {
-        let token = mint_beta_token(&key(), 2_000, "alice");
+        let token = mint_beta_token(&key(), 2_000, "alice", None);
         let other_label = URL_SAFE_NO_PAD.encode("mallory");
         let alice_label = URL_SAFE_NO_PAD.encode("alice");
         let forged = token.replacen(&alice_label, &other_label, 1);
@@ -339,8 +366,28 @@ mod tests {
     }
 
     #[test]
+    fn a_pinned_token_names_its_slot_and_cannot_be_moved_or_unpinned() {
+        let green = mint_beta_token(&key(), 2_000, "smoke", Some(Slot::Green));
+        assert!(green.contains(".green."), "{green}");
+        assert_eq!(
+            beta_token_claims(&key(), &green, 1_000).and_then(|c| c.slot),
+            Some(Slot::Green)
+        );
+        let moved = green.replacen(".green.", ".blue.", 1);
+        assert_eq!(beta_token_claims(&key(), &moved, 1_000), None);
+        let unpinned = green.replacen(".green.", ".", 1);
+        assert_eq!(beta_token_claims(&key(), &unpinned, 1_000), None);
+        let plain = mint_beta_token(&key(), 2_000, "smoke", None);
+        let sig = plain.rsplit('.').next().unwrap();
+        let pinned = plain.replacen(sig, &format!("green.{sig}"), 1);
+        assert_eq!(beta_token_claims(&key(), &pinned, 1_000), None);
+        let odd = green.replacen(".green.", ".purple.", 1);
+        assert_eq!(beta_token_claims(&key(), &odd, 1_000), None);
+    }
+
+    #[test]
     fn beta_token_from_another_key_is_rejected() {
-        let token = mint_beta_token(&SigningKey::new(b"other"), 2_000, "alice");
+        let token = mint_beta_token(&SigningKey::new(b"other"), 2_000, "alice", None);
         assert!(!verify_beta_token(&key(), &token, 1_000));
     }
 
@@ -351,6 +398,7 @@ mod tests {
             "true",
             "v1.2000.YWxpY2U",
             "v1.2000.YWxpY2U.sig.x",
+            "v1.2000.YWxpY2U.green.sig.x",
             "v1.-0.a.b",
         ] {
             assert!(!verify_beta_token(&key(), garbage, 0), "{garbage:?}");
@@ -359,7 +407,7 @@ mod tests {
 
     #[test]
     fn label_may_contain_separators() {
-        let token = mint_beta_token(&key(), 2_000, "a.b\nc d");
+        let token = mint_beta_token(&key(), 2_000, "a.b\nc d", None);
         assert_eq!(
             beta_token_claims(&key(), &token, 0).map(|c| c.label),
             Some("a.b\nc d".to_string())
@@ -373,7 +421,7 @@ mod tests {
         let sticky = sticky_cookie_value(&key(), 42);
         let sig = sticky.rsplit('.').next().unwrap();
         assert!(!key().verify(BETA_CONTEXT, &["42"], sig));
-        let token = mint_beta_token(&key(), 2_000, "");
+        let token = mint_beta_token(&key(), 2_000, "", None);
         let sig = token.rsplit('.').next().unwrap();
         assert!(!key().verify(STICKY_CONTEXT, &["2000", ""], sig));
     }

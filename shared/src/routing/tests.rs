@@ -291,7 +291,7 @@ fn pin_beats_staging_beta_and_sticky() {
     c.staging_hosts = vec!["staging.".into()];
     c.beta_header_enabled = true;
     let sticky = sticky_cookie_value(&key(), 0);
-    let token = mint_beta_token(&key(), NOW + 60, "t");
+    let token = mint_beta_token(&key(), NOW + 60, "t", None);
     let r = RequestFacts {
         host: "staging.listcutter.example",
         beta_header: Some("true"),
@@ -410,7 +410,7 @@ fn beta_header_is_ignored_when_disabled() {
 #[test]
 fn beta_token_goes_to_app_even_with_header_switch_off() {
     let c = cfg(0);
-    let token = mint_beta_token(&key(), NOW + 3600, "tester@example.com");
+    let token = mint_beta_token(&key(), NOW + 3600, "tester@example.com", None);
     let r = RequestFacts {
         beta_token: Some(&token),
         ..req("POST", "/api/files/")
@@ -429,8 +429,8 @@ fn beta_token_goes_to_app_even_with_header_switch_off() {
 #[test]
 fn bad_beta_tokens_fall_through() {
     let c = cfg(0);
-    let expired = mint_beta_token(&key(), NOW - 1, "t");
-    let foreign = mint_beta_token(&SigningKey::new(b"other"), NOW + 3600, "t");
+    let expired = mint_beta_token(&key(), NOW - 1, "t", None);
+    let foreign = mint_beta_token(&SigningKey::new(b"other"), NOW + 3600, "t", None);
     for token in [expired.as_str(), foreign.as_str(), "true", ""] {
         let r = RequestFacts {
             beta_token: Some(token),
@@ -447,7 +447,7 @@ fn bad_beta_tokens_fall_through() {
 fn the_signed_token_in_x_beta_user_works_where_true_does_not() {
     let c = cfg(0);
     assert!(!c.beta_header_enabled);
-    let token = mint_beta_token(&key(), NOW + 3600, "api client");
+    let token = mint_beta_token(&key(), NOW + 3600, "api client", None);
     let routed = |header: &str| {
         let facts = RequestFacts {
             beta_header: Some(header),
@@ -457,14 +457,14 @@ fn the_signed_token_in_x_beta_user_works_where_true_does_not() {
     };
     assert_eq!(routed(&token), (Backend::App, Reason::BetaToken));
     assert_eq!(routed("true"), (Backend::Legacy, Reason::Bucket));
-    let forged = mint_beta_token(&SigningKey::new(b"other"), NOW + 3600, "x");
+    let forged = mint_beta_token(&SigningKey::new(b"other"), NOW + 3600, "x", None);
     assert_eq!(routed(&forged).0, Backend::Legacy);
 }
 
 #[test]
 fn revoked_beta_tokens_fall_through() {
-    let token = mint_beta_token(&key(), NOW + 3600, "revoked tester");
-    let other = mint_beta_token(&key(), NOW + 3600, "still welcome");
+    let token = mint_beta_token(&key(), NOW + 3600, "revoked tester", None);
+    let other = mint_beta_token(&key(), NOW + 3600, "still welcome", None);
     let mut c = cfg(0);
     c.beta_revoked = vec![crate::ops::beta::token_id(&token).unwrap()];
     for (t, backend) in [(&token, Backend::Legacy), (&other, Backend::App)] {
@@ -584,7 +584,7 @@ fn a_fresh_token_holds_its_person_on_the_side_that_issued_it() {
 fn beta_and_pins_still_beat_identity() {
     let mut c = cfg(0);
     c.pins = vec![pin(None, "/api/accounts/register/", Backend::Legacy)];
-    let token = mint_beta_token(&key(), NOW + 60, "t");
+    let token = mint_beta_token(&key(), NOW + 60, "t", None);
     let who = Some(person(3, true, 3_600));
     let pinned = RequestFacts {
         identity: who,

@@ -46,8 +46,15 @@ pub fn app_envs(env: &str) -> Vec<String> {
     }
 }
 
+/// `program args…`, and how a step shows it.
+pub fn wrangler(program: &Path, args: &[&str]) -> (String, Command) {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    (format!("wrangler {}", args.join(" ")), cmd)
+}
+
 /// Runs `cmd`; its last lines of output are the step's detail either way.
-fn run_command(mut cmd: Command) -> Result<String, String> {
+pub fn run_command(mut cmd: Command) -> Result<String, String> {
     let shown = format!("{cmd:?}");
     let out = cmd.output().map_err(|e| format!("{shown}: {e}"))?;
     let said = format!(
@@ -76,9 +83,7 @@ impl Options {
     }
 
     fn wrangler(&self, args: &[&str]) -> (String, Command) {
-        let mut cmd = Command::new(&self.wrangler);
-        cmd.args(args);
-        (format!("wrangler {}", args.join(" ")), cmd)
+        wrangler(&self.wrangler, args)
     }
 
     /// The validation's own run log, beside the deploy's.

@@ -155,41 +155,51 @@ fn app_healthy(api: &Api) -> Result<String, String> {
     })
 }
 
-/// (requests, errors) the app's branches answered, from `/metrics`.
-fn app_answers(api: &Api) -> Result<(u64, u64), String> {
+/// The app's branches in `/metrics`.
+pub const APP_BRANCHES: [&str; 2] = ["app-blue", "app-green"];
+
+/// (requests, errors) the `branches` answered, from `/metrics`.
+fn answers(api: &Api, branches: &[&str]) -> Result<(u64, u64), String> {
     let m = api.admin(reqwest::Method::GET, "/metrics", None)?;
     let mut total = (0, 0);
-    for branch in ["app-blue", "app-green"] {
+    for branch in branches {
         total.0 += m["branches"][branch]["requests"].as_u64().unwrap_or(0);
         total.1 += m["branches"][branch]["errors"].as_u64().unwrap_or(0);
     }
     Ok(total)
 }
 
-fn watch(api: &Api, opts: &Options) -> Result<String, String> {
-    let start = app_answers(api)?;
-    let until = Instant::now() + opts.watch;
+/// Watches for `window`: the error rate of what `branches` answer from now on
+/// stays at most `max_error_rate` percent (judged once there are enough
+/// answers), and the app stays healthy.
+pub fn watch(
+    api: &Api,
+    branches: &[&str],
+    window: Duration,
+    max_error_rate: f64,
+) -> Result<String, String> {
+    let start = answers(api, branches)?;
+    let until = Instant::now() + window;
     loop {
-        let now = app_answers(api)?;
+        let now = answers(api, branches)?;
         let (requests, errors) = (now.0.saturating_sub(start.0), now.1.saturating_sub(start.1));
         let rate = match requests {
             0 => 0.0,
             n => errors as f64 * 100.0 / n as f64,
         };
-        if requests >= MIN_WATCHED && rate > opts.max_error_rate {
+        if requests >= MIN_WATCHED && rate > max_error_rate {
             return Err(format!(
-                "app error rate {rate:.1}% > {}% ({errors} of {requests} answers)",
-                opts.max_error_rate
+                "app error rate {rate:.1}% > {max_error_rate}% ({errors} of {requests} answers)"
             ));
         }
         app_healthy(api)?;
         if Instant::now() >= until {
             return Ok(format!(
                 "{} s watched: {requests} app answers, {errors} errors",
-                opts.watch.as_secs()
+                window.as_secs()
             ));
         }
-        std::thread::sleep(Duration::from_secs(1).min(opts.watch));
+        std::thread::sleep(Duration::from_secs(1).min(window));
     }
 }
 
@@ -282,7 +292,7 @@ pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool, Stri
         (
             "watch",
             "watch the app's error rate",
-            Box::new(|| watch(api, opts)),
+            Box::new(|| watch(api, &APP_BRANCHES, opts.watch, opts.max_error_rate)),
         ),
     ];
     for (name, what, run) in &steps {

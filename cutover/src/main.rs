@@ -8,6 +8,7 @@
 //! items reported as not done (conflicts, missing files, unreadable rows).
 
 mod api;
+mod bluegreen;
 mod capture;
 mod cloudflare;
 mod deploy;
@@ -226,6 +227,47 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// A release to the idle app slot: deploy it, wait for it to be ready,
+    /// smoke-test it through a beta token pinned to it, switch, watch, and
+    /// switch back if the watch fails.
+    BlueGreen {
+        /// Base URL of the gateway.
+        #[arg(long)]
+        url: String,
+        /// The slot to release to (default: the one not serving).
+        #[arg(long, value_parser = ["blue", "green"])]
+        to: Option<String>,
+        /// The environment whose app Worker is deployed (green: `<env>-green`).
+        #[arg(long, default_value = "production")]
+        env: String,
+        /// The slot is deployed already: skip the wrangler deploy.
+        #[arg(long)]
+        skip_deploy: bool,
+        /// Where `wrangler.app.toml` is.
+        #[arg(long, default_value = ".")]
+        config_dir: PathBuf,
+        /// The wrangler to run.
+        #[arg(long, env = "WRANGLER", default_value = "node_modules/.bin/wrangler")]
+        wrangler: PathBuf,
+        /// Legacy's PostgreSQL (the smoke's test account is removed on both sides).
+        #[arg(long, env = "LEGACY_DATABASE_URL")]
+        database_url: String,
+        /// Seconds the idle slot may take to be ready.
+        #[arg(long, default_value_t = 120)]
+        wait_secs: u64,
+        /// Seconds to watch the new slot after the switch (the seed watches 5 min).
+        #[arg(long, default_value_t = 300)]
+        watch_secs: u64,
+        /// Percent of 5xx among the new slot's answers that fails the watch.
+        #[arg(long, default_value_t = 5.0)]
+        max_error_rate: f64,
+        /// The run log (the smoke's journey keeps its own beside it).
+        #[arg(long, default_value = "cutover-blue-green.json")]
+        run_log: PathBuf,
+        /// Check which slot serves and whether the other is ready; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Make the zone's DNS records (`deploy/dns.toml`) and the gateway's Workers
     /// routes (its wrangler config) exist through Cloudflare's API: list, then
     /// create what is missing and update what differs.
@@ -349,6 +391,10 @@ enum Beta {
         /// How long it lasts: seconds or 30m, 12h, 7d (at most 90d).
         #[arg(long, default_value = "7d")]
         expires: String,
+        /// Pin the token to an app slot: its requests go there whichever slot
+        /// serves everyone else (a release's smoke test before the switch).
+        #[arg(long, value_parser = ["blue", "green"])]
+        slot: Option<String>,
     },
     /// Every token issued, with its expiry, last request and state.
     List,
@@ -615,6 +661,61 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             log.finish(if outcome.is_ok() { "done" } else { "failed" })?;
             Ok(reported(&log, outcome, cli.json))
         }
+        Command::BlueGreen {
+            url,
+            to,
+            env,
+            skip_deploy,
+            config_dir,
+            wrangler,
+            database_url,
+            wait_secs,
+            watch_secs,
+            max_error_rate,
+            run_log,
+            dry_run,
+        } => {
+            if cli.token.is_empty() {
+                return Err("blue-green needs the operator token (--admin-token or ADMIN_API_TOKEN): it drives the gateway's admin API".into());
+            }
+            let needs_cloudflare = !skip_deploy && !dry_run;
+            if needs_cloudflare
+                && std::env::var("CLOUDFLARE_API_TOKEN")
+                    .unwrap_or_default()
+                    .is_empty()
+            {
+                return Err("blue-green needs CLOUDFLARE_API_TOKEN to deploy (or --skip-deploy); nothing was run".into());
+            }
+            let url = url.trim_end_matches('/').to_string();
+            let stem = run_log
+                .file_stem()
+                .map_or("cutover-blue-green".into(), |s| {
+                    s.to_string_lossy().into_owned()
+                });
+            let opts = bluegreen::Options {
+                api: Api::new(&url, &cli.token)?,
+                url,
+                to: to.map(|t| t.parse()).transpose()?,
+                deploy: (!skip_deploy).then_some(bluegreen::Deploy {
+                    wrangler,
+                    config_dir,
+                    env,
+                }),
+                database_url,
+                wait: std::time::Duration::from_secs(wait_secs),
+                watch: std::time::Duration::from_secs(watch_secs),
+                max_error_rate,
+                smoke_log: run_log.with_file_name(format!("{stem}.smoke.json")),
+            };
+            let mut log = runbook::RunLog::open(&run_log, "blue-green", true, dry_run)?;
+            let outcome = bluegreen::run(&opts, &mut log);
+            log.finish(match &outcome {
+                Ok(()) => "done",
+                Err(_) if log.done("switch back") => "rolled back",
+                Err(_) => "failed",
+            })?;
+            Ok(reported(&log, outcome, cli.json))
+        }
         Command::Dns {
             env,
             config,
@@ -675,10 +776,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Beta { action } => {
             let answer = match action {
-                Beta::Issue { label, expires } => api.admin(
+                Beta::Issue {
+                    label,
+                    expires,
+                    slot,
+                } => api.admin(
                     reqwest::Method::POST,
                     "/admin/beta",
-                    Some(&serde_json::json!({ "label": label, "expires_in": expires })),
+                    Some(
+                        &serde_json::json!({ "label": label, "expires_in": expires, "slot": slot }),
+                    ),
                 )?,
                 Beta::List => api.admin(reqwest::Method::GET, "/admin/beta", None)?,
                 Beta::Revoke { id } => api.admin(

@@ -206,6 +206,39 @@ impl Stack {
         }
     }
 
+    /// The app's green slot beside a [`Pair`]: the app Worker once more, named
+    /// as the pair gateway's `APP_GREEN` service and on the pair's state (one
+    /// D1, R2 and KV, as production's two slots share theirs), in the pair's dev
+    /// registry. Up once the pair's gateway finds it ready; stops when dropped.
+    pub fn start_green(&self, pair: &Pair) -> Group {
+        let port = free_port();
+        let mut dev = self.wrangler_dev(&pair.persist);
+        dev.args(["-c", "wrangler.app.toml", "--name", "list-cutter-app-green"])
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &free_port().to_string()])
+            .args([
+                "--show-interactive-dev-session=false",
+                "--log-level",
+                "warn",
+            ]);
+        let group = Group::spawn(
+            "wrangler dev (green)",
+            dev,
+            &self.dir.join(format!("green-{port}.log")),
+        );
+        let check = format!("{}/admin/deployment/check?version=green", pair.gateway);
+        self.wait_until("the green slot", Duration::from_secs(180), || {
+            crate::client()
+                .get(&check)
+                .bearer_auth(crate::ADMIN_TOKEN)
+                .send()
+                .ok()
+                .and_then(|r| r.json::<serde_json::Value>().ok())
+                .is_some_and(|v| v["ready"] == true)
+        });
+        group
+    }
+
     /// A Django stand-in of its own: database `<name>_<pid>` on the suite's
     /// PostgreSQL, media folder `<name>-media`, user ids from `first_id`, and
     /// `extra` environment; its process is the returned group.

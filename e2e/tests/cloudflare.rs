@@ -184,7 +184,7 @@ fn dns_sends_the_documented_requests_once_and_fails_on_an_error_envelope(stack: 
 
 /// A wrangler that appends its arguments and stdin to `$WRANGLER_RECORD`, and
 /// fails echoing its stdin when `$WRANGLER_FAIL` is set (as a careless tool might).
-fn fake_wrangler(dir: &Path) -> std::path::PathBuf {
+pub fn fake_wrangler(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("fake-wrangler");
     std::fs::write(
         &path,

@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod beta;
+mod blue_green;
 mod cloudflare;
 mod common;
 mod cutover;
@@ -59,6 +60,7 @@ fn main() {
     tests.extend(dead_letters::TESTS);
     tests.extend(validate::TESTS);
     tests.extend(cloudflare::TESTS);
+    tests.extend(blue_green::TESTS);
 
     let stack: &'static Stack = Box::leak(Box::new(Stack::start()));
     let trials = tests

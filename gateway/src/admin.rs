@@ -11,13 +11,9 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::ops::admin::{self, Admin, Credential, Denied, MigrationAction};
 use shared::ops::hold::{self, Hold};
-use shared::routing::{Maintenance, Slot};
+use shared::ops::switch;
+use shared::routing::{keys, Maintenance, Slot};
 use worker::{Date, Env, Method, Request, Response, Result};
-
-/// Most the target slot may take to answer its health check.
-const SWITCH_MAX_LATENCY_MS: u64 = 1_000;
-/// Most the target slot's error rate (percent) may be over the window.
-const SWITCH_MAX_ERROR_RATE: f64 = 1.0;
 
 pub async fn handle(
     mut req: Request,
@@ -279,8 +275,8 @@ async fn status(env: &Env, current: control::Current) -> Result<Response> {
 
 async fn deployment_current(env: &Env) -> Result<serde_json::Value> {
     let kv = env.kv("DEPLOYMENT_KV")?;
-    let version = kv.get("current_version").text().await?;
-    let switched_at = kv.get("switched_at").text().await?;
+    let version = kv.get(keys::CURRENT_VERSION).text().await?;
+    let switched_at = kv.get(keys::SWITCHED_AT).text().await?;
     Ok(json!({
         "version": Slot::from_stored(version.as_deref()).name(),
         "switched_at": switched_at,
@@ -306,27 +302,13 @@ async fn readiness(env: &Env, target: Slot) -> (Vec<String>, serde_json::Value) 
         .ok()
         .and_then(|s| s.branches.get(target.branch()).map(|b| b.error_rate))
         .unwrap_or(0.0);
-    let mut failing = Vec::new();
-    if !probe.ok {
-        failing.push(format!(
-            "health: {}",
-            probe
-                .error
-                .clone()
-                .unwrap_or_else(|| format!("status {}", probe.status.unwrap_or(0)))
-        ));
-    }
-    if probe.latency_ms >= SWITCH_MAX_LATENCY_MS {
-        failing.push(format!(
-            "latency: {} ms >= {SWITCH_MAX_LATENCY_MS} ms",
-            probe.latency_ms
-        ));
-    }
-    if error_rate >= SWITCH_MAX_ERROR_RATE {
-        failing.push(format!(
-            "error rate: {error_rate}% >= {SWITCH_MAX_ERROR_RATE}%"
-        ));
-    }
+    let failing = switch::failing(&switch::SlotCheck {
+        healthy: probe.ok,
+        status: probe.status,
+        error: probe.error.as_deref(),
+        latency_ms: probe.latency_ms,
+        error_rate,
+    });
     (
         failing,
         json!({ "health": probe, "error_rate": error_rate }),
@@ -348,10 +330,12 @@ async fn deployment_switch(env: &Env, admin: &Admin, switch: SwitchRequest) -> R
         return Ok(resp.with_status(409));
     }
     let kv = env.kv("DEPLOYMENT_KV")?;
-    let old = Slot::from_stored(kv.get("current_version").text().await?.as_deref());
+    let old = Slot::from_stored(kv.get(keys::CURRENT_VERSION).text().await?.as_deref());
     let at = control::now_iso();
-    kv.put("current_version", target.name())?.execute().await?;
-    kv.put("switched_at", &at)?.execute().await?;
+    kv.put(keys::CURRENT_VERSION, target.name())?
+        .execute()
+        .await?;
+    kv.put(keys::SWITCHED_AT, &at)?.execute().await?;
     let forced = if failing.is_empty() {
         String::new()
     } else {

@@ -71,7 +71,7 @@ async fn read(env: &Env, settings: &Settings) -> worker::Result<Snapshot> {
         get(&migration, keys::STAGING_HOSTS),
         get(&migration, keys::BETA_HEADER_ENABLED),
         get(&migration, keys::BETA_REVOKED),
-        get(&deployment, "current_version"),
+        get(&deployment, keys::CURRENT_VERSION),
         get(&migration, keys::SHADOW_RATE),
     ])
     .await

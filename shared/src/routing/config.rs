@@ -153,6 +153,10 @@ pub mod keys {
     /// Share of safe requests on shadowable routes also sent to the other side,
     /// a number 0..=1 (`shadow::rate`).
     pub const SHADOW_RATE: &str = "shadow_rate";
+    /// `DEPLOYMENT_KV`: the app slot serving app traffic, `blue` or `green`.
+    pub const CURRENT_VERSION: &str = "current_version";
+    /// `DEPLOYMENT_KV`: RFC 3339 of the last blue/green switch.
+    pub const SWITCHED_AT: &str = "switched_at";
 }
 
 /// A config key that could not be used, with enough detail for an operator to

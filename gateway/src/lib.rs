@@ -1,7 +1,9 @@
-//! The edge gateway. Each request goes through the phases of a proxy:
-//! decide (which backend) → upstream (stream it there) → response filter
-//! (headers every response carries). The decision itself is pure and lives in
-//! `shared::routing`; this crate binds it to KV, fetch and service bindings.
+//! The edge gateway. Each request goes through the phases of a proxy: request
+//! filter (what the gateway refuses or redirects outright) → decide (which
+//! backend; pure, in `shared::routing`) → limit (the rate limit of the route's
+//! class) → upstream (stream it there, a shadow copy to the other side) → log
+//! (the metrics window) → finish (the response filter: headers every response
+//! carries). This crate binds those to KV, fetch and service bindings.
 
 mod admin;
 mod alerting;
@@ -33,9 +35,148 @@ use worker::*;
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let settings = Settings::from_env(&env);
     let request_id = respond::request_id(&req);
+    let by_gateway = |resp| respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id));
+    if let Some(resp) = request_filter(&req, &settings)? {
+        return by_gateway(resp);
+    }
+    let snapshot = rollout::load(&env, &settings).await;
+    let incoming = Incoming::read(&req)?;
+    let facts = incoming.facts(&settings);
+    let decision = routing::decide(
+        &facts,
+        &snapshot.config,
+        &settings.signing_key,
+        !settings.local_dev,
+    );
+    let route = match decision {
+        Decision::Gateway => {
+            let path = routing::normalize_path(incoming.url.path());
+            return by_gateway(own::handle(req, &env, &settings, &snapshot, &path).await);
+        }
+        Decision::Maintenance { write_freeze } => {
+            return by_gateway(respond::maintenance(&req, write_freeze));
+        }
+        Decision::Route {
+            backend,
+            reason,
+            set_sticky,
+            ..
+        } => Route {
+            backend,
+            reason,
+            set_sticky,
+            facts,
+            host: &incoming.host,
+            request_id: &request_id,
+        },
+    };
+    if let Some(resp) = limit(&req, &env, &route).await {
+        return by_gateway(resp);
+    }
+    let started = Date::now().as_millis();
+    let (resp, served_by, beta) = proxy(req, &env, &ctx, &settings, &snapshot, &route).await;
+    log(&env, &ctx, &route, &resp, &served_by, beta, started);
+    let mut finish = Finish::new(served_by, &request_id);
+    finish.set_cookie = route.set_sticky;
+    finish.reason = Some(route.reason.as_str());
+    respond::finish(resp, finish)
+}
+
+/// A request the decision sends to a backend.
+struct Route<'a> {
+    backend: routing::Backend,
+    reason: routing::Reason,
+    set_sticky: Option<String>,
+    facts: RequestFacts<'a>,
+    host: &'a str,
+    request_id: &'a str,
+}
+
+/// The upstream phase: the request to its backend (the serving app slot, or
+/// the one a pinned beta token names), a sign-in with the login fallback, and a
+/// shadow copy to the other side when sampled. The answer, who gave it, and the
+/// id of the beta token that routed it.
+async fn proxy(
+    req: Request,
+    env: &Env,
+    ctx: &Context,
+    settings: &Settings,
+    snapshot: &rollout::Snapshot,
+    route: &Route<'_>,
+) -> (Result<Response>, ServedBy, Option<String>) {
+    let token = (route.reason == routing::Reason::BetaToken)
+        .then(|| routing::beta_token(&route.facts, &snapshot.config, &settings.signing_key))
+        .flatten();
+    let pinned = token
+        .and_then(|t| routing::beta_token_claims(&settings.signing_key, t, route.facts.now_unix))
+        .and_then(|c| c.slot);
+    let mirror = shadow::plan(
+        &req,
+        snapshot,
+        route.backend,
+        route.reason,
+        route.request_id,
+        route.host,
+    );
+    let up = upstream::Upstream {
+        env,
+        settings,
+        slot: pinned.unwrap_or(snapshot.slot),
+        request_id: route.request_id,
+        host: route.host,
+    };
+    let (sent, served_by) =
+        if settings.login_fallback && routing::is_sign_in(route.facts.method, route.facts.path) {
+            sign_in::send(req, route.backend, &up).await
+        } else {
+            upstream::send(req, route.backend, &up).await
+        };
+    // Only a backend's own answer is compared; the gateway's 502/504 is not.
+    let resp = match (sent, mirror) {
+        (Ok(Ok(resp)), Some(plan)) => shadow::mirror(plan, resp, env, ctx),
+        (Ok(Ok(resp)), None) => Ok(resp),
+        (Ok(Err(failure)), _) => failure.into_response(),
+        (Err(err), _) => Err(err),
+    };
+    (resp, served_by, token.and_then(shared::ops::beta::token_id))
+}
+
+/// The log phase: the answer into the metrics window. Bulk imports of large
+/// files would read as app latency: the alerts judge user traffic only.
+fn log(
+    env: &Env,
+    ctx: &Context,
+    route: &Route<'_>,
+    resp: &Result<Response>,
+    served_by: &ServedBy,
+    beta: Option<String>,
+    started: u64,
+) {
+    if route.reason == routing::Reason::AppAdmin {
+        return;
+    }
+    metrics::observe(
+        env,
+        ctx,
+        metrics::Observation {
+            branch: served_by.header(),
+            reason: route.reason.as_str(),
+            // An upstream error becomes the 502 the response filter sends.
+            status: resp.as_ref().map_or(502, |r| r.status_code()),
+            latency_ms: Date::now().as_millis().saturating_sub(started) as u32,
+            client_key: &routing::client_key(route.facts.client_ip),
+            beta,
+        },
+    );
+}
+
+/// The request filter: what the gateway answers before deciding anything. Plain
+/// HTTP is redirected to HTTPS (outside local dev), and methods neither backend
+/// implements are refused: proxied, they failed inside the proxy and counted as
+/// the backend's 5xx, the number that drives alerts and automatic rollback.
+fn request_filter(req: &Request, settings: &Settings) -> Result<Option<Result<Response>>> {
     let url = req.url()?;
     let host = req.headers().get("Host")?.unwrap_or_default();
-
     let path_and_query = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_string(),
@@ -47,12 +188,8 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
             .with_status(301)
             .with_header("Location", &location)?
             .empty();
-        return respond::finish(Ok(resp), Finish::new(ServedBy::Gateway, &request_id));
+        return Ok(Some(Ok(resp)));
     }
-
-    // Methods neither backend implements are refused here: proxied, they failed
-    // inside the proxy and counted as the backend's 5xx, the number that drives
-    // alerts and automatic rollback.
     let raw_method = req.inner().method();
     if !routing::is_known_method(&raw_method) {
         let resp =
@@ -61,122 +198,74 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
                     .set("Allow", &routing::KNOWN_METHODS.join(", "))
                     .map(|_| r)
             });
-        return respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id));
+        return Ok(Some(resp));
+    }
+    Ok(None)
+}
+
+/// What the decision reads of a request, owned so that [`RequestFacts`] can
+/// borrow it while the request itself moves on upstream.
+struct Incoming {
+    url: Url,
+    method: String,
+    host: String,
+    cookies: String,
+    client_ip: Option<String>,
+    beta_header: Option<String>,
+    beta_token_header: Option<String>,
+    authorization: Option<String>,
+    now_unix: i64,
+}
+
+impl Incoming {
+    fn read(req: &Request) -> Result<Incoming> {
+        let headers = req.headers();
+        Ok(Incoming {
+            url: req.url()?,
+            method: req.method().to_string(),
+            host: headers.get("Host")?.unwrap_or_default(),
+            cookies: headers.get("Cookie")?.unwrap_or_default(),
+            client_ip: headers.get("CF-Connecting-IP")?,
+            beta_header: headers.get("X-Beta-User")?,
+            beta_token_header: headers.get(routing::BETA_TOKEN_HEADER)?,
+            authorization: headers.get("Authorization")?,
+            now_unix: (Date::now().as_millis() / 1000) as i64,
+        })
     }
 
-    // Decide.
-    let snapshot = rollout::load(&env, &settings).await;
-    let headers = req.headers();
-    let cookies = headers.get("Cookie")?.unwrap_or_default();
-    let client_ip = headers.get("CF-Connecting-IP")?;
-    let beta_header = headers.get("X-Beta-User")?;
-    let beta_token_header = headers.get(routing::BETA_TOKEN_HEADER)?;
-    let method = req.method();
-    let now_unix = (Date::now().as_millis() / 1000) as i64;
-    let authorization = headers.get("Authorization")?;
-    let person = routing::identity(authorization.as_deref(), &settings.jwt, now_unix);
-    let facts = RequestFacts {
-        method: method.as_ref(),
-        path: url.path(),
-        host: &host,
-        client_ip: client_ip.as_deref(),
-        beta_header: beta_header.as_deref(),
-        beta_token: routing::cookie_value(&cookies, routing::BETA_COOKIE_NAME)
-            .or(beta_token_header.as_deref()),
-        sticky_cookie: routing::cookie_value(&cookies, routing::STICKY_COOKIE_NAME),
-        identity: person,
-        now_unix,
-    };
-    let decision = routing::decide(
-        &facts,
-        &snapshot.config,
-        &settings.signing_key,
-        !settings.local_dev,
-    );
-
-    // Upstream.
-    match decision {
-        Decision::Gateway => {
-            let path = routing::normalize_path(url.path());
-            let resp = own::handle(req, &env, &settings, &snapshot, &path).await;
-            respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id))
-        }
-        Decision::Maintenance { write_freeze } => {
-            let resp = respond::maintenance(&req, write_freeze);
-            respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id))
-        }
-        Decision::Route {
-            backend,
-            reason,
-            set_sticky,
-            ..
-        } => {
-            let key = routing::client_key(client_ip.as_deref());
-            let limit = routing::limit_for(&routing::LimitFacts {
-                method: method.as_ref(),
-                path: url.path(),
-                client_ip: client_ip.as_deref(),
-                identity: person,
-                operator: reason == routing::Reason::AppAdmin && operator_token(&req, &env),
-            });
-            if let Some(limit) = limit {
-                if let Some(resp) = rate_limited(&env, &limit).await {
-                    return respond::finish(resp, Finish::new(ServedBy::Gateway, &request_id));
-                }
-            }
-            let token = (reason == routing::Reason::BetaToken)
-                .then(|| routing::beta_token(&facts, &snapshot.config, &settings.signing_key))
-                .flatten();
-            let beta = token.and_then(shared::ops::beta::token_id);
-            // A token pinned to a slot (a release's smoke test) goes there.
-            let pinned = token
-                .and_then(|t| routing::beta_token_claims(&settings.signing_key, t, now_unix))
-                .and_then(|c| c.slot);
-            let mirror = shadow::plan(&req, &snapshot, backend, reason, &request_id, &host);
-            let started = Date::now().as_millis();
-            let up = upstream::Upstream {
-                env: &env,
-                settings: &settings,
-                slot: pinned.unwrap_or(snapshot.slot),
-                request_id: &request_id,
-                host: &host,
-            };
-            let (sent, served_by) =
-                if settings.login_fallback && routing::is_sign_in(method.as_ref(), url.path()) {
-                    sign_in::send(req, backend, &up).await
-                } else {
-                    upstream::send(req, backend, &up).await
-                };
-            // Only a backend's own answer is compared; the gateway's 502/504 is not.
-            let resp = match (sent, mirror) {
-                (Ok(Ok(resp)), Some(plan)) => shadow::mirror(plan, resp, &env, &ctx),
-                (Ok(Ok(resp)), None) => Ok(resp),
-                (Ok(Err(failure)), _) => failure.into_response(),
-                (Err(err), _) => Err(err),
-            };
-            // Bulk imports of large files would read as app latency: the alerts
-            // judge user traffic only.
-            if reason != routing::Reason::AppAdmin {
-                metrics::observe(
-                    &env,
-                    &ctx,
-                    metrics::Observation {
-                        branch: served_by.header(),
-                        reason: reason.as_str(),
-                        // An upstream error becomes the 502 the response filter sends.
-                        status: resp.as_ref().map_or(502, |r| r.status_code()),
-                        latency_ms: Date::now().as_millis().saturating_sub(started) as u32,
-                        client_key: &key,
-                        beta,
-                    },
-                );
-            }
-            let mut finish = Finish::new(served_by, &request_id);
-            finish.set_cookie = set_sticky;
-            finish.reason = Some(reason.as_str());
-            respond::finish(resp, finish)
+    fn facts(&self, settings: &Settings) -> RequestFacts<'_> {
+        RequestFacts {
+            method: &self.method,
+            path: self.url.path(),
+            host: &self.host,
+            client_ip: self.client_ip.as_deref(),
+            beta_header: self.beta_header.as_deref(),
+            beta_token: routing::cookie_value(&self.cookies, routing::BETA_COOKIE_NAME)
+                .or(self.beta_token_header.as_deref()),
+            sticky_cookie: routing::cookie_value(&self.cookies, routing::STICKY_COOKIE_NAME),
+            identity: routing::identity(
+                self.authorization.as_deref(),
+                &settings.jwt,
+                self.now_unix,
+            ),
+            now_unix: self.now_unix,
         }
     }
+}
+
+/// The limit phase: the rate limit of a routed request (its class, keyed by
+/// user or address); the 429 when its budget is used up. The operator token's
+/// bulk imports are not held to it.
+async fn limit(req: &Request, env: &Env, route: &Route<'_>) -> Option<Result<Response>> {
+    let facts = &route.facts;
+    let limit = routing::limit_for(&routing::LimitFacts {
+        method: facts.method,
+        path: facts.path,
+        client_ip: facts.client_ip,
+        identity: facts.identity,
+        operator: route.reason == routing::Reason::AppAdmin && operator_token(req, env),
+    })?;
+    rate_limited(env, &limit).await
 }
 
 /// The alert cron (`[triggers] crons`).

@@ -5,48 +5,24 @@
 //! `app-blue`), the stand-in directly.
 
 use crate::common::{keys, send_json};
-use crate::TestFn;
 use e2e::{client, Stack, JWT_SECRET};
 use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
 use serde_json::{json, Value};
 use shared::jwt::{self, JwtConfig, TokenType, TokenUser};
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    ("accounts::parity_with_legacy", parity_with_legacy),
-    (
-        "accounts::the_legacy_clients_session_works_on_the_app",
-        the_legacy_clients_session_works_on_the_app,
-    ),
-    (
-        "accounts::django_user_and_token_work_on_app",
-        django_user_and_token_work_on_app,
-    ),
-    (
-        "accounts::django_tokens_refused_when_turned_off",
-        django_tokens_refused_when_turned_off,
-    ),
-    (
-        "accounts::app_user_and_token_work_on_django",
-        app_user_and_token_work_on_django,
-    ),
-    (
-        "accounts::bad_tokens_are_refused_and_change_nothing",
-        bad_tokens_are_refused_and_change_nothing,
-    ),
-    (
-        "accounts::ids_above_offset_and_audit_trail",
-        ids_above_offset_and_audit_trail,
-    ),
-    (
-        "accounts::sixth_failed_login_is_throttled",
-        sixth_failed_login_is_throttled,
-    ),
-    (
-        "accounts::malformed_json_methods_and_slashes",
-        malformed_json_methods_and_slashes,
-    ),
-];
+crate::tests!(
+    accounts:
+    parity_with_legacy,
+    the_legacy_clients_session_works_on_the_app,
+    django_user_and_token_work_on_app,
+    django_tokens_refused_when_turned_off,
+    app_user_and_token_work_on_django,
+    bad_tokens_are_refused_and_change_nothing,
+    ids_above_offset_and_audit_trail,
+    sixth_failed_login_is_throttled,
+    malformed_json_methods_and_slashes,
+);
 
 /// The keys the app adds to legacy success bodies, the one documented difference in shape:
 /// the Workers-era names of the tokens (the seed's clients read `access_token`) and `user`

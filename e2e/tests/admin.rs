@@ -3,55 +3,25 @@
 //! the alert cron's webhook and automatic rollback.
 
 use crate::common::{header, send_json, served_by};
-use crate::TestFn;
 use e2e::{client, ipv4, Stack, CONFIG_CACHE_MS, JWT_SECRET};
 use reqwest::blocking::RequestBuilder;
 use serde_json::{json, Value};
 use shared::jwt::{issue, JwtConfig, TokenType, TokenUser};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "admin::requests_without_admin_rights_are_refused_and_change_nothing",
-        requests_without_admin_rights_are_refused_and_change_nothing,
-    ),
-    (
-        "admin::percentage_updates_route_traffic_and_are_audited",
-        percentage_updates_route_traffic_and_are_audited,
-    ),
-    (
-        "admin::concurrent_changes_each_keep_their_audit_entry",
-        concurrent_changes_each_keep_their_audit_entry,
-    ),
-    (
-        "admin::invalid_actions_get_400_and_change_nothing",
-        invalid_actions_get_400_and_change_nothing,
-    ),
-    (
-        "admin::status_reports_config_users_and_error_rates",
-        status_reports_config_users_and_error_rates,
-    ),
-    (
-        "admin::write_freeze_passes_reads_and_refuses_writes_on_both_branches",
-        write_freeze_passes_reads_and_refuses_writes_on_both_branches,
-    ),
-    (
-        "admin::full_maintenance_answers_503_page_or_json",
-        full_maintenance_answers_503_page_or_json,
-    ),
-    (
-        "admin::deployment_switch_requires_a_healthy_target",
-        deployment_switch_requires_a_healthy_target,
-    ),
-    (
-        "admin::app_errors_reach_metrics_and_the_cron_alerts_once_and_rolls_back",
-        app_errors_reach_metrics_and_the_cron_alerts_once_and_rolls_back,
-    ),
-    (
-        "admin::health_reports_each_check",
-        health_reports_each_check,
-    ),
-];
+crate::tests!(
+    admin:
+    requests_without_admin_rights_are_refused_and_change_nothing,
+    percentage_updates_route_traffic_and_are_audited,
+    concurrent_changes_each_keep_their_audit_entry,
+    invalid_actions_get_400_and_change_nothing,
+    status_reports_config_users_and_error_rates,
+    write_freeze_passes_reads_and_refuses_writes_on_both_branches,
+    full_maintenance_answers_503_page_or_json,
+    deployment_switch_requires_a_healthy_target,
+    app_errors_reach_metrics_and_the_cron_alerts_once_and_rolls_back,
+    health_reports_each_check,
+);
 
 /// The operator token of the local config.
 pub use e2e::ADMIN_TOKEN;

@@ -5,7 +5,6 @@
 
 use crate::admin::{jwt, metrics, ADMIN_TOKEN};
 use crate::common::{header, run_browser, send_json, served_by, unique};
-use crate::TestFn;
 use e2e::{client, ipv4, Stack, CONFIG_CACHE_MS, ROUTING_SECRET};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -13,24 +12,13 @@ use shared::jwt::TokenType;
 use shared::routing::{mint_beta_token, SigningKey};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "beta::only_admins_issue_list_and_revoke_and_each_is_audited",
-        only_admins_issue_list_and_revoke_and_each_is_audited,
-    ),
-    (
-        "beta::an_invite_link_opens_the_new_app_in_a_browser_at_zero",
-        an_invite_link_opens_the_new_app_in_a_browser_at_zero,
-    ),
-    (
-        "beta::revoked_expired_and_forged_tokens_are_refused_cleanly",
-        revoked_expired_and_forged_tokens_are_refused_cleanly,
-    ),
-    (
-        "beta::the_signed_x_beta_user_works_with_the_plain_header_off",
-        the_signed_x_beta_user_works_with_the_plain_header_off,
-    ),
-];
+crate::tests!(
+    beta:
+    only_admins_issue_list_and_revoke_and_each_is_audited,
+    an_invite_link_opens_the_new_app_in_a_browser_at_zero,
+    revoked_expired_and_forged_tokens_are_refused_cleanly,
+    the_signed_x_beta_user_works_with_the_plain_header_off,
+);
 
 fn admin(method: Method, stack: &Stack, path: &str, bearer: Option<&str>) -> (u16, Value) {
     let mut req = client()

@@ -8,7 +8,6 @@
 
 use crate::admin::ADMIN_TOKEN;
 use crate::common::{served_by, unique};
-use crate::TestFn;
 use e2e::{client, Stack};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -17,10 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const TESTS: &[(&str, TestFn)] = &[(
-    "blue_green::a_release_is_smoked_on_the_idle_slot_switched_watched_and_switched_back_when_it_fails",
+crate::tests!(
+    blue_green:
     a_release_is_smoked_on_the_idle_slot_switched_watched_and_switched_back_when_it_fails,
-)];
+);
 
 /// People using the app through the gateway the whole time (the plain beta
 /// header sends them to whichever slot serves); who answered, counted.

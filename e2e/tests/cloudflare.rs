@@ -6,27 +6,18 @@
 //! Cloudflare's API and `wrangler deploy` cannot be reached offline;
 //! everything else is the real tool and the repository's configs.
 
-use crate::TestFn;
 use e2e::fake_cloudflare::FakeCloudflare;
 use e2e::Stack;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output};
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "cloudflare::dns_sends_the_documented_requests_once_and_fails_on_an_error_envelope",
-        dns_sends_the_documented_requests_once_and_fails_on_an_error_envelope,
-    ),
-    (
-        "cloudflare::secrets_reach_wrangler_on_stdin_only",
-        secrets_reach_wrangler_on_stdin_only,
-    ),
-    (
-        "cloudflare::deploy_reaches_production_only_after_staging_validates",
-        deploy_reaches_production_only_after_staging_validates,
-    ),
-];
+crate::tests!(
+    cloudflare:
+    dns_sends_the_documented_requests_once_and_fails_on_an_error_envelope,
+    secrets_reach_wrangler_on_stdin_only,
+    deploy_reaches_production_only_after_staging_validates,
+);
 
 const TOKEN: &str = "cf-test-token-0123";
 

@@ -7,7 +7,6 @@
 //! workerd through the gateway (which sends `/api/admin/*` to the app).
 
 use crate::common::{next_ip as next_in, unique};
-use crate::TestFn;
 use e2e::process::Group;
 use e2e::{client, sha256_hex, Stack};
 use reqwest::blocking::multipart::{Form, Part};
@@ -19,40 +18,17 @@ use std::sync::atomic::AtomicU32;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "cutover::migrate_then_verify_logins_downloads_and_lineage",
-        migrate_then_verify_logins_downloads_and_lineage,
-    ),
-    (
-        "cutover::killed_migrate_resumes_without_duplicates",
-        killed_migrate_resumes_without_duplicates,
-    ),
-    (
-        "cutover::sync_brings_exactly_the_new_legacy_activity",
-        sync_brings_exactly_the_new_legacy_activity,
-    ),
-    (
-        "cutover::reverse_sync_makes_app_activity_work_on_legacy",
-        reverse_sync_makes_app_activity_work_on_legacy,
-    ),
-    (
-        "cutover::import_api_refuses_bad_input_and_changes_nothing",
-        import_api_refuses_bad_input_and_changes_nothing,
-    ),
-    (
-        "cutover::an_unexpected_schema_is_reported_and_changes_nothing",
-        an_unexpected_schema_is_reported_and_changes_nothing,
-    ),
-    (
-        "cutover::rollout_drives_the_gateway",
-        rollout_drives_the_gateway,
-    ),
-    (
-        "cutover::a_neo4j_era_legacy_migrates_verifies_and_takes_app_cuts_back",
-        a_neo4j_era_legacy_migrates_verifies_and_takes_app_cuts_back,
-    ),
-];
+crate::tests!(
+    cutover:
+    migrate_then_verify_logins_downloads_and_lineage,
+    killed_migrate_resumes_without_duplicates,
+    sync_brings_exactly_the_new_legacy_activity,
+    reverse_sync_makes_app_activity_work_on_legacy,
+    import_api_refuses_bad_input_and_changes_nothing,
+    an_unexpected_schema_is_reported_and_changes_nothing,
+    rollout_drives_the_gateway,
+    a_neo4j_era_legacy_migrates_verifies_and_takes_app_cuts_back,
+);
 
 use e2e::ADMIN_TOKEN as TOKEN;
 const PASSWORD: &str = "legacy pass 1!";

@@ -3,44 +3,23 @@
 //! JSON 4xx that leaves R2 as it was, and the shapes match the legacy endpoints.
 
 use crate::common::{header, keys, native_cut, served_by, MAX_FILE_SIZE, PEOPLE};
-use crate::TestFn;
 use e2e::{client, sample_csv, Stack};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use serde_json::{json, Value};
 use std::sync::atomic::AtomicU32;
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "cutter::upload_answers_columns_and_stores_under_anon",
-        upload_answers_columns_and_stores_under_anon,
-    ),
-    (
-        "cutter::filters_keep_the_expected_rows",
-        filters_keep_the_expected_rows,
-    ),
-    (
-        "cutter::columns_in_request_order_with_rfc4180_quoting",
-        columns_in_request_order_with_rfc4180_quoting,
-    ),
-    (
-        "cutter::bad_uploads_get_4xx_json_and_leave_r2_unchanged",
-        bad_uploads_get_4xx_json_and_leave_r2_unchanged,
-    ),
-    ("cutter::bad_exports_get_4xx_json", bad_exports_get_4xx_json),
-    (
-        "cutter::expired_uploads_are_not_found_and_deleted",
-        expired_uploads_are_not_found_and_deleted,
-    ),
-    (
-        "cutter::matches_the_legacy_endpoints_except_documented_fixes",
-        matches_the_legacy_endpoints_except_documented_fixes,
-    ),
-    (
-        "cutter::upload_and_cut_50mb_through_the_gateway",
-        upload_and_cut_50mb_through_the_gateway,
-    ),
-];
+crate::tests!(
+    cutter:
+    upload_answers_columns_and_stores_under_anon,
+    filters_keep_the_expected_rows,
+    columns_in_request_order_with_rfc4180_quoting,
+    bad_uploads_get_4xx_json_and_leave_r2_unchanged,
+    bad_exports_get_4xx_json,
+    expired_uploads_are_not_found_and_deleted,
+    matches_the_legacy_endpoints_except_documented_fixes,
+    upload_and_cut_50mb_through_the_gateway,
+);
 
 /// A new client address for each request: the gateway allows 100 a minute per IP.
 fn next_ip() -> String {

@@ -3,28 +3,16 @@
 
 use crate::admin::ADMIN_TOKEN;
 use crate::common::{header, run_browser, served_by};
-use crate::TestFn;
 use e2e::{client, Stack};
 use serde_json::{json, Value};
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "dashboard::is_served_with_a_strict_csp_and_no_outside_assets",
-        is_served_with_a_strict_csp_and_no_outside_assets,
-    ),
-    (
-        "dashboard::browser_signs_in_with_token_and_changes_the_percentage",
-        browser_signs_in_with_token_and_changes_the_percentage,
-    ),
-    (
-        "dashboard::browser_signs_in_with_an_admin_password",
-        browser_signs_in_with_an_admin_password,
-    ),
-    (
-        "dashboard::login_is_handed_to_the_app",
-        login_is_handed_to_the_app,
-    ),
-];
+crate::tests!(
+    dashboard:
+    is_served_with_a_strict_csp_and_no_outside_assets,
+    browser_signs_in_with_token_and_changes_the_percentage,
+    browser_signs_in_with_an_admin_password,
+    login_is_handed_to_the_app,
+);
 
 fn is_served_with_a_strict_csp_and_no_outside_assets(stack: &Stack) {
     for path in ["/admin", "/admin/"] {

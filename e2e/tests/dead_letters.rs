@@ -7,17 +7,16 @@
 use crate::admin::ADMIN_TOKEN;
 use crate::common::{run_browser, send_json, unique};
 use crate::session::{self, User};
-use crate::TestFn;
 use e2e::{client, sha256_hex, Stack};
 use reqwest::Method;
 use serde_json::Value;
 use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
-pub const TESTS: &[(&str, TestFn)] = &[(
-    "dead_letters::a_checksum_mismatch_and_a_file_that_never_counts_are_shown_everywhere",
+crate::tests!(
+    dead_letters:
     a_checksum_mismatch_and_a_file_that_never_counts_are_shown_everywhere,
-)];
+);
 
 fn next_ip() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(982_000);

@@ -2,6 +2,18 @@
 //! Workers in local workerd) for the whole run, torn down whatever happens.
 //! Tests run one at a time because several of them change the rollout config.
 
+/// A module's `TESTS`: each test named `module::function` from its function,
+/// written once.
+#[macro_export]
+macro_rules! tests {
+    ($module:ident: $($name:ident),+ $(,)?) => {
+        pub const TESTS: &[(&str, $crate::TestFn)] = &[$((
+            concat!(stringify!($module), "::", stringify!($name)),
+            $name,
+        )),+];
+    };
+}
+
 mod accounts;
 mod admin;
 mod beta;

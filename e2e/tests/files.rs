@@ -6,7 +6,6 @@
 
 use crate::common::{header, keys, unique, MAX_FILE_SIZE, PEOPLE};
 use crate::session::{file_form, send, str_of, upload, User};
-use crate::TestFn;
 use e2e::{client, Stack};
 use reqwest::blocking::multipart::Form;
 use reqwest::blocking::RequestBuilder;
@@ -14,20 +13,12 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::atomic::AtomicU32;
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "files::journey_matches_legacy_except_documented_fixes",
-        journey_matches_legacy_except_documented_fixes,
-    ),
-    (
-        "files::other_users_get_404_and_change_nothing",
-        other_users_get_404_and_change_nothing,
-    ),
-    (
-        "files::bad_inputs_get_4xx_and_leave_d1_and_r2_unchanged",
-        bad_inputs_get_4xx_and_leave_d1_and_r2_unchanged,
-    ),
-];
+crate::tests!(
+    files:
+    journey_matches_legacy_except_documented_fixes,
+    other_users_get_404_and_change_nothing,
+    bad_inputs_get_4xx_and_leave_d1_and_r2_unchanged,
+);
 
 /// A new client address for each request: the gateway allows 100 a minute per IP.
 fn next_ip() -> String {

@@ -5,27 +5,18 @@
 use crate::common::unique;
 use crate::common::{header, PEOPLE};
 use crate::session::{file_form, send, str_of, User};
-use crate::TestFn;
 use e2e::{sample_csv, sha256_hex, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "files_api::upload_list_ranges_counts_and_delete",
-        upload_list_ranges_counts_and_delete,
-    ),
-    (
-        "files_api::a_multipart_upload_gets_its_checksum_into_r2_metadata",
-        a_multipart_upload_gets_its_checksum_into_r2_metadata,
-    ),
-    (
-        "files_api::other_users_and_bad_requests_get_4xx_and_change_nothing",
-        other_users_and_bad_requests_get_4xx_and_change_nothing,
-    ),
-];
+crate::tests!(
+    files_api:
+    upload_list_ranges_counts_and_delete,
+    a_multipart_upload_gets_its_checksum_into_r2_metadata,
+    other_users_and_bad_requests_get_4xx_and_change_nothing,
+);
 
 fn next_ip() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(600_000);

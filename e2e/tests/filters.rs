@@ -6,22 +6,16 @@ use crate::common::unique;
 use crate::common::PEOPLE;
 use crate::files_api::{counted, upload};
 use crate::session::{send, str_of, User};
-use crate::TestFn;
 use e2e::Stack;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::atomic::AtomicU32;
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "filters::create_list_update_apply_and_delete",
-        create_list_update_apply_and_delete,
-    ),
-    (
-        "filters::other_users_and_bad_bodies_get_4xx_and_change_nothing",
-        other_users_and_bad_bodies_get_4xx_and_change_nothing,
-    ),
-];
+crate::tests!(
+    filters:
+    create_list_update_apply_and_delete,
+    other_users_and_bad_bodies_get_4xx_and_change_nothing,
+);
 
 fn next_ip() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(650_000);

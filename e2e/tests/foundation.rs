@@ -2,33 +2,18 @@
 //! at 100%, and the stand-in's accounts API works through the gateway.
 
 use crate::common::{keys, send_json, served_by, PEOPLE};
-use crate::TestFn;
 use e2e::{client, Stack};
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::json;
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "foundation::legacy_serves_at_zero_percent",
-        legacy_serves_at_zero_percent,
-    ),
-    (
-        "foundation::app_serves_at_hundred_percent",
-        app_serves_at_hundred_percent,
-    ),
-    (
-        "foundation::legacy_accounts_work_through_gateway",
-        legacy_accounts_work_through_gateway,
-    ),
-    (
-        "foundation::app_alone_health_and_expiry_cron",
-        app_alone_health_and_expiry_cron,
-    ),
-    (
-        "foundation::an_app_without_its_storage_is_unhealthy_and_says_so",
-        an_app_without_its_storage_is_unhealthy_and_says_so,
-    ),
-];
+crate::tests!(
+    foundation:
+    legacy_serves_at_zero_percent,
+    app_serves_at_hundred_percent,
+    legacy_accounts_work_through_gateway,
+    app_alone_health_and_expiry_cron,
+    an_app_without_its_storage_is_unhealthy_and_says_so,
+);
 
 const IP: &str = "198.51.100.10";
 

@@ -7,7 +7,6 @@
 
 use crate::common::unique;
 use crate::common::{header, native_cut, run_browser, served_by, PEOPLE};
-use crate::TestFn;
 use e2e::{client, sample_csv, Stack, JWT_SECRET};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
@@ -15,20 +14,12 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::atomic::AtomicU32;
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "frontend::served_with_spa_fallback_caching_and_csp",
-        served_with_spa_fallback_caching_and_csp,
-    ),
-    (
-        "frontend::browser_anonymous_cutter",
-        browser_anonymous_cutter,
-    ),
-    (
-        "frontend::browser_journey_from_register_to_delete",
-        browser_journey_from_register_to_delete,
-    ),
-];
+crate::tests!(
+    frontend:
+    served_with_spa_fallback_caching_and_csp,
+    browser_anonymous_cutter,
+    browser_journey_from_register_to_delete,
+);
 
 fn next_ip() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(700_000);

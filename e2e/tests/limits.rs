@@ -5,27 +5,18 @@
 //! per 60 s. Each test uses addresses of its own (980_000..982_000).
 
 use crate::common::{header, served_by};
-use crate::TestFn;
 use e2e::{client, Stack, JWT_SECRET};
 use reqwest::blocking::{RequestBuilder, Response};
 use serde_json::Value;
 use shared::jwt::{issue, JwtConfig, TokenType, TokenUser};
 use std::sync::atomic::AtomicU32;
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "limits::static_assets_and_health_probes_are_never_limited",
-        static_assets_and_health_probes_are_never_limited,
-    ),
-    (
-        "limits::people_behind_one_address_have_their_own_budgets",
-        people_behind_one_address_have_their_own_budgets,
-    ),
-    (
-        "limits::credential_attempts_run_out_before_reads",
-        credential_attempts_run_out_before_reads,
-    ),
-];
+crate::tests!(
+    limits:
+    static_assets_and_health_probes_are_never_limited,
+    people_behind_one_address_have_their_own_budgets,
+    credential_attempts_run_out_before_reads,
+);
 
 /// The local read budget per key and 60 s.
 const READS: usize = 100;

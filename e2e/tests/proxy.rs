@@ -2,54 +2,24 @@
 //! redirects pass unchanged; a dead or slow origin gives a JSON error in time.
 
 use crate::common::{header, headers_all, served_by};
-use crate::TestFn;
 use e2e::{client, ipv4, sha256_hex, Stack, LEGACY_TIMEOUT_MS};
 use serde_json::Value;
 use shared::routing::SECURITY_HEADERS;
 use std::time::{Duration, Instant};
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "proxy::multipart_upload_20mb_arrives_byte_identical",
-        multipart_upload_20mb_arrives_byte_identical,
-    ),
-    (
-        "proxy::encoded_query_strings_pass_unchanged",
-        encoded_query_strings_pass_unchanged,
-    ),
-    (
-        "proxy::headers_and_forwarding_info_reach_legacy",
-        headers_and_forwarding_info_reach_legacy,
-    ),
-    (
-        "proxy::several_set_cookie_headers_pass",
-        several_set_cookie_headers_pass,
-    ),
-    (
-        "proxy::redirects_are_returned_not_followed",
-        redirects_are_returned_not_followed,
-    ),
-    (
-        "proxy::security_headers_on_every_response",
-        security_headers_on_every_response,
-    ),
-    (
-        "proxy::legacy_down_gives_json_502_then_recovers",
-        legacy_down_gives_json_502_then_recovers,
-    ),
-    (
-        "proxy::slow_legacy_gives_json_504_in_time",
-        slow_legacy_gives_json_504_in_time,
-    ),
-    (
-        "proxy::rate_limit_gives_429_with_retry_after",
-        rate_limit_gives_429_with_retry_after,
-    ),
-    (
-        "proxy::legacy_204_with_a_body_breaks_no_later_request",
-        legacy_204_with_a_body_breaks_no_later_request,
-    ),
-];
+crate::tests!(
+    proxy:
+    multipart_upload_20mb_arrives_byte_identical,
+    encoded_query_strings_pass_unchanged,
+    headers_and_forwarding_info_reach_legacy,
+    several_set_cookie_headers_pass,
+    redirects_are_returned_not_followed,
+    security_headers_on_every_response,
+    legacy_down_gives_json_502_then_recovers,
+    slow_legacy_gives_json_504_in_time,
+    rate_limit_gives_429_with_retry_after,
+    legacy_204_with_a_body_breaks_no_later_request,
+);
 
 fn echo(stack: &Stack) -> String {
     format!("{}/__test__/echo", stack.gateway)

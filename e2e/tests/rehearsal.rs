@@ -7,15 +7,14 @@
 //! for an account that existed, no 5xx outside the fault, and verify is green at
 //! the end.
 
-use crate::TestFn;
 use e2e::rehearsal::{self, Plan, FAULT};
 use e2e::Stack;
 use std::time::Duration;
 
-pub const TESTS: &[(&str, TestFn)] = &[(
-    "rehearsal::a_short_cutover_rehearsal_with_people_on_it_loses_nothing",
+crate::tests!(
+    rehearsal:
     a_short_cutover_rehearsal_with_people_on_it_loses_nothing,
-)];
+);
 
 fn a_short_cutover_rehearsal_with_people_on_it_loses_nothing(stack: &Stack) {
     let plan = Plan {

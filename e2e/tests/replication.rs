@@ -6,7 +6,6 @@
 
 use crate::admin::ADMIN_TOKEN;
 use crate::common::{send_json, served_by, unique};
-use crate::TestFn;
 use e2e::process::Group;
 use e2e::{client, ipv4, Stack};
 use reqwest::blocking::multipart::{Form, Part};
@@ -16,28 +15,14 @@ use shared::routing::{backend_for_bucket, bucket_of, client_key, Backend};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "replication::at_half_each_side_knows_the_others_people_within_ten_seconds",
-        at_half_each_side_knows_the_others_people_within_ten_seconds,
-    ),
-    (
-        "replication::a_replicator_killed_mid_round_loses_and_repeats_nothing",
-        a_replicator_killed_mid_round_loses_and_repeats_nothing,
-    ),
-    (
-        "replication::a_lineage_row_waits_in_legacys_log_for_its_file",
-        a_lineage_row_waits_in_legacys_log_for_its_file,
-    ),
-    (
-        "replication::an_unhealthy_replicator_holds_the_percentage_unless_forced",
-        an_unhealthy_replicator_holds_the_percentage_unless_forced,
-    ),
-    (
-        "replication::deletions_and_tags_travel_both_ways_and_a_double_change_is_reported",
-        deletions_and_tags_travel_both_ways_and_a_double_change_is_reported,
-    ),
-];
+crate::tests!(
+    replication:
+    at_half_each_side_knows_the_others_people_within_ten_seconds,
+    a_replicator_killed_mid_round_loses_and_repeats_nothing,
+    a_lineage_row_waits_in_legacys_log_for_its_file,
+    an_unhealthy_replicator_holds_the_percentage_unless_forced,
+    deletions_and_tags_travel_both_ways_and_a_double_change_is_reported,
+);
 
 const PASSWORD: &str = "replicated pass 5%";
 

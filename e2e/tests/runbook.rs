@@ -7,7 +7,6 @@
 
 use crate::admin::ADMIN_TOKEN;
 use crate::common::{send_json, unique};
-use crate::TestFn;
 use e2e::process::Group;
 use e2e::{client, ipv4, Pair, Stack, StandIn};
 use reqwest::blocking::multipart::{Form, Part};
@@ -16,10 +15,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-pub const TESTS: &[(&str, TestFn)] = &[(
-    "runbook::execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns",
+crate::tests!(
+    runbook:
     execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns,
-)];
+);
 
 const PASSWORD: &str = "runbook pass 3!";
 

@@ -7,55 +7,25 @@
 use crate::admin::{metrics, ADMIN_TOKEN};
 use crate::common::{app_admin_token, header, send_json, served_by, unique};
 use crate::session::{file_form, send, str_of, upload, User};
-use crate::TestFn;
 use base64::Engine;
 use e2e::{client, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::sync::atomic::AtomicU32;
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "security::admin_tokens_lose_their_rights_with_logout_demotion_and_deactivation",
-        admin_tokens_lose_their_rights_with_logout_demotion_and_deactivation,
-    ),
-    (
-        "security::the_dashboard_login_is_throttled_and_for_admins_only",
-        the_dashboard_login_is_throttled_and_for_admins_only,
-    ),
-    (
-        "security::unknown_methods_are_refused_by_the_gateway_and_never_counted",
-        unknown_methods_are_refused_by_the_gateway_and_never_counted,
-    ),
-    (
-        "security::long_names_are_saved_unique_and_without_invisible_characters",
-        long_names_are_saved_unique_and_without_invisible_characters,
-    ),
-    (
-        "security::a_row_over_the_limit_is_refused_and_never_cut_short",
-        a_row_over_the_limit_is_refused_and_never_cut_short,
-    ),
-    (
-        "security::encoded_paths_do_not_get_past_the_admin_rule",
-        encoded_paths_do_not_get_past_the_admin_rule,
-    ),
-    (
-        "security::health_is_liveness_and_metrics_are_for_operators",
-        health_is_liveness_and_metrics_are_for_operators,
-    ),
-    (
-        "security::selections_tags_and_usernames_are_bounded",
-        selections_tags_and_usernames_are_bounded,
-    ),
-    (
-        "security::formulas_are_neutralised_on_request",
-        formulas_are_neutralised_on_request,
-    ),
-    (
-        "security::cross_origin_requests_follow_the_allow_list",
-        cross_origin_requests_follow_the_allow_list,
-    ),
-];
+crate::tests!(
+    security:
+    admin_tokens_lose_their_rights_with_logout_demotion_and_deactivation,
+    the_dashboard_login_is_throttled_and_for_admins_only,
+    unknown_methods_are_refused_by_the_gateway_and_never_counted,
+    long_names_are_saved_unique_and_without_invisible_characters,
+    a_row_over_the_limit_is_refused_and_never_cut_short,
+    encoded_paths_do_not_get_past_the_admin_rule,
+    health_is_liveness_and_metrics_are_for_operators,
+    selections_tags_and_usernames_are_bounded,
+    formulas_are_neutralised_on_request,
+    cross_origin_requests_follow_the_allow_list,
+);
 
 fn next_ip() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(880_000);

@@ -9,7 +9,6 @@
 use crate::admin::ADMIN_TOKEN;
 use crate::common::{run_browser, send_json, served_by, unique};
 use crate::session::{file_form, upload, User};
-use crate::TestFn;
 use e2e::{client, Stack, CONFIG_CACHE_MS, SHADOW_TIMEOUT_MS};
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::Method;
@@ -17,36 +16,16 @@ use serde_json::{json, Value};
 use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "shadow::identical_answers_count_as_equal_both_ways",
-        identical_answers_count_as_equal_both_ways,
-    ),
-    (
-        "shadow::the_users_answer_is_byte_identical_with_shadowing_on_and_off",
-        the_users_answer_is_byte_identical_with_shadowing_on_and_off,
-    ),
-    (
-        "shadow::a_file_on_one_side_only_is_counted_shown_redacted_and_holds_raises",
-        a_file_on_one_side_only_is_counted_shown_redacted_and_holds_raises,
-    ),
-    (
-        "shadow::writes_are_never_mirrored",
-        writes_are_never_mirrored,
-    ),
-    (
-        "shadow::a_slow_or_dead_shadow_side_neither_slows_nor_fails_the_user",
-        a_slow_or_dead_shadow_side_neither_slows_nor_fails_the_user,
-    ),
-    (
-        "shadow::bad_rates_are_refused_and_change_nothing",
-        bad_rates_are_refused_and_change_nothing,
-    ),
-    (
-        "shadow::dashboard_shows_the_comparisons_and_sets_the_rate",
-        dashboard_shows_the_comparisons_and_sets_the_rate,
-    ),
-];
+crate::tests!(
+    shadow:
+    identical_answers_count_as_equal_both_ways,
+    the_users_answer_is_byte_identical_with_shadowing_on_and_off,
+    a_file_on_one_side_only_is_counted_shown_redacted_and_holds_raises,
+    writes_are_never_mirrored,
+    a_slow_or_dead_shadow_side_neither_slows_nor_fails_the_user,
+    bad_rates_are_refused_and_change_nothing,
+    dashboard_shows_the_comparisons_and_sets_the_rate,
+);
 
 const USER: &str = "GET /api/accounts/user/";
 const LIST: &str = "GET /api/list_cutter/list_saved_files/";

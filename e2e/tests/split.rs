@@ -2,48 +2,21 @@
 //! the sticky cookie, the overrides and the fail-safe config.
 
 use crate::common::{header, headers_all, served_by};
-use crate::TestFn;
 use e2e::{client, ipv4, Stack, ROUTING_SECRET};
 use shared::routing::{bucket_of, client_key, mint_beta_token, SigningKey};
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "split::distribution_follows_percentage_and_is_monotonic",
-        distribution_follows_percentage_and_is_monotonic,
-    ),
-    (
-        "split::zero_and_hundred_percent_are_absolute",
-        zero_and_hundred_percent_are_absolute,
-    ),
-    (
-        "split::ipv6_addresses_in_one_64_land_together",
-        ipv6_addresses_in_one_64_land_together,
-    ),
-    (
-        "split::sticky_cookie_keeps_branch_when_ip_changes",
-        sticky_cookie_keeps_branch_when_ip_changes,
-    ),
-    (
-        "split::tampered_sticky_cookie_is_ignored",
-        tampered_sticky_cookie_is_ignored,
-    ),
-    (
-        "split::beta_testers_and_staging_reach_app_at_zero",
-        beta_testers_and_staging_reach_app_at_zero,
-    ),
-    (
-        "split::route_pin_wins_over_percentage",
-        route_pin_wins_over_percentage,
-    ),
-    (
-        "split::invalid_or_missing_percentage_routes_to_legacy",
-        invalid_or_missing_percentage_routes_to_legacy,
-    ),
-    (
-        "split::signed_in_people_keep_their_side_across_addresses",
-        signed_in_people_keep_their_side_across_addresses,
-    ),
-];
+crate::tests!(
+    split:
+    distribution_follows_percentage_and_is_monotonic,
+    zero_and_hundred_percent_are_absolute,
+    ipv6_addresses_in_one_64_land_together,
+    sticky_cookie_keeps_branch_when_ip_changes,
+    tampered_sticky_cookie_is_ignored,
+    beta_testers_and_staging_reach_app_at_zero,
+    route_pin_wins_over_percentage,
+    invalid_or_missing_percentage_routes_to_legacy,
+    signed_in_people_keep_their_side_across_addresses,
+);
 
 /// A cheap path on both sides: the stand-in answers 204, the app its
 /// frontend's `index.html` (200).

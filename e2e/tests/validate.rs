@@ -5,27 +5,18 @@
 
 use crate::admin::ADMIN_TOKEN;
 use crate::common::{app_admin_token, send_json, unique};
-use crate::TestFn;
 use e2e::process::Group;
 use e2e::{free_port, Stack};
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::{json, Value};
 use std::process::Output;
 
-pub const TESTS: &[(&str, TestFn)] = &[
-    (
-        "validate::passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step",
-        passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step,
-    ),
-    (
-        "validate::with_a_replicator_the_account_is_removed_from_both_sides",
-        with_a_replicator_the_account_is_removed_from_both_sides,
-    ),
-    (
-        "validate::the_admin_api_removes_only_an_empty_account_of_that_name",
-        the_admin_api_removes_only_an_empty_account_of_that_name,
-    ),
-];
+crate::tests!(
+    validate:
+    passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step,
+    with_a_replicator_the_account_is_removed_from_both_sides,
+    the_admin_api_removes_only_an_empty_account_of_that_name,
+);
 
 fn validate(stack: &Stack, url: &str, extra: &[&str]) -> (Output, Value) {
     let database = format!("postgresql://postgres@127.0.0.1:{}/legacy", stack.pg_port);

@@ -476,6 +476,16 @@ fn run_runbook(
 
 /// A runbook command's end: the run log as the report; 0 when the run did its
 /// job, 1 otherwise.
+/// A run's outcome (`done` or `failed`) written to its log, then reported.
+fn concluded(
+    log: &mut runbook::RunLog,
+    outcome: Result<(), String>,
+    as_json: bool,
+) -> Result<ExitCode, String> {
+    log.finish(if outcome.is_ok() { "done" } else { "failed" })?;
+    Ok(reported(log, outcome, as_json))
+}
+
 fn reported(log: &runbook::RunLog, outcome: Result<(), String>, as_json: bool) -> ExitCode {
     print_report(&log.to_json(), as_json);
     match outcome {
@@ -658,8 +668,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             };
             let mut log = runbook::RunLog::open(&run_log, "deploy", fresh, dry_run)?;
             let outcome = deploy::run(&opts, &mut log, dry_run);
-            log.finish(if outcome.is_ok() { "done" } else { "failed" })?;
-            Ok(reported(&log, outcome, cli.json))
+            concluded(&mut log, outcome, cli.json)
         }
         Command::BlueGreen {
             url,
@@ -731,8 +740,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let cf = cloudflare::Cloudflare::new(&api_base, &api_token)?;
             let mut log = runbook::RunLog::open(&run_log, "dns", true, dry_run)?;
             let outcome = cloudflare::run(&cf, &want, &mut log, dry_run);
-            log.finish(if outcome.is_ok() { "done" } else { "failed" })?;
-            Ok(reported(&log, outcome, cli.json))
+            concluded(&mut log, outcome, cli.json)
         }
         Command::Secrets {
             env,
@@ -746,8 +754,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let values = secrets::values(&puts, from.as_deref())?;
             let mut log = runbook::RunLog::open(&run_log, "secrets", true, dry_run)?;
             let outcome = secrets::run(&wrangler, &puts, &values, &mut log);
-            log.finish(if outcome.is_ok() { "done" } else { "failed" })?;
-            Ok(reported(&log, outcome, cli.json))
+            concluded(&mut log, outcome, cli.json)
         }
         Command::ReverseSync { source, state } => {
             let report = reverse::run(&api, &source.database_url, &source.media, &state)?;

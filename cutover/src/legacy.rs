@@ -346,8 +346,10 @@ impl Legacy {
             .map_err(|e| e.to_string())
     }
 
-    /// Which of these app lineage rows legacy's lineage table still has (none
-    /// in the Neo4j era, where lineage lives in its files' metadata).
+    /// Which of these app lineage rows legacy's lineage table still has, with
+    /// both their files (legacy keeps the rows of a deleted file, which the
+    /// app never can): none in the Neo4j era, where lineage lives in its files'
+    /// metadata.
     pub fn edges_present(
         &mut self,
         edges: &[EdgeRecord],
@@ -369,7 +371,9 @@ impl Legacy {
                     "SELECT e.source_file_id, e.target_file_id, e.relationship_type \
                      FROM unnest($1::text[], $2::text[], $3::text[]) AS w(s, t, k) \
                      JOIN {EDGES} e ON e.source_file_id = w.s AND e.target_file_id = w.t \
-                     AND e.relationship_type = w.k"
+                     AND e.relationship_type = w.k \
+                     WHERE EXISTS (SELECT 1 FROM {FILES} f WHERE f.file_id = e.source_file_id) \
+                     AND EXISTS (SELECT 1 FROM {FILES} f WHERE f.file_id = e.target_file_id)"
                 ),
                 &[&sources, &targets, &kinds],
             )

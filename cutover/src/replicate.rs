@@ -127,6 +127,15 @@ impl Sides<'_> {
             return Ok(0);
         }
         let kept = legacy.requeue(waiting, EDGE_PATIENCE)?;
+        if !kept.is_empty() {
+            let some: Vec<&str> = waiting.iter().take(3).map(|c| c.key.as_str()).collect();
+            eprintln!(
+                "replicate: {} relationship(s) wait for a file to reach the app: {}{}",
+                kept.len(),
+                some.join(", "),
+                if kept.len() > some.len() { ", …" } else { "" }
+            );
+        }
         for c in waiting.iter().filter(|c| !kept.contains(&c.seq)) {
             forward.problems += 1;
             eprintln!(

@@ -583,7 +583,8 @@ fn round(stack: &Stack) -> (Value, String) {
 
 /// A cut whose file a round could not copy yet (its bytes were away): the round
 /// does not give up its two lineage rows but keeps them in legacy's log, and the
-/// round that copies the file brings them; nothing waits after that.
+/// round that copies the file brings them; nothing waits after that. Rows of a
+/// file deleted meanwhile stop waiting.
 fn a_lineage_row_waits_in_legacys_log_for_its_file(stack: &Stack) {
     let name = unique("repl_edge");
     let user = crate::session::User::register(stack, false, &name, || ipv4(399_980));
@@ -624,7 +625,11 @@ fn a_lineage_row_waits_in_legacys_log_for_its_file(stack: &Stack) {
 
     let (report, stderr) = round(stack);
     assert!(stderr.contains(&format!("file {cut}")), "{stderr}");
-    assert!(!stderr.contains("relationship"), "{stderr}");
+    assert!(
+        stderr.contains("2 relationship(s) wait for a file to reach the app"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("given up"), "{stderr}");
     assert_eq!(report["legacy_to_app"]["backlog"], json!(2), "{report}");
     assert_eq!(waiting(stack), "2");
     assert_eq!(lineage_on_app(stack), json!(0));
@@ -644,5 +649,32 @@ fn a_lineage_row_waits_in_legacys_log_for_its_file(stack: &Stack) {
         json!(0),
         "{report} {stderr}"
     );
+
+    // A cut whose file is deleted on legacy while its rows wait: legacy keeps
+    // the lineage rows of a deleted file, the app never can; they stop waiting.
+    let form = reqwest::blocking::multipart::Form::new()
+        .part("file", Part::bytes(b"a\n1\n".to_vec()).file_name("cut.csv"))
+        .text("file_name", format!("{name}-gone.csv"))
+        .text(
+            "metadata",
+            r#"{"generated_file_details":{"columns":["a"]}}"#,
+        )
+        .text("original_file_id", original.clone());
+    let (status, body, _) = crate::session::send(
+        &user,
+        user.req(Method::POST, "save_generated_file/")
+            .multipart(form),
+    );
+    assert_eq!(status, 201, "{body}");
+    let gone = body["file_id"].as_str().unwrap().to_string();
+    std::fs::remove_file(body["file_path"].as_str().unwrap()).unwrap();
+    round(stack);
+    assert_eq!(waiting(stack), "2");
+    stack.psql(&format!(
+        "DELETE FROM list_cutter_savedfile WHERE file_id = '{gone}'"
+    ));
+    let (report, stderr) = round(stack);
+    assert_eq!(waiting(stack), "0", "{report} {stderr}");
+    assert_eq!(report["legacy_to_app"]["backlog"], json!(0), "{report}");
     forget(stack);
 }

@@ -174,12 +174,14 @@ impl Api {
 
     /// The stored bytes of an app file, as a reader, and the checksum the app
     /// recorded; `None` when the app has no such file (any more).
-    pub fn download(&self, file_id: &str) -> Result<Option<(impl Read, String)>, String> {
+    /// A refusal and an app that cannot be reached (or answers 5xx after the
+    /// retries) are told apart: the first concerns this file, the second the run.
+    pub fn download(&self, file_id: &str) -> Result<Option<(impl Read, String)>, CallError> {
         let path = format!("/api/admin/export/files/{file_id}/content");
         let resp = match self.send(&path, || Ok(self.http.get(self.url(&path)))) {
             Ok(resp) => resp,
             Err(CallError::Refused(why)) if why.contains(": HTTP 404:") => return Ok(None),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
         let sha = resp
             .headers()

@@ -12,7 +12,7 @@ use shared::files::union_tags;
 use shared::migration::changes::{parse_edge_key, Change, Kind, Op};
 use shared::migration::{EdgeRecord, FileRecord, UserRecord};
 
-use crate::api::Api;
+use crate::api::{Api, CallError};
 use crate::legacy::{Legacy, LegacyFile};
 use crate::media;
 use crate::report::Report;
@@ -73,7 +73,10 @@ pub fn run(
                 report.files.count(status);
                 report.bytes_sent += size;
             }
-            Err(why) => {
+            Err(WriteError::Unreachable(why)) => {
+                return Err(format!("file {}: {why}", record.file_id))
+            }
+            Err(WriteError::Refused(why)) => {
                 report.files.count(if why.starts_with("owner") {
                     "missing"
                 } else {
@@ -160,16 +163,15 @@ pub fn apply_changes(
                 report.files.count(status);
                 report.bytes_sent += size;
             }
-            Err(why) if why.starts_with("owner") => {
-                report.files.count("missing");
-                report.problem(format!("file {}", f.file_id), why);
-            }
-            Err(why) => {
-                // Unreachable, the round is retried; otherwise this file cannot be
-                // written (e.g. its bytes do not match the app's checksum): reported.
-                api.get("/api/admin/export/summary")
-                    .map_err(|e| format!("file {}: {why} (the app: {e})", f.file_id))?;
-                report.files.count("failed");
+            // The round fails and is retried: its checkpoint does not move.
+            Err(WriteError::Unreachable(why)) => return Err(format!("file {}: {why}", f.file_id)),
+            Err(WriteError::Refused(why)) => {
+                let status = if why.starts_with("owner") {
+                    "missing"
+                } else {
+                    "failed"
+                };
+                report.files.count(status);
                 report.problem(format!("file {}", f.file_id), why);
             }
         }
@@ -253,6 +255,16 @@ fn write_user(
     Ok((status, None))
 }
 
+/// Why an app file was not written to legacy.
+enum WriteError {
+    /// This file cannot be written (its owner is missing, legacy has it as
+    /// someone else's, its bytes do not match the app's checksum): reported.
+    Refused(String),
+    /// The app could not be reached or kept answering 5xx, or legacy's
+    /// database could not be read: the run (or round) stops and is redone.
+    Unreachable(String),
+}
+
 /// Writes an app file (or its new tags) to legacy: `(status, bytes written)`.
 fn write_file(
     api: &Api,
@@ -260,30 +272,38 @@ fn write_file(
     media_root: &Path,
     f: &FileRecord,
     origin: &str,
-) -> Result<(&'static str, u64), String> {
-    if let Some((owner, tags)) = legacy.file_owner_and_tags(&f.file_id)? {
+) -> Result<(&'static str, u64), WriteError> {
+    let db = WriteError::Unreachable;
+    if let Some((owner, tags)) = legacy.file_owner_and_tags(&f.file_id).map_err(db)? {
         if owner != f.user_id {
-            return Err(format!("legacy has this file as user {owner}'s"));
+            let why = format!("legacy has this file as user {owner}'s");
+            return Err(WriteError::Refused(why));
         }
         let merged = union_tags(&tags, &f.user_tags);
         if merged == tags {
             return Ok(("unchanged", 0));
         }
-        legacy.set_user_tags(&f.file_id, &merged)?;
+        legacy.set_user_tags(&f.file_id, &merged).map_err(db)?;
         return Ok(("updated", 0));
     }
     if origin != "app" {
         // An imported file legacy deleted since: sync removes it from the app.
         return Ok(("unchanged", 0));
     }
-    if legacy.user(f.user_id)?.is_none() {
-        return Err(format!("owner user {} is not on legacy", f.user_id));
+    if legacy.user(f.user_id).map_err(db)?.is_none() {
+        let why = format!("owner user {} is not on legacy", f.user_id);
+        return Err(WriteError::Refused(why));
     }
-    let Some((body, _)) = api.download(&f.file_id)? else {
+    let found = api.download(&f.file_id).map_err(|e| match e {
+        CallError::Refused(why) => WriteError::Refused(why),
+        CallError::Failed(why) => WriteError::Unreachable(why),
+    })?;
+    let Some((body, _)) = found else {
         // Deleted on the app since it was listed: its deletion comes next.
         return Ok(("missing", 0));
     };
-    let path = media::store(media_root, &f.file_name, body, &f.sha256)?;
+    let path =
+        media::store(media_root, &f.file_name, body, &f.sha256).map_err(WriteError::Refused)?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -301,7 +321,7 @@ fn write_file(
     };
     if let Err(e) = legacy.insert_file(&row) {
         let _ = std::fs::remove_file(&path);
-        return Err(e);
+        return Err(WriteError::Refused(e));
     }
     Ok(("created", f.size))
 }

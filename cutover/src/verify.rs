@@ -475,12 +475,15 @@ fn check_bytes(api: &Api, media_root: &Path, l: &LegacyFile, a: &FileRecord) -> 
                 path.display()
             )
         });
-    let served = api.download(&a.file_id).and_then(|found| {
-        let (body, _) =
-            found.ok_or_else(|| format!("file {}: the app has no bytes for it", a.file_id))?;
-        media::sha256_of(body, std::io::sink())
-            .map_err(|e| format!("file {}: download: {e}", a.file_id))
-    });
+    let served = api
+        .download(&a.file_id)
+        .map_err(String::from)
+        .and_then(|found| {
+            let (body, _) =
+                found.ok_or_else(|| format!("file {}: the app has no bytes for it", a.file_id))?;
+            media::sha256_of(body, std::io::sink())
+                .map_err(|e| format!("file {}: download: {e}", a.file_id))
+        });
     let mut problems = Vec::new();
     match (local, served) {
         (Ok((local, _)), Ok((served, _))) => {

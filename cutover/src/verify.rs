@@ -286,6 +286,19 @@ pub fn run(
     // Lineage.
     note_pending(opts.live, api, &mut legacy, &mut pending)?;
     let legacy_edges = read_all(|after| legacy.edges(after, 1000), &mut mismatches)?;
+    // Legacy keeps the rows of a deleted file, and the app drops them with the
+    // file: while people write, a file deleted since the files were read
+    // (its deletion perhaps replicated already) must not make its rows
+    // expected. Judged by the files legacy has now, and had then.
+    let files_now: HashSet<String> = match opts.live {
+        true => legacy.file_ids()?,
+        false => legacy_file_ids.iter().map(|id| id.to_string()).collect(),
+    };
+    let legacy_file_ids: HashSet<&str> = legacy_file_ids
+        .iter()
+        .copied()
+        .filter(|id| files_now.contains(*id))
+        .collect();
     let mut app_edges: HashSet<EdgeRecord> = HashSet::new();
     api.export_all("relationships", "relationships", 0, "", |e| {
         let edge: EdgeRecord = serde_json::from_value(e).map_err(|e| e.to_string())?;

@@ -581,6 +581,32 @@ fn round(stack: &Stack) -> (Value, String) {
     (report, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
+/// A cut of `original` saved on legacy as `name`: its id and the path of its bytes.
+fn save_cut(
+    user: &crate::session::User,
+    name: &str,
+    original: &str,
+) -> (String, std::path::PathBuf) {
+    let form = reqwest::blocking::multipart::Form::new()
+        .part("file", Part::bytes(b"a\n2\n".to_vec()).file_name("cut.csv"))
+        .text("file_name", name.to_string())
+        .text(
+            "metadata",
+            r#"{"generated_file_details":{"columns":["a"]}}"#,
+        )
+        .text("original_file_id", original.to_string());
+    let (status, body, _) = crate::session::send(
+        user,
+        user.req(Method::POST, "save_generated_file/")
+            .multipart(form),
+    );
+    assert_eq!(status, 201, "{body}");
+    (
+        body["file_id"].as_str().unwrap().to_string(),
+        std::path::PathBuf::from(body["file_path"].as_str().unwrap()),
+    )
+}
+
 /// A cut whose file a round could not copy yet (its bytes were away): the round
 /// does not give up its two lineage rows but keeps them in legacy's log, and the
 /// round that copies the file brings them; nothing waits after that. Rows of a
@@ -592,22 +618,7 @@ fn a_lineage_row_waits_in_legacys_log_for_its_file(stack: &Stack) {
     assert_eq!(status, 200, "{body}");
     let original = body["file_id"].as_str().unwrap().to_string();
     round(stack);
-    let form = reqwest::blocking::multipart::Form::new()
-        .part("file", Part::bytes(b"a\n2\n".to_vec()).file_name("cut.csv"))
-        .text("file_name", format!("{name}-cut.csv"))
-        .text(
-            "metadata",
-            r#"{"generated_file_details":{"columns":["a"]}}"#,
-        )
-        .text("original_file_id", original.clone());
-    let (status, body, _) = crate::session::send(
-        &user,
-        user.req(Method::POST, "save_generated_file/")
-            .multipart(form),
-    );
-    assert_eq!(status, 201, "{body}");
-    let cut = body["file_id"].as_str().unwrap().to_string();
-    let path = std::path::PathBuf::from(body["file_path"].as_str().unwrap());
+    let (cut, path) = save_cut(&user, &format!("{name}-cut.csv"), &original);
     let away = path.with_extension("away");
     std::fs::rename(&path, &away).unwrap();
     let waiting = |stack: &Stack| {
@@ -652,22 +663,8 @@ fn a_lineage_row_waits_in_legacys_log_for_its_file(stack: &Stack) {
 
     // A cut whose file is deleted on legacy while its rows wait: legacy keeps
     // the lineage rows of a deleted file, the app never can; they stop waiting.
-    let form = reqwest::blocking::multipart::Form::new()
-        .part("file", Part::bytes(b"a\n1\n".to_vec()).file_name("cut.csv"))
-        .text("file_name", format!("{name}-gone.csv"))
-        .text(
-            "metadata",
-            r#"{"generated_file_details":{"columns":["a"]}}"#,
-        )
-        .text("original_file_id", original.clone());
-    let (status, body, _) = crate::session::send(
-        &user,
-        user.req(Method::POST, "save_generated_file/")
-            .multipart(form),
-    );
-    assert_eq!(status, 201, "{body}");
-    let gone = body["file_id"].as_str().unwrap().to_string();
-    std::fs::remove_file(body["file_path"].as_str().unwrap()).unwrap();
+    let (gone, gone_path) = save_cut(&user, &format!("{name}-gone.csv"), &original);
+    std::fs::remove_file(gone_path).unwrap();
     round(stack);
     assert_eq!(waiting(stack), "2");
     stack.psql(&format!(

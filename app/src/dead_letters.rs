@@ -80,16 +80,12 @@ struct DeadLetter {
 
 /// `GET /api/admin/dead-letters`: `{"count", "dead_letters": [...]}`, newest first.
 pub async fn list(env: &Env) -> std::result::Result<Response, Reject> {
-    #[derive(Deserialize)]
-    struct Count {
-        n: i64,
-    }
     let db = db(env)?;
     let count = db
         .prepare("SELECT COUNT(*) AS n FROM dead_letters")
-        .first::<Count>(None)
+        .first::<i64>(Some("n"))
         .await?
-        .map_or(0, |c| c.n);
+        .unwrap_or(0);
     let letters = db
         .prepare(
             "SELECT id, queue, file_id, reason, detail, occurrences, first_at, last_at \

@@ -210,16 +210,12 @@ pub async fn changes(req: &Request, env: &Env) -> Answer {
         op: String,
         at: String,
     }
-    #[derive(Deserialize)]
-    struct Head {
-        head: i64,
-    }
     let db = db(env)?;
     let head = db
         .prepare("SELECT COALESCE(MAX(seq), 0) AS head FROM changes")
-        .first::<Head>(None)
+        .first::<i64>(Some("head"))
         .await?
-        .map_or(0, |h| h.head);
+        .unwrap_or(0);
     let rows = db
         .prepare("SELECT seq, kind, key, op, at FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2")
         .bind(&[num(page.after), num(page.limit)])?

@@ -148,17 +148,13 @@ async fn list(req: &Request, env: &Env, user_id: i64) -> Outcome {
         )));
     }
     let offset = page_param(req, "offset", 0)?;
-    #[derive(Deserialize)]
-    struct Total {
-        total: i64,
-    }
     let db = db(env)?;
     let total = db
         .prepare("SELECT COUNT(*) AS total FROM files WHERE user_id = ?1")
         .bind(&[num(user_id)])?
-        .first::<Total>(None)
+        .first::<i64>(Some("total"))
         .await?
-        .map_or(0, |t| t.total);
+        .unwrap_or(0);
     let rows = db
         .prepare(format!(
             "SELECT {COLUMNS} FROM files WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"

@@ -595,16 +595,12 @@ pub async fn delete_user(req: &Request, env: &Env, id: &str) -> Answer {
     if user.is_admin() {
         return Err(Reject::Client(409, "An admin is never deleted here".into()));
     }
-    #[derive(Deserialize)]
-    struct Count {
-        n: i64,
-    }
     let files = db(env)?
         .prepare("SELECT count(*) AS n FROM files WHERE user_id = ?1")
         .bind(&[num(id)])?
-        .first::<Count>(None)
+        .first::<i64>(Some("n"))
         .await?
-        .map_or(0, |c| c.n);
+        .unwrap_or(0);
     if files > 0 {
         return Err(Reject::Client(
             409,

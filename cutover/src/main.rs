@@ -594,15 +594,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             if cli.token.is_empty() {
                 return Err("validate needs the operator token (--admin-token or ADMIN_API_TOKEN): the deep health and the test account's removal ask the admin APIs".into());
             }
-            let url = url.trim_end_matches('/').to_string();
-            let opts = validate::Options {
-                admin: Api::new(&url, &cli.token)?,
-                url,
+            let opts = validate::Options::new(
+                &url,
+                &cli.token,
                 beta,
                 database_url,
-                wait: std::time::Duration::from_secs(wait_secs),
-                settle: std::time::Duration::from_secs(settle_secs),
-            };
+                (
+                    std::time::Duration::from_secs(wait_secs),
+                    std::time::Duration::from_secs(settle_secs),
+                ),
+            )?;
             let mut log = runbook::RunLog::open(&run_log, "validate", true, dry_run)?;
             let outcome = validate::run(&opts, &mut log);
             Ok(reported(&log, outcome, cli.json))
@@ -643,17 +644,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let targets = places
                 .into_iter()
                 .map(|(name, url, database_url)| {
-                    let url = url.trim_end_matches('/').to_string();
                     Ok(deploy::Target {
                         name: name.to_string(),
-                        validate: validate::Options {
-                            admin: Api::new(&url, &cli.token)?,
-                            url,
-                            beta: None,
+                        validate: validate::Options::new(
+                            &url,
+                            &cli.token,
+                            None,
                             database_url,
-                            wait: std::time::Duration::from_secs(wait_secs),
-                            settle: std::time::Duration::from_secs(60),
-                        },
+                            (
+                                std::time::Duration::from_secs(wait_secs),
+                                std::time::Duration::from_secs(60),
+                            ),
+                        )?,
                     })
                 })
                 .collect::<Result<Vec<_>, String>>()?;

@@ -33,6 +33,28 @@ pub struct Options {
     pub settle: Duration,
 }
 
+impl Options {
+    /// For the deployment at `url` (a trailing `/` is dropped), its admin APIs
+    /// asked with the operator `token`.
+    pub fn new(
+        url: &str,
+        token: &str,
+        beta: Option<String>,
+        database_url: String,
+        (wait, settle): (Duration, Duration),
+    ) -> Result<Options, String> {
+        let url = url.trim_end_matches('/').to_string();
+        Ok(Options {
+            admin: Api::new(&url, token)?,
+            url,
+            beta,
+            database_url,
+            wait,
+            settle,
+        })
+    }
+}
+
 /// The test file: three rows, of which the filter keeps two.
 const SAMPLE: &str = "name,city,amount\nada,Paris,12\nbob,Oslo,3\ncyd,Rome,7\n";
 const COLUMNS: [&str; 2] = ["name", "amount"];

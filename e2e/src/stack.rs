@@ -142,15 +142,8 @@ impl Stack {
         webhook_port: u16,
         legacy_timeout_ms: u64,
     ) -> Command {
-        let mut dev = self.wrangler_dev(persist_to);
+        let mut dev = self.wrangler_dev(persist_to, gateway_port);
         dev.args(["-c", "wrangler.gateway.toml", "-c", "wrangler.app.toml"])
-            .args(["--ip", "127.0.0.1", "--port", &gateway_port.to_string()])
-            .args(["--inspector-port", &free_port().to_string()])
-        .args([
-            "--show-interactive-dev-session=false",
-            "--log-level",
-            "warn",
-        ])
         .args(["--var", &format!("LEGACY_ORIGIN:{legacy}")])
         .args(["--var", &format!("CONFIG_CACHE_MS:{CONFIG_CACHE_MS}")])
         .args(["--var", &format!("LEGACY_TIMEOUT_MS:{legacy_timeout_ms}")])
@@ -212,15 +205,8 @@ impl Stack {
     /// registry. Up once the pair's gateway finds it ready; stops when dropped.
     pub fn start_green(&self, pair: &Pair) -> Group {
         let port = free_port();
-        let mut dev = self.wrangler_dev(&pair.persist);
-        dev.args(["-c", "wrangler.app.toml", "--name", "list-cutter-app-green"])
-            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--inspector-port", &free_port().to_string()])
-            .args([
-                "--show-interactive-dev-session=false",
-                "--log-level",
-                "warn",
-            ]);
+        let mut dev = self.wrangler_dev(&pair.persist, port);
+        dev.args(["-c", "wrangler.app.toml", "--name", "list-cutter-app-green"]);
         let group = Group::spawn(
             "wrangler dev (green)",
             dev,
@@ -340,18 +326,11 @@ impl Stack {
         let port = free_port();
         let state = self.dir.join(format!("app-alone-state-{port}"));
         self.migrate_d1(&state);
-        let mut dev = self.wrangler_dev(&state);
+        let mut dev = self.wrangler_dev(&state, port);
         dev.arg("-c")
             .arg(config)
-            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--inspector-port", &free_port().to_string()])
             // The cron runs on demand (GET /__scheduled).
-            .arg("--test-scheduled")
-            .args([
-                "--show-interactive-dev-session=false",
-                "--log-level",
-                "warn",
-            ]);
+            .arg("--test-scheduled");
         for (name, value) in vars {
             dev.args(["--var", &format!("{name}:{value}")]);
         }
@@ -591,17 +570,25 @@ impl Stack {
         cmd
     }
 
-    /// `wrangler dev` with its state under `persist_to`. Each session keeps its own
+    /// `wrangler dev` on 127.0.0.1:`port`, quiet, with its state under
+    /// `persist_to`. Each session keeps its own
     /// dev registry (sessions that share one hear of each other's Workers of the
     /// same names coming and going, and reload, answering requests in flight with
     /// "Your worker restarted mid-request"), and does not reload when a config
     /// file changes during a run.
-    fn wrangler_dev(&self, persist_to: &Path) -> Command {
+    fn wrangler_dev(&self, persist_to: &Path, port: u16) -> Command {
         let mut dev = self.wrangler_cmd();
         dev.env("WRANGLER_REGISTRY_PATH", persist_to.join("dev-registry"))
             .env("WRANGLER_CI_DISABLE_CONFIG_WATCHING", "true")
             .arg("dev")
-            .args(["--persist-to", persist_to.to_str().unwrap()]);
+            .args(["--persist-to", persist_to.to_str().unwrap()])
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &free_port().to_string()])
+            .args([
+                "--show-interactive-dev-session=false",
+                "--log-level",
+                "warn",
+            ]);
         dev
     }
 

@@ -12,6 +12,10 @@ use base64::{engine::general_purpose::STANDARD, Engine as _};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+mod pbkdf2;
+
+use pbkdf2::Derivation;
+
 /// Django 5.1's iteration count for `PBKDF2PasswordHasher`.
 pub const DJANGO_DEFAULT_ITERATIONS: u32 = 870_000;
 
@@ -59,31 +63,79 @@ fn parse(encoded: &str) -> Option<Encoded<'_>> {
     })
 }
 
-fn derive_b64(password: &str, salt: &str, iterations: u32) -> String {
-    let mut out = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut out);
-    STANDARD.encode(out)
+/// A password hash computed in slices: [`advance`](Slices::advance) runs up to
+/// `max` iterations and says whether all are done. A Worker serves other
+/// requests from the same isolate while one login's 870 000 iterations (about
+/// half a second of CPU) run, so it yields between slices instead of holding
+/// them all up.
+pub trait Slices {
+    fn advance(&mut self, max: u32) -> bool;
 }
 
-/// Checks `password` against a stored Django hash. Any malformed, unusable or foreign value
-/// gives `false`, never a panic.
+/// Checking a password against a stored Django hash: [`check`].
+pub struct Check<'a> {
+    /// `None` for a stored value that cannot verify: nothing to compute.
+    derivation: Option<Derivation>,
+    expected: &'a str,
+}
+
+/// Starts checking `password` against a stored Django hash. Any malformed,
+/// unusable or foreign value verifies as `false`, never a panic.
 ///
 /// Like Django, the salt is used as its UTF-8 bytes (not base64-decoded) and the freshly
 /// encoded base64 is compared with the stored field in constant time.
-pub fn verify(password: &str, encoded: &str) -> bool {
-    let Some(e) = parse(encoded) else {
-        return false;
-    };
-    let computed = derive_b64(password, e.salt, e.iterations);
-    computed.as_bytes().ct_eq(e.hash.as_bytes()).into()
+pub fn check<'a>(password: &str, encoded: &'a str) -> Check<'a> {
+    match parse(encoded) {
+        Some(e) => Check {
+            derivation: Some(Derivation::new(
+                password.as_bytes(),
+                e.salt.as_bytes(),
+                e.iterations,
+            )),
+            expected: e.hash,
+        },
+        None => Check {
+            derivation: None,
+            expected: "",
+        },
+    }
 }
 
-/// Encodes `password` exactly as Django's `PBKDF2PasswordHasher.encode` does.
+impl Slices for Check<'_> {
+    fn advance(&mut self, max: u32) -> bool {
+        self.derivation.as_mut().is_none_or(|d| d.advance(max))
+    }
+}
+
+impl Check<'_> {
+    /// Whether the password matched (once every slice has run).
+    pub fn verified(&self) -> bool {
+        self.derivation.as_ref().is_some_and(|d| {
+            let computed = STANDARD.encode(d.output());
+            computed.as_bytes().ct_eq(self.expected.as_bytes()).into()
+        })
+    }
+}
+
+/// Checks `password` against a stored Django hash in one go ([`check`]).
+pub fn verify(password: &str, encoded: &str) -> bool {
+    let mut check = check(password, encoded);
+    check.advance(u32::MAX);
+    check.verified()
+}
+
+/// Encoding a password as Django does: [`hashing`].
+pub struct Hashing {
+    derivation: Derivation,
+    prefix: String,
+}
+
+/// Starts encoding `password` exactly as Django's `PBKDF2PasswordHasher.encode` does.
 ///
 /// # Panics
 /// If `salt` is empty or contains `$`, or `iterations` is 0 or above [`MAX_ITERATIONS`]
 /// (Django asserts the same): such a value could never be verified again.
-pub fn hash(password: &str, salt: &str, iterations: u32) -> String {
+pub fn hashing(password: &str, salt: &str, iterations: u32) -> Hashing {
     assert!(
         !salt.is_empty() && !salt.contains('$'),
         "salt must be non-empty and free of '$'"
@@ -92,8 +144,30 @@ pub fn hash(password: &str, salt: &str, iterations: u32) -> String {
         (1..=MAX_ITERATIONS).contains(&iterations),
         "iterations out of range"
     );
-    let hash = derive_b64(password, salt, iterations);
-    format!("{ALGORITHM}${iterations}${salt}${hash}")
+    Hashing {
+        derivation: Derivation::new(password.as_bytes(), salt.as_bytes(), iterations),
+        prefix: format!("{ALGORITHM}${iterations}${salt}$"),
+    }
+}
+
+impl Slices for Hashing {
+    fn advance(&mut self, max: u32) -> bool {
+        self.derivation.advance(max)
+    }
+}
+
+impl Hashing {
+    /// The stored value (once every slice has run).
+    pub fn encoded(self) -> String {
+        self.prefix + &STANDARD.encode(self.derivation.output())
+    }
+}
+
+/// [`hashing`] in one go.
+pub fn hash(password: &str, salt: &str, iterations: u32) -> String {
+    let mut hashing = hashing(password, salt, iterations);
+    hashing.advance(u32::MAX);
+    hashing.encoded()
 }
 
 /// Makes a [`SALT_LEN`]-char salt over Django's alphabet (`a-zA-Z0-9`), like

@@ -175,3 +175,45 @@ fn needs_rehash_tracks_django_policy() {
         "pbkdf2_sha256$1000000$Xq3vR8sTz0LkPa9WmN2bYc$AAAA"
     ));
 }
+
+proptest::proptest! {
+    /// The two-compressions-per-iteration loop equals the generic PBKDF2 for
+    /// passwords on both sides of the 64-byte key block and any salt.
+    #[test]
+    fn fast_derive_equals_generic_pbkdf2(
+        password in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..150),
+        salt in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100),
+        iterations in 1u32..40,
+    ) {
+        let mut generic = [0u8; 32];
+        ::pbkdf2::pbkdf2_hmac::<Sha256>(&password, &salt, iterations, &mut generic);
+        proptest::prop_assert_eq!(pbkdf2::derive(&password, &salt, iterations), generic);
+    }
+}
+
+#[test]
+fn slices_of_any_size_give_the_same_hash_and_check() {
+    for slice in [1, 7, 999, 1000, u32::MAX] {
+        let mut hashing = hashing("hunter2", "saltsalt", 1000);
+        let mut steps = 0;
+        while !hashing.advance(slice) {
+            steps += 1;
+        }
+        assert_eq!(steps, 999usize.div_ceil(slice as usize).saturating_sub(1));
+        assert_eq!(hashing.encoded(), DJANGO_1K);
+
+        let mut good = check("hunter2", DJANGO_1K);
+        while !good.advance(slice) {}
+        assert!(good.verified());
+        let mut bad = check("hunter3", DJANGO_1K);
+        while !bad.advance(slice) {}
+        assert!(!bad.verified());
+    }
+}
+
+#[test]
+fn a_value_that_cannot_verify_is_done_at_once_and_false() {
+    let mut c = check("hunter2", DJANGO_UNUSABLE);
+    assert!(c.advance(1));
+    assert!(!c.verified());
+}

@@ -759,7 +759,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             concluded(&mut log, outcome, cli.json)
         }
         Command::ReverseSync { source, state } => {
-            let report = reverse::run(&api, &source.database_url, &source.media, &state)?;
+            let report = reverse::run(
+                &api,
+                &source.database_url,
+                &source.media,
+                &state,
+                source.jobs,
+            )?;
             Ok(finished(report, cli.json))
         }
         Command::Rollout { action, reason } => {

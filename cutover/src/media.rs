@@ -5,6 +5,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
 use sha2::{Digest, Sha256};
@@ -97,7 +98,10 @@ pub fn store(
 ) -> Result<PathBuf, String> {
     let dir = uploads(media);
     fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let tmp = dir.join(format!(".cutover-{}.part", std::process::id()));
+    // Several files are stored at once: each writes its own part file.
+    static PART: AtomicU64 = AtomicU64::new(0);
+    let n = PART.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".cutover-{}-{n}.part", std::process::id()));
     let written = (|| {
         let mut out = File::create(&tmp)?;
         let (sha, _) = sha256_of(reader, &mut out)?;

@@ -105,7 +105,7 @@ impl Sides<'_> {
         // Records it cannot write are reported in its output and counted as the
         // round's errors, as `sync` and `reverse-sync` report them.
         let forward = migrate::run("sync", api, url, media, state, self.opts.sync)?;
-        let backward = reverse::run(api, url, media, state)?;
+        let backward = reverse::run(api, url, media, state, self.opts.sync.jobs)?;
         for report in [&forward, &backward] {
             for p in &report.problems {
                 eprintln!("replicate: first full round: {}: {}", p.item, p.error);
@@ -206,7 +206,13 @@ impl Sides<'_> {
                     .filter(|l| plan.to_legacy.contains(&l.change))
                     .cloned()
                     .collect();
-                match reverse::apply_changes(self.api, legacy, self.media, &logged) {
+                match reverse::apply_changes(
+                    self.api,
+                    legacy,
+                    self.media,
+                    &logged,
+                    self.opts.sync.jobs,
+                ) {
                     Ok(report) => backward.add(&report),
                     Err(why) => backward.failure = Some(why),
                 }

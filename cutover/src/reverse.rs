@@ -5,7 +5,7 @@
 //! row), tags added on the app, and the lineage of app-made cuts. A username
 //! legacy gave to another id meanwhile is a conflict and is not written.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use shared::files::union_tags;
@@ -14,15 +14,16 @@ use shared::migration::{EdgeRecord, FileRecord, UserRecord};
 
 use crate::api::{Api, CallError};
 use crate::legacy::{Legacy, LegacyFile};
-use crate::media;
 use crate::report::Report;
 use crate::state::State;
+use crate::{media, migrate};
 
 pub fn run(
     api: &Api,
     database_url: &str,
     media_root: &Path,
     state_path: &Path,
+    jobs: usize,
 ) -> Result<Report, String> {
     let mut legacy = Legacy::connect(database_url)?;
     // What the app had is not a change of legacy's: a replicator must not send it back.
@@ -64,11 +65,18 @@ pub fn run(
     })?;
     let mut watermark = since.clone();
     let mut first_failure: Option<String> = None;
-    for f in &files {
+    let records = files
+        .iter()
+        .map(|f| {
+            let origin = f["origin"].as_str().unwrap_or_default().to_string();
+            let record = serde_json::from_value(f.clone()).map_err(|e| e.to_string())?;
+            Ok((record, origin))
+        })
+        .collect::<Result<Vec<(FileRecord, String)>, String>>()?;
+    let written = write_files(api, &mut legacy, media_root, &records, jobs);
+    for ((f, (record, _)), outcome) in files.iter().zip(&records).zip(written) {
         let updated = f["updated_at"].as_str().map(str::to_string);
-        let origin = f["origin"].as_str().unwrap_or_default().to_string();
-        let record: FileRecord = serde_json::from_value(f.clone()).map_err(|e| e.to_string())?;
-        match write_file(api, &mut legacy, media_root, &record, &origin) {
+        match outcome {
             Ok((status, size)) => {
                 report.files.count(status);
                 report.bytes_sent += size;
@@ -77,11 +85,7 @@ pub fn run(
                 return Err(format!("file {}: {why}", record.file_id))
             }
             Err(WriteError::Refused(why)) => {
-                report.files.count(if why.starts_with("owner") {
-                    "missing"
-                } else {
-                    "failed"
-                });
+                report.files.count(refused_status(&why));
                 report.problem(format!("file {}", record.file_id), why);
                 first_failure = first_failure.min(updated.clone()).or(updated.clone());
             }
@@ -140,6 +144,7 @@ pub fn apply_changes(
     legacy: &mut Legacy,
     media_root: &Path,
     changes: &[Logged],
+    jobs: usize,
 ) -> Result<Report, String> {
     let mut report = Report::new("replicate");
     let of = |kind: Kind, op: Op| {
@@ -155,10 +160,17 @@ pub fn apply_changes(
             report.problem(format!("user {} ({})", u.id, u.username), why);
         }
     }
-    for l in of(Kind::File, Op::Upsert).filter(|l| !l.record.is_null()) {
-        let origin = l.record["origin"].as_str().unwrap_or_default().to_string();
-        let f: FileRecord = serde_json::from_value(l.record.clone()).map_err(|e| e.to_string())?;
-        match write_file(api, legacy, media_root, &f, &origin) {
+    let records = of(Kind::File, Op::Upsert)
+        .filter(|l| !l.record.is_null())
+        .map(|l| {
+            let origin = l.record["origin"].as_str().unwrap_or_default().to_string();
+            let record = serde_json::from_value(l.record.clone()).map_err(|e| e.to_string())?;
+            Ok((record, origin))
+        })
+        .collect::<Result<Vec<(FileRecord, String)>, String>>()?;
+    let written = write_files(api, legacy, media_root, &records, jobs);
+    for ((f, _), outcome) in records.iter().zip(written) {
+        match outcome {
             Ok((status, size)) => {
                 report.files.count(status);
                 report.bytes_sent += size;
@@ -166,12 +178,7 @@ pub fn apply_changes(
             // The round fails and is retried: its checkpoint does not move.
             Err(WriteError::Unreachable(why)) => return Err(format!("file {}: {why}", f.file_id)),
             Err(WriteError::Refused(why)) => {
-                let status = if why.starts_with("owner") {
-                    "missing"
-                } else {
-                    "failed"
-                };
-                report.files.count(status);
+                report.files.count(refused_status(&why));
                 report.problem(format!("file {}", f.file_id), why);
             }
         }
@@ -265,14 +272,70 @@ enum WriteError {
     Unreachable(String),
 }
 
-/// Writes an app file (or its new tags) to legacy: `(status, bytes written)`.
-fn write_file(
+/// How a refused file counts: as missing when its owner is, else as failed.
+fn refused_status(why: &str) -> &'static str {
+    if why.starts_with("owner") {
+        "missing"
+    } else {
+        "failed"
+    }
+}
+
+/// What a file needs: nothing more (written, or not to be), or its bytes.
+enum Step<'a> {
+    Done(Result<(&'static str, u64), WriteError>),
+    Fetch(&'a FileRecord),
+}
+
+/// Writes app files (or their new tags) to legacy, each `(record, origin)`,
+/// and says for each `(status, bytes written)`. Legacy's side is read and
+/// written on its one connection; the bytes are fetched from the app `jobs`
+/// files at a time, since each is a request the app may be slow to answer
+/// while it serves its users.
+fn write_files(
     api: &Api,
     legacy: &mut Legacy,
     media_root: &Path,
+    files: &[(FileRecord, String)],
+    jobs: usize,
+) -> Vec<Result<(&'static str, u64), WriteError>> {
+    let steps: Vec<Step> = files
+        .iter()
+        .map(|(f, origin)| match prepare(legacy, f, origin) {
+            Ok(Some(done)) => Step::Done(Ok(done)),
+            Ok(None) => Step::Fetch(f),
+            Err(e) => Step::Done(Err(e)),
+        })
+        .collect();
+    let wanted: Vec<&FileRecord> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Fetch(f) => Some(*f),
+            Step::Done(_) => None,
+        })
+        .collect();
+    let mut fetched = migrate::parallel(&wanted, jobs, |f| fetch(api, media_root, f)).into_iter();
+    steps
+        .into_iter()
+        .map(|step| match step {
+            Step::Done(outcome) => outcome,
+            Step::Fetch(f) => match fetched.next().expect("one fetch per file") {
+                Ok(Some(path)) => insert(legacy, f, path),
+                // Deleted on the app since it was listed: its deletion comes next.
+                Ok(None) => Ok(("missing", 0)),
+                Err(e) => Err(e),
+            },
+        })
+        .collect()
+}
+
+/// Legacy's side of a file: `Some` when that settles it (its tags merged, or
+/// nothing to write), `None` when its bytes are to be fetched.
+fn prepare(
+    legacy: &mut Legacy,
     f: &FileRecord,
     origin: &str,
-) -> Result<(&'static str, u64), WriteError> {
+) -> Result<Option<(&'static str, u64)>, WriteError> {
     let db = WriteError::Unreachable;
     if let Some((owner, tags)) = legacy.file_owner_and_tags(&f.file_id).map_err(db)? {
         if owner != f.user_id {
@@ -281,29 +344,44 @@ fn write_file(
         }
         let merged = union_tags(&tags, &f.user_tags);
         if merged == tags {
-            return Ok(("unchanged", 0));
+            return Ok(Some(("unchanged", 0)));
         }
         legacy.set_user_tags(&f.file_id, &merged).map_err(db)?;
-        return Ok(("updated", 0));
+        return Ok(Some(("updated", 0)));
     }
     if origin != "app" {
         // An imported file legacy deleted since: sync removes it from the app.
-        return Ok(("unchanged", 0));
+        return Ok(Some(("unchanged", 0)));
     }
     if legacy.user(f.user_id).map_err(db)?.is_none() {
         let why = format!("owner user {} is not on legacy", f.user_id);
         return Err(WriteError::Refused(why));
     }
+    Ok(None)
+}
+
+/// The file's bytes from the app into the media folder, checked against the
+/// app's SHA-256; `None` when the app no longer has it.
+fn fetch(api: &Api, media_root: &Path, f: &FileRecord) -> Result<Option<PathBuf>, WriteError> {
     let found = api.download(&f.file_id).map_err(|e| match e {
         CallError::Refused(why) => WriteError::Refused(why),
         CallError::Failed(why) => WriteError::Unreachable(why),
     })?;
     let Some((body, _)) = found else {
-        // Deleted on the app since it was listed: its deletion comes next.
-        return Ok(("missing", 0));
+        return Ok(None);
     };
-    let path =
-        media::store(media_root, &f.file_name, body, &f.sha256).map_err(WriteError::Refused)?;
+    media::store(media_root, &f.file_name, body, &f.sha256)
+        .map(Some)
+        .map_err(WriteError::Refused)
+}
+
+/// The legacy row of a file whose bytes are at `path` (removed if the row
+/// cannot be written).
+fn insert(
+    legacy: &mut Legacy,
+    f: &FileRecord,
+    path: PathBuf,
+) -> Result<(&'static str, u64), WriteError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -1,12 +1,15 @@
 //! The rollout state the decision needs, read from KV with an in-isolate copy.
 //!
 //! Fail-safe rules: a KV *read failure* keeps the last copy this isolate read
-//! (or all-legacy if it has none); an *absent or invalid* value is a definite
-//! answer from KV and falls back per key (`shared::routing::config_from_raw`):
-//! an invalid percentage means all legacy. Neither ever fails a request.
+//! (or all-legacy if it has none: `shared::routing::LastKnown`); an *absent or
+//! invalid* value is a definite answer from KV and falls back per key
+//! (`shared::routing::config_from_raw`): an invalid percentage means all
+//! legacy. Neither ever fails a request.
 
 use crate::settings::Settings;
-use shared::routing::{config_from_raw, keys, ConfigError, RawConfig, RolloutConfig, Slot};
+use shared::routing::{
+    config_from_raw, keys, ConfigError, LastKnown, RawConfig, RolloutConfig, Slot,
+};
 use std::cell::RefCell;
 use worker::{Date, Env, KvStore};
 
@@ -19,36 +22,25 @@ pub struct Snapshot {
 }
 
 thread_local! {
-    static CACHED: RefCell<Option<(f64, Snapshot)>> = const { RefCell::new(None) };
+    static CACHED: RefCell<LastKnown<Snapshot>> = const { RefCell::new(LastKnown::new()) };
 }
 
 pub async fn load(env: &Env, settings: &Settings) -> Snapshot {
     let now = Date::now().as_millis() as f64;
-    let fresh = CACHED.with(|c| {
-        c.borrow()
-            .as_ref()
-            .filter(|(at, _)| now - at < settings.config_cache_ms)
-            .map(|(_, s)| s.clone())
-    });
-    if let Some(snapshot) = fresh {
+    if let Some(snapshot) = CACHED.with(|c| c.borrow().fresh(now, settings.config_cache_ms)) {
         return snapshot;
     }
-    match read(env, settings).await {
-        Ok(snapshot) => {
-            CACHED.with(|c| *c.borrow_mut() = Some((now, snapshot.clone())));
-            snapshot
-        }
-        Err(err) => {
-            worker::console_warn!("rollout config unreadable, using last known: {err}");
-            CACHED
-                .with(|c| c.borrow().as_ref().map(|(_, s)| s.clone()))
-                .unwrap_or_else(|| Snapshot {
-                    config: settings.defaults.clone(),
-                    slot: Slot::Blue,
-                    shadow_rate: 0.0,
-                })
-        }
+    let read = read(env, settings).await;
+    if let Err(err) = &read {
+        worker::console_warn!("rollout config unreadable, using last known: {err}");
     }
+    CACHED.with(|c| {
+        c.borrow_mut().after_read(now, read, || Snapshot {
+            config: settings.defaults.clone(),
+            slot: Slot::Blue,
+            shadow_rate: 0.0,
+        })
+    })
 }
 
 async fn read(env: &Env, settings: &Settings) -> worker::Result<Snapshot> {

@@ -21,6 +21,7 @@ mod config;
 mod http;
 pub mod http1;
 mod identity;
+mod last_known;
 mod limits;
 mod signed;
 mod slot;
@@ -37,6 +38,7 @@ pub use http::{
     KNOWN_METHODS, SECURITY_HEADERS, SIGN_IN_BODY_LIMIT,
 };
 pub use identity::{identity, user_bucket, Identity};
+pub use last_known::LastKnown;
 pub use limits::{limit_for, Limit, LimitClass, LimitFacts};
 pub use signed::{
     beta_token_claims, mint_beta_token, sticky_cookie_value, sticky_set_cookie, verify_beta_token,

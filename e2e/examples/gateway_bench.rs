@@ -1,6 +1,7 @@
 //! Measures what the gateway adds: the same closed-loop load (N clients, each
 //! sending its next request when the last one answered) on the app Worker
-//! directly and through the gateway, and on the Django stand-in directly and
+//! directly, through a bare pass-through Worker (the floor: one Worker hop that
+//! does nothing else) and through the gateway, and on the Django stand-in directly and
 //! through the gateway, in one run; then a shadowable read served by legacy with
 //! shadow diffing off and at 100% (every request also sent to the app and
 //! compared, after the answer). Prints p50/p99 latency and requests/s.
@@ -82,6 +83,7 @@ fn main() {
     let stack = Stack::start();
     let app_alone = stack.start_app_alone(&[]);
     let app = &app_alone.url;
+    let passthrough = stack.start_app_behind_passthrough();
     stack.set_percentage("100");
     let probe = "/api/bench-probe";
     let legacy_probe = "/__test__/status?code=204";
@@ -104,6 +106,13 @@ fn main() {
     let rows = [
         via_gateway("gateway /health", "/health"),
         load("app direct", &format!("{app}{probe}"), secs, clients, None),
+        load(
+            "app via pass-through",
+            &format!("{}{probe}", passthrough.url),
+            secs,
+            clients,
+            None,
+        ),
         via_gateway("app via gateway", probe),
         load(
             "legacy direct",
@@ -128,11 +137,11 @@ fn main() {
     ];
     stack.kv_put("MIGRATION_KV", shared::routing::keys::SHADOW_RATE, "0");
     println!("\n{secs} s per row, {clients} concurrent clients, local workerd (wrangler dev) on this machine\n");
-    println!("| target             | requests | errors | p50 ms | p99 ms |  req/s |");
-    println!("|--------------------|---------:|-------:|-------:|-------:|-------:|");
+    println!("| target               | requests | errors | p50 ms | p99 ms |  req/s |");
+    println!("|----------------------|---------:|-------:|-------:|-------:|-------:|");
     for r in &rows {
         println!(
-            "| {:<18} | {:>8} | {:>6} | {:>6.2} | {:>6.2} | {:>6.0} |",
+            "| {:<20} | {:>8} | {:>6} | {:>6.2} | {:>6.2} | {:>6.0} |",
             r.name,
             r.requests,
             r.errors,

@@ -305,32 +305,63 @@ impl Stack {
     /// own `/health` and cron, and for settings the main stack does not run
     /// with); it stops when dropped.
     pub fn start_app_alone(&self, vars: &[(&str, &str)]) -> AppAlone {
-        self.app_alone(&self.root.join("wrangler.app.toml"), vars, 200)
+        self.app_alone(&[self.root.join("wrangler.app.toml")], vars, 200)
+    }
+
+    /// The app as [`Stack::start_app_alone`], behind a bare pass-through Worker
+    /// in the same `wrangler dev` (`e2e/bench/passthrough.js`): the floor a
+    /// gateway in front of the app is measured against.
+    pub fn start_app_behind_passthrough(&self) -> AppAlone {
+        let configs = [
+            self.root.join("e2e/bench/wrangler.passthrough.toml"),
+            self.root.join("wrangler.app.toml"),
+        ];
+        self.app_alone(&configs, &[], 200)
     }
 
     /// The app Worker alone, as [`Stack::start_app_alone`], from a copy of the local
     /// config without the binding named `binding`: a Worker whose D1, R2 or KV is
     /// missing, to see what it answers then. It is up when `/health` answers 503.
     pub fn start_app_without(&self, binding: &str) -> AppAlone {
-        let config = self
-            .dir
-            .join(format!("wrangler.app-without-{binding}.toml"));
-        let text =
-            std::fs::read_to_string(self.root.join("wrangler.app.toml")).expect("app config");
-        std::fs::write(&config, local_config_without(&text, binding, &self.root))
-            .expect("config copy");
-        self.app_alone(&config, &[], 503)
+        let config = self.config_without("wrangler.app.toml", binding);
+        self.app_alone(&[config], &[], 503)
     }
 
-    fn app_alone(&self, config: &Path, vars: &[(&str, &str)], healthy: u16) -> AppAlone {
+    /// A second gateway with its app, as [`Stack::start_app_alone`], in front of
+    /// the suite's legacy, from a copy of the local gateway config without the
+    /// binding named `binding`: a gateway whose metrics object or KV is missing,
+    /// to see that it still routes. Up when its `/health` answers 200.
+    pub fn start_gateway_without(&self, binding: &str) -> AppAlone {
+        let configs = [
+            self.config_without("wrangler.gateway.toml", binding),
+            self.root.join("wrangler.app.toml"),
+        ];
+        self.app_alone(&configs, &[("LEGACY_ORIGIN", &self.legacy)], 200)
+    }
+
+    /// A copy of the local part of the config `file` without the binding named
+    /// `binding` (paths in it made absolute).
+    fn config_without(&self, file: &str, binding: &str) -> PathBuf {
+        let stem = file.trim_end_matches(".toml");
+        let config = self.dir.join(format!("{stem}-without-{binding}.toml"));
+        let text = std::fs::read_to_string(self.root.join(file)).expect("config");
+        std::fs::write(&config, local_config_without(&text, binding, &self.root))
+            .expect("config copy");
+        config
+    }
+
+    /// `wrangler dev` of `configs` (the first one answers on the port) over
+    /// freshly migrated state; up when `/health` answers `healthy`.
+    fn app_alone(&self, configs: &[PathBuf], vars: &[(&str, &str)], healthy: u16) -> AppAlone {
         let port = free_port();
         let state = self.dir.join(format!("app-alone-state-{port}"));
         self.migrate_d1(&state);
         let mut dev = self.wrangler_dev(&state, port);
-        dev.arg("-c")
-            .arg(config)
-            // The cron runs on demand (GET /__scheduled).
-            .arg("--test-scheduled");
+        for config in configs {
+            dev.arg("-c").arg(config);
+        }
+        // The cron runs on demand (GET /__scheduled).
+        dev.arg("--test-scheduled");
         for (name, value) in vars {
             dev.args(["--var", &format!("{name}:{value}")]);
         }

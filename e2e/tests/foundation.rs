@@ -13,6 +13,7 @@ crate::tests!(
     legacy_accounts_work_through_gateway,
     app_alone_health_and_expiry_cron,
     an_app_without_its_storage_is_unhealthy_and_says_so,
+    a_gateway_without_its_metrics_object_or_kv_still_routes,
 );
 
 const IP: &str = "198.51.100.10";
@@ -200,4 +201,34 @@ fn an_app_without_its_storage_is_unhealthy_and_says_so(stack: &Stack) {
     assert!(status >= 500, "{status} {body}");
     assert!(body["error"].is_string(), "{body}");
     assert_eq!(health().0, 503);
+}
+
+/// Routing does not lean on the metrics Durable Object or on KV. A gateway
+/// without its `METRICS` binding routes as before (its counts are lost, not its
+/// requests); one without `MIGRATION_KV` routes on its defaults (all legacy,
+/// beta header honoured), which is what an isolate with no config read yet
+/// does when KV fails. Neither answers a 5xx.
+fn a_gateway_without_its_metrics_object_or_kv_still_routes(stack: &Stack) {
+    for binding in ["METRICS", "MIGRATION_KV"] {
+        let gateway = stack.start_gateway_without(binding);
+        let user = || client().get(format!("{}/api/accounts/user/", gateway.url));
+        for n in 0..5 {
+            let ip = format!("198.51.100.{}", 70 + n);
+            let (status, by, body) = send_json(user().header("CF-Connecting-IP", &ip));
+            assert_eq!(
+                (status, by.as_str()),
+                (401, "legacy"),
+                "without {binding}: {body}"
+            );
+            let beta = user()
+                .header("CF-Connecting-IP", &ip)
+                .header("X-Beta-User", "true");
+            let (status, by, body) = send_json(beta);
+            assert_eq!(
+                (status, by.as_str()),
+                (401, "app-blue"),
+                "without {binding}: {body}"
+            );
+        }
+    }
 }

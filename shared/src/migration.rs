@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::files::{union_tags, CUT_FROM, CUT_TO};
 
+pub mod bundle;
 pub mod changes;
 
 /// Most records one import request may carry (D1 binds each batch as one JSON

@@ -9,6 +9,7 @@
 pub mod byte_range;
 pub mod csv_cut;
 pub mod filter;
+pub mod import_bundle;
 pub mod import_records;
 pub mod jwt;
 pub mod multipart;
@@ -23,6 +24,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("byte_range", byte_range::check),
     ("csv_cut", csv_cut::check),
     ("filter", filter::check),
+    ("import_bundle", import_bundle::check),
     ("import_records", import_records::check),
     ("jwt", jwt::check),
     ("multipart", multipart::check),

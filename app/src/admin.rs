@@ -36,6 +36,7 @@ pub async fn handle(rest: &str, mut req: Request, env: &Env) -> Result<Response>
         (Method::Post, ["import", "files"]) => import::file_rows(&mut req, env).await,
         (Method::Put, ["import", "files", id]) => import::file_content(&mut req, env, id).await,
         (Method::Post, ["import", "files", "delete"]) => import::delete_files(&mut req, env).await,
+        (Method::Post, ["import", "files", "bundle"]) => import::file_bundle(&mut req, env).await,
         (Method::Post, ["import", "relationships"]) => import::relationships(&mut req, env).await,
         (Method::Get, ["export", "summary"]) => export::summary(env).await,
         (Method::Get, ["export", "users"]) => export::users(&req, env).await,

@@ -23,7 +23,7 @@ pub async fn record(env: &Env, req: &Request, entry: Entry<'_>) {
         .map_or(JsValue::NULL, |id| JsValue::from(id.to_string()));
     let opt = |s: Option<String>| s.map_or(JsValue::NULL, JsValue::from);
     let result = async {
-        env.d1("DB")?
+        crate::bindings::db(env)?
             .prepare(
                 "INSERT INTO audit_logs \
                  (user_id, action, resource_type, resource_id, metadata, ip_address, user_agent) \

@@ -34,21 +34,24 @@ pub struct CountFile {
     pub file_id: String,
 }
 
-/// Asks for the counts of `file_id`. The file is already saved, so a failed send
-/// only leaves its counts empty; it is logged, not reported to the client.
-pub async fn enqueue(env: &Env, file_id: &str) {
-    let sent = match env.queue("CSV_QUEUE") {
-        Ok(queue) => {
-            queue
-                .send(CountFile {
-                    file_id: file_id.to_string(),
-                })
-                .await
+/// Asks for the counts of these files. They are already saved, so a failed send
+/// only leaves their counts empty; it is logged, not reported to the client.
+pub async fn enqueue(env: &Env, file_ids: &[&str]) {
+    // A queue takes at most 100 messages a send.
+    for ids in file_ids.chunks(100) {
+        let messages: Vec<CountFile> = ids
+            .iter()
+            .map(|id| CountFile {
+                file_id: id.to_string(),
+            })
+            .collect();
+        let sent = match crate::bindings::csv_queue(env) {
+            Ok(queue) => queue.send_batch(messages).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = sent {
+            worker::console_error!("queueing the counts of {ids:?}: {error}");
         }
-        Err(error) => Err(error),
-    };
-    if let Err(error) = sent {
-        worker::console_error!("queueing the counts of {file_id}: {error}");
     }
 }
 
@@ -116,8 +119,7 @@ async fn count(env: &Env, file_id: &str) -> Result<Checked> {
     else {
         return Ok(Checked::Done); // deleted meanwhile
     };
-    let Some(object) = env
-        .bucket("FILE_STORAGE")?
+    let Some(object) = crate::bindings::bucket(env)?
         .get(&row.r2_key)
         .execute()
         .await?
@@ -241,8 +243,7 @@ async fn rewrite_with_checksum(
     });
     let mut metadata = object.custom_metadata()?;
     metadata.insert("sha256".into(), hex::encode(&sha256));
-    let written = env
-        .bucket("FILE_STORAGE")?
+    let written = crate::bindings::bucket(env)?
         .put(key, FixedLengthStream::wrap(bytes, size))
         .http_metadata(HttpMetadata {
             content_type: Some("text/csv".into()),

@@ -43,7 +43,7 @@ pub async fn upload(mut req: Request, env: &Env) -> Result<Response> {
 
     let start = |info: &PartInfo| -> std::result::Result<ObjectWriter, Reject> {
         check_csv_name(&info.filename)?;
-        let bucket = env.bucket("FILE_STORAGE")?;
+        let bucket = crate::bindings::bucket(env)?;
         Ok(ObjectWriter::new(
             bucket,
             key.clone(),
@@ -183,7 +183,7 @@ async fn start_export(req: &mut Request, env: &Env) -> std::result::Result<Respo
         Some(key) => (key, true),
         None => (crate::files::owned_key(req, env, file_path).await?, false),
     };
-    let bucket = env.bucket("FILE_STORAGE")?;
+    let bucket = crate::bindings::bucket(env)?;
     let object = bucket.get(&key).execute().await?.ok_or_else(not_found)?;
     if anonymous && is_expired(&object.custom_metadata()?) {
         bucket.delete(&key).await?;

@@ -14,7 +14,7 @@ use shared::csv_cut::{Counter, UploadCheck, UploadSummary};
 use shared::files as logic;
 use shared::multipart::{Limits, Multipart, PartInfo};
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, Env, Headers, Method, Request, Response, Result};
+use worker::{Env, Headers, Method, Request, Response, Result};
 
 use crate::auth::{authenticate, caller};
 use crate::cutter::{check_csv_name, csv_message, max_file_size, receive};
@@ -96,9 +96,7 @@ pub fn num(v: i64) -> JsValue {
     JsValue::from(v as f64)
 }
 
-pub fn db(env: &Env) -> Result<D1Database> {
-    env.d1("DB")
-}
+pub use crate::bindings::db;
 
 pub fn not_found() -> Reject {
     Reject::Client(404, "File not found.".into())
@@ -197,7 +195,7 @@ async fn receive_file(
             info.filename.chars().take(255).collect(),
         )]);
         Ok(ObjectWriter::new(
-            env.bucket("FILE_STORAGE")?,
+            crate::bindings::bucket(env)?,
             key.to_string(),
             metadata,
         ))
@@ -282,7 +280,7 @@ pub async fn publish(
 ) -> std::result::Result<(), Reject> {
     writer.finish().await?;
     if let Err(error) = db(env)?.batch(statements).await {
-        if let Err(e) = env.bucket("FILE_STORAGE")?.delete(key).await {
+        if let Err(e) = crate::bindings::bucket(env)?.delete(key).await {
             worker::console_error!("removing {key} after a failed insert: {e}");
         }
         return Err(Reject::Internal(error));
@@ -385,7 +383,7 @@ pub async fn store_upload(
         },
     )?;
     publish(env, received.writer, &key, vec![insert]).await?;
-    crate::counts::enqueue(env, &file_id).await;
+    crate::counts::enqueue(env, &[&file_id]).await;
     Ok(Stored {
         file_id,
         file_name: name,
@@ -469,7 +467,7 @@ async fn save_generated(req: &mut Request, env: &Env, user_id: i64) -> Outcome {
         statements.extend(lineage_edges(env, original, &file_id)?);
     }
     publish(env, received.writer, &key, statements).await?;
-    crate::counts::enqueue(env, &file_id).await;
+    crate::counts::enqueue(env, &[&file_id]).await;
     Ok(http::json(
         201,
         &json!({"message": "File saved successfully.", "file_path": key, "file_id": file_id}),
@@ -587,7 +585,7 @@ pub async fn remove(env: &Env, user_id: i64, file_id: &str) -> std::result::Resu
     .await?;
     // The row goes first: a failure here leaves an unlisted object, never a listed
     // file without its bytes.
-    if let Err(e) = env.bucket("FILE_STORAGE")?.delete(&file.r2_key).await {
+    if let Err(e) = crate::bindings::bucket(env)?.delete(&file.r2_key).await {
         worker::console_error!("deleting {}: {e}", file.r2_key);
     }
     Ok(())

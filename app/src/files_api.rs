@@ -181,8 +181,7 @@ async fn one(env: &Env, user_id: i64, file_id: &str) -> Outcome {
 /// The header's names, read from the start of the object only (the rest of the
 /// stream is dropped unread), so opening a 50 MB file costs its first row.
 async fn columns(env: &Env, key: &str) -> std::result::Result<Vec<String>, Reject> {
-    let object = env
-        .bucket("FILE_STORAGE")?
+    let object = crate::bindings::bucket(env)?
         .get(key)
         .execute()
         .await?
@@ -222,7 +221,7 @@ async fn download(req: &Request, env: &Env, user_id: i64, file_id: &str) -> Outc
         )
         .with_headers(headers));
     }
-    let bucket = env.bucket("FILE_STORAGE")?;
+    let bucket = crate::bindings::bucket(env)?;
     let mut get = bucket.get(&file.r2_key);
     if let RangeAnswer::Part { start, end } = range {
         get = get.range(Range::OffsetWithLength {

@@ -135,8 +135,7 @@ async fn open_cut(
     fields: &FilterFields,
 ) -> std::result::Result<(CutStream, files::Owned), Reject> {
     let file = owned(env, user_id, &fields.file_id).await?;
-    let object = env
-        .bucket("FILE_STORAGE")?
+    let object = crate::bindings::bucket(env)?
         .get(&file.r2_key)
         .execute()
         .await?
@@ -275,7 +274,7 @@ async fn save_cut(
         "original_name".to_string(),
         name.chars().take(255).collect(),
     )]);
-    let mut writer = ObjectWriter::new(env.bucket("FILE_STORAGE")?, key.clone(), metadata);
+    let mut writer = ObjectWriter::new(crate::bindings::bucket(env)?, key.clone(), metadata);
     let mut check = UploadCheck::new();
     let written = async {
         while let Some(chunk) = cut.chunk().await {
@@ -330,7 +329,7 @@ async fn save_cut(
     )?];
     statements.extend(files::lineage_edges(env, &fields.file_id, &file_id)?);
     files::publish(env, writer, &key, statements).await?;
-    crate::counts::enqueue(env, &file_id).await;
+    crate::counts::enqueue(env, &[&file_id]).await;
     Ok(http::json(
         201,
         &json!({"file_id": file_id, "file_name": chosen, "file_path": key}),

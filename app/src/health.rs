@@ -53,9 +53,7 @@ pub async fn report(env: &Env) -> Response {
     )
 }
 
-const DB: &str = "DB";
-const FILE_STORAGE: &str = "FILE_STORAGE";
-const AUTH_TOKENS: &str = "AUTH_TOKENS";
+use crate::bindings::{AUTH_TOKENS, DB, FILE_STORAGE};
 
 /// `{"ok", "binding", "latency_ms"}` of a probe of `binding`, with its `error`
 /// when it failed (the detail stays in the log).
@@ -73,16 +71,19 @@ async fn probe(binding: &str, check: impl Future<Output = worker::Result<()>>) -
 }
 
 async fn database(env: &Env) -> worker::Result<()> {
-    env.d1(DB)?.prepare("SELECT 1").run().await?;
+    crate::bindings::db(env)?.prepare("SELECT 1").run().await?;
     Ok(())
 }
 
 async fn storage(env: &Env) -> worker::Result<()> {
-    env.bucket(FILE_STORAGE)?.head("health-probe").await?;
+    crate::bindings::bucket(env)?.head("health-probe").await?;
     Ok(())
 }
 
 async fn kv(env: &Env) -> worker::Result<()> {
-    env.kv(AUTH_TOKENS)?.get("health-probe").text().await?;
+    crate::bindings::tokens(env)?
+        .get("health-probe")
+        .text()
+        .await?;
     Ok(())
 }

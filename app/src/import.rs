@@ -11,12 +11,14 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use shared::migration::bundle::Unbundler;
 use shared::migration::{
     self as rules, check_edge, check_file, check_user, parse_batch, EdgeRecord, FileRecord,
     Outcome, StoredFile, UserRecord,
 };
 use worker::{D1PreparedStatement, Env, Request, Response};
 
+use crate::bindings::bucket;
 use crate::files::{db, num, object_key};
 use crate::http::{self, read_json, Reject};
 use crate::settings;
@@ -286,25 +288,166 @@ pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> Answer
         }
     };
     let key = object_key(record.user_id, &record.file_id);
-    let metadata = HashMap::from([
-        (
-            "original_name".to_string(),
-            record.file_name.chars().take(255).collect(),
-        ),
-        ("sha256".to_string(), record.sha256.clone()),
-    ]);
-    let mut writer = ObjectWriter::new(env.bucket("FILE_STORAGE")?, key.clone(), metadata);
+    let mut writer = ObjectWriter::new(bucket(env)?, key.clone(), object_metadata(&record));
     if let Err(reject) = receive_exact(req, &mut writer, &record).await {
         writer.abort().await;
         drain(req).await;
         return Err(reject);
     }
     writer.finish().await?;
-    let user_tags = match &existing {
+    let upsert = upsert(env, &record, &key, existing.as_ref())?;
+    if let Err(reject) = write(env, vec![upsert]).await {
+        // A new object without its row would be an orphan; a replaced one keeps the
+        // old row until the next run.
+        if existing.is_none() {
+            remove_objects(env, vec![key]).await;
+        }
+        return Err(reject);
+    }
+    crate::counts::enqueue(env, &[&record.file_id]).await;
+    let status = if existing.is_some() {
+        "replaced"
+    } else {
+        "created"
+    };
+    Ok(http::json(
+        201,
+        &json!({"file_id": record.file_id, "status": status, "size": record.size, "sha256": record.sha256}),
+    ))
+}
+
+/// `POST /api/admin/import/files/bundle`: many small files in one request
+/// (`shared::migration::bundle`: a head line of records, then their bytes).
+/// Every size, checksum and owner is checked before anything is written, and
+/// the rows go in one D1 batch, so a refused bundle leaves nothing; one that
+/// fails after its objects were put removes the new ones. 200 `{"results"}`,
+/// one `created|replaced` per record in order.
+pub async fn file_bundle(req: &mut Request, env: &Env) -> Answer {
+    let files = receive_bundle(req).await?;
+    let owners: Vec<i64> = files.iter().map(|(r, _)| r.user_id).collect();
+    let present = existing_users(env, &owners).await?;
+    if let Some((r, _)) = files.iter().find(|(r, _)| !present.contains(&r.user_id)) {
+        return Err(Reject::Client(
+            422,
+            format!(
+                "file {}: Unknown owner: user {} is not on the app",
+                r.file_id, r.user_id
+            ),
+        ));
+    }
+    let ids: Vec<&str> = files.iter().map(|(r, _)| r.file_id.as_str()).collect();
+    let stored = stored_files(env, &ids).await?;
+    for (record, _) in &files {
+        if let Some(old) = stored.get(&record.file_id) {
+            if old.record.user_id != record.user_id || old.origin != "legacy" {
+                return Err(Reject::Client(
+                    409,
+                    format!(
+                        "File {} is already on the app as user {}'s {} file",
+                        record.file_id, old.record.user_id, old.origin
+                    ),
+                ));
+            }
+        }
+    }
+    let bucket = bucket(env)?;
+    let keys: Vec<String> = files
+        .iter()
+        .map(|(r, _)| object_key(r.user_id, &r.file_id))
+        .collect();
+    let new_keys = || -> Vec<String> {
+        files
+            .iter()
+            .zip(&keys)
+            .filter(|((r, _), _)| !stored.contains_key(&r.file_id))
+            .map(|(_, key)| key.clone())
+            .collect()
+    };
+    let puts = files.iter().zip(&keys).map(|((record, bytes), key)| {
+        bucket
+            .put(key, bytes.clone())
+            .http_metadata(crate::storage::csv_http_metadata())
+            .custom_metadata(object_metadata(record))
+            .execute()
+    });
+    let put = futures_util::future::join_all(puts).await;
+    if let Some(Err(e)) = put.into_iter().find(Result::is_err) {
+        remove_objects(env, new_keys()).await;
+        return Err(e.into());
+    }
+    let upserts = files
+        .iter()
+        .zip(&keys)
+        .map(|((record, _), key)| upsert(env, record, key, stored.get(&record.file_id)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Err(reject) = write(env, upserts).await {
+        remove_objects(env, new_keys()).await;
+        return Err(reject);
+    }
+    crate::counts::enqueue(env, &ids).await;
+    let answers = files
+        .iter()
+        .map(|(r, _)| {
+            let status = match stored.contains_key(&r.file_id) {
+                true => "replaced",
+                false => "created",
+            };
+            json!({"file_id": r.file_id, "status": status, "size": r.size, "sha256": r.sha256})
+        })
+        .collect();
+    results(answers)
+}
+
+/// Reads a whole bundle (bounded: `BUNDLE_BYTES_MAX` and the head line), every
+/// file checked against its record. A refused body is still read to its end,
+/// so that the client gets the answer, not a reset.
+async fn receive_bundle(req: &mut Request) -> Result<Vec<(FileRecord, Vec<u8>)>, Reject> {
+    let mut reader = Unbundler::new();
+    let mut body = req.stream()?;
+    while let Some(chunk) = body.next().await {
+        if let Err(problem) = reader.push(&chunk?) {
+            while let Some(Ok(_)) = body.next().await {}
+            return Err(Reject::bad_request(problem));
+        }
+    }
+    reader.finish().map_err(Reject::bad_request)
+}
+
+/// The R2 custom metadata of an imported file.
+fn object_metadata(record: &FileRecord) -> HashMap<String, String> {
+    HashMap::from([
+        (
+            "original_name".to_string(),
+            record.file_name.chars().take(255).collect(),
+        ),
+        ("sha256".to_string(), record.sha256.clone()),
+    ])
+}
+
+/// Deletes objects written for rows that could not be inserted (orphans otherwise).
+async fn remove_objects(env: &Env, keys: Vec<String>) {
+    let removed = match bucket(env) {
+        Ok(bucket) => bucket.delete_multiple(keys.clone()).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = removed {
+        worker::console_error!("removing {keys:?} after a failed insert: {e}");
+    }
+}
+
+/// The upsert of an imported file's row whose bytes are now under `key`; the
+/// user tags added on the app since are kept.
+fn upsert(
+    env: &Env,
+    record: &FileRecord,
+    key: &str,
+    existing: Option<&StoredFile>,
+) -> Result<D1PreparedStatement, Reject> {
+    let user_tags = match existing {
         Some(old) => shared::files::union_tags(&record.user_tags, &old.record.user_tags),
         None => record.user_tags.clone(),
     };
-    let upsert = db(env)?
+    Ok(db(env)?
         .prepare(format!(
             "INSERT INTO files (file_id, user_id, file_name, r2_key, size, checksum, system_tags, \
              user_tags, metadata, uploaded_at, origin) \
@@ -319,7 +462,7 @@ pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> Answer
             record.file_id.as_str().into(),
             num(record.user_id),
             record.file_name.as_str().into(),
-            key.as_str().into(),
+            key.into(),
             num(record.size as i64),
             record.sha256.as_str().into(),
             json!(record.system_tags).to_string().into(),
@@ -329,27 +472,7 @@ pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> Answer
                 .as_deref()
                 .map_or(worker::wasm_bindgen::JsValue::NULL, Into::into),
             record.uploaded_at.as_str().into(),
-        ])?;
-    if let Err(reject) = write(env, vec![upsert]).await {
-        // A new object without its row would be an orphan; a replaced one keeps the
-        // old row until the next run.
-        if existing.is_none() {
-            if let Err(e) = env.bucket("FILE_STORAGE")?.delete(&key).await {
-                worker::console_error!("removing {key} after a failed insert: {e}");
-            }
-        }
-        return Err(reject);
-    }
-    crate::counts::enqueue(env, &record.file_id).await;
-    let status = if existing.is_some() {
-        "replaced"
-    } else {
-        "created"
-    };
-    Ok(http::json(
-        201,
-        &json!({"file_id": record.file_id, "status": status, "size": record.size, "sha256": record.sha256}),
-    ))
+        ])?)
 }
 
 /// The record, and the app's row of the file if any, once everything but the bytes
@@ -558,7 +681,7 @@ pub async fn delete_files(req: &mut Request, env: &Env) -> Answer {
         )
         .await?;
         // Rows first, as the file endpoints do: a failure leaves an unlisted object.
-        let bucket = env.bucket("FILE_STORAGE")?;
+        let bucket = crate::bindings::bucket(env)?;
         for (_, key) in &doomed {
             if let Err(e) = bucket.delete(key).await {
                 worker::console_error!("deleting {key}: {e}");

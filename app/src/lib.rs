@@ -2,6 +2,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod auth;
+mod bindings;
 mod cors;
 mod counts;
 mod cutter;
@@ -90,7 +91,7 @@ async fn queue(batch: MessageBatch<counts::CountFile>, env: Env, _ctx: Context) 
 /// The hourly cron (`[triggers] crons`): removes expired anonymous uploads.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let swept = match env.bucket("FILE_STORAGE") {
+    let swept = match crate::bindings::bucket(&env) {
         Ok(bucket) => storage::sweep_expired(&bucket).await,
         Err(error) => Err(error),
     };

@@ -68,7 +68,7 @@ pub fn is_expired(metadata: &HashMap<String, String>) -> bool {
 
 /// The object stored under `key` in `FILE_STORAGE`, if any.
 pub async fn stored(env: &worker::Env, key: &str) -> Result<Option<worker::Object>> {
-    env.bucket("FILE_STORAGE")?.get(key).execute().await
+    crate::bindings::bucket(env)?.get(key).execute().await
 }
 
 /// Most anonymous objects one sweep looks at (R2 lists 1000 a page), so that a
@@ -196,7 +196,7 @@ impl ObjectWriter {
     }
 }
 
-fn csv_http_metadata() -> HttpMetadata {
+pub fn csv_http_metadata() -> HttpMetadata {
     HttpMetadata {
         content_type: Some("text/csv".into()),
         ..Default::default()

@@ -22,7 +22,7 @@ use worker::{kv::KvStore, Env, Result};
 const KV_MIN_TTL_SECS: i64 = 60;
 
 pub fn store(env: &Env) -> Result<KvStore> {
-    env.kv("AUTH_TOKENS")
+    crate::bindings::tokens(env)
 }
 
 /// Seconds until `claims` expire, as a TTL KV accepts.

@@ -41,7 +41,7 @@ impl User {
 const COLUMNS: &str = "id, username, email, password, is_active, is_admin";
 
 pub async fn by_username(env: &Env, username: &str) -> Result<Option<User>> {
-    env.d1("DB")?
+    crate::bindings::db(env)?
         .prepare(format!("SELECT {COLUMNS} FROM users WHERE username = ?1"))
         .bind(&[username.into()])?
         .first(None)
@@ -49,7 +49,7 @@ pub async fn by_username(env: &Env, username: &str) -> Result<Option<User>> {
 }
 
 pub async fn by_id(env: &Env, id: i64) -> Result<Option<User>> {
-    env.d1("DB")?
+    crate::bindings::db(env)?
         .prepare(format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))
         .bind(&[JsValue::from(id as f64)])?
         .first(None)
@@ -77,8 +77,7 @@ pub async fn create(
     email: &str,
     password_hash: &str,
 ) -> std::result::Result<User, CreateError> {
-    let stmt = env
-        .d1("DB")
+    let stmt = crate::bindings::db(env)
         .and_then(|db| {
             db.prepare(format!(
                 "INSERT INTO users (id, username, email, password) \
@@ -109,7 +108,7 @@ pub async fn create(
 }
 
 pub async fn touch_last_login(env: &Env, id: i64) -> Result<()> {
-    env.d1("DB")?
+    crate::bindings::db(env)?
         .prepare(
             "UPDATE users SET last_login = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?1",
         )

@@ -10,6 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::Value;
+use shared::migration::bundle::bundle_head;
 use shared::migration::FileRecord;
 
 use crate::reverse::Logged;
@@ -167,6 +168,43 @@ impl Api {
         });
         match sent {
             Ok(resp) => resp.json().map(Ok).map_err(|e| e.to_string()),
+            Err(CallError::Refused(why)) => Ok(Err(why)),
+            Err(CallError::Failed(why)) => Err(why),
+        }
+    }
+
+    /// Sends small files in one request (`shared::migration::bundle`), read
+    /// whole into memory. The app's answer per file, in order; a refusal of the
+    /// bundle, or a file that could not be read, is `Ok(Err)` (the caller sends
+    /// them one by one to learn which); `Err` when the app could not answer.
+    pub fn put_bundle(
+        &self,
+        files: &[(&FileRecord, &Path)],
+    ) -> Result<Result<Vec<Value>, String>, String> {
+        let records: Vec<&FileRecord> = files.iter().map(|(r, _)| *r).collect();
+        let mut body = bundle_head(&records);
+        for (_, path) in files {
+            match std::fs::read(path) {
+                Ok(bytes) => body.extend_from_slice(&bytes),
+                Err(e) => return Ok(Err(format!("{}: {e}", path.display()))),
+            }
+        }
+        let path = "/api/admin/import/files/bundle";
+        let sent = self.send(path, || {
+            Ok(self
+                .http
+                .post(self.url(path))
+                .header("Content-Type", "application/octet-stream")
+                .body(body.clone()))
+        });
+        match sent {
+            Ok(resp) => {
+                let answer: Value = resp.json().map_err(|e| format!("{path}: {e}"))?;
+                match answer["results"].as_array() {
+                    Some(results) if results.len() == files.len() => Ok(Ok(results.clone())),
+                    _ => Err(format!("{path}: not one result per file: {answer}")),
+                }
+            }
             Err(CallError::Refused(why)) => Ok(Err(why)),
             Err(CallError::Failed(why)) => Err(why),
         }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::{json, Value};
+use shared::migration::bundle::{bundle_ranges, BUNDLE_FILE_MAX};
 use shared::migration::changes::{parse_edge_key, Change, Kind, Op};
 use shared::migration::{
     check_edge, check_file, check_user, edges_from_metadata, EdgeRecord, FileRecord, LineageSource,
@@ -59,6 +60,12 @@ pub fn parallel<T: Sync, R: Send>(
         .map(|r| r.expect("every item ran"))
         .collect()
 }
+
+/// A file whose bytes are to be sent: its record, where they are, and what the
+/// checkpoint will know of them.
+type Upload = (FileRecord, PathBuf, Known);
+/// The app's answer for one file, its refusal (`Ok(Err)`), or no answer (`Err`).
+type Answer = Result<Result<Value, String>, String>;
 
 #[derive(Clone, Copy)]
 enum Table {
@@ -234,7 +241,7 @@ impl Run<'_> {
             let print = media::fingerprint(&path, known.get(&f.file_id));
             (path, print)
         });
-        let mut ready: Vec<(FileRecord, PathBuf, Known)> = Vec::new();
+        let mut ready: Vec<Upload> = Vec::new();
         for (f, (path, print)) in rows.iter().zip(prints) {
             match print {
                 Ok(k) => ready.push((record(f, &k), path, k)),
@@ -269,11 +276,7 @@ impl Run<'_> {
                 _ => {}
             }
         }
-        let api = self.api;
-        let sent = parallel(&uploads, self.opts.jobs, |(rec, path, _)| {
-            api.put_file(rec, path)
-        });
-        for ((rec, path, known), outcome) in uploads.into_iter().zip(sent) {
+        for ((rec, path, known), outcome) in self.send_contents(uploads)? {
             match outcome {
                 Ok(Ok(answer)) => {
                     self.report
@@ -293,6 +296,39 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Sends the bytes of these files, `jobs` requests at a time: small ones in
+    /// bundles, the rest (and the files of a refused bundle, to learn which of
+    /// them is refused) one a request. Each file with the app's answer for it.
+    fn send_contents(&self, uploads: Vec<Upload>) -> Result<Vec<(Upload, Answer)>, String> {
+        let api = self.api;
+        let (small, mut single): (Vec<Upload>, Vec<Upload>) = uploads
+            .into_iter()
+            .partition(|(rec, _, _)| rec.size <= BUNDLE_FILE_MAX);
+        let sizes: Vec<u64> = small.iter().map(|(rec, _, _)| rec.size).collect();
+        let ranges = bundle_ranges(&sizes, self.opts.jobs);
+        let answers = parallel(&ranges, self.opts.jobs, |range| {
+            let files: Vec<(&FileRecord, &Path)> = small[range.clone()]
+                .iter()
+                .map(|(rec, path, _)| (rec, path.as_path()))
+                .collect();
+            api.put_bundle(&files)
+        });
+        let mut sent = Vec::new();
+        let mut small = small.into_iter();
+        for (range, answer) in ranges.iter().zip(answers) {
+            let files = small.by_ref().take(range.len());
+            match answer? {
+                Ok(results) => sent.extend(files.zip(results.into_iter().map(|r| Ok(Ok(r))))),
+                Err(_refused) => single.extend(files),
+            }
+        }
+        let answers = parallel(&single, self.opts.jobs, |(rec, path, _)| {
+            api.put_file(rec, path)
+        });
+        sent.extend(single.into_iter().zip(answers));
+        Ok(sent)
     }
 
     fn relationships(&mut self) -> Result<(), String> {

@@ -851,6 +851,22 @@ fn import_api_refuses_bad_input_and_changes_nothing(stack: &Stack) {
     };
     let good_sha = sha256_hex(&bytes);
     let big = vec![b'x'; 6 << 20];
+    // A bundle: a head line of records (owner, id, sha256, size), then the bytes.
+    let bundle = |files: &[(i64, &str, &str, usize)], tail: &[u8]| {
+        let records: Vec<Value> = files
+            .iter()
+            .map(|(owner, id, sha, size)| {
+                json!({"file_id": id, "user_id": owner, "file_name": "x.csv",
+                    "uploaded_at": "2025-01-01T00:00:00Z", "size": size, "sha256": sha})
+            })
+            .collect();
+        let mut body = format!("{}\n", json!({ "files": records })).into_bytes();
+        body.extend_from_slice(tail);
+        admin(reqwest::Method::POST, "import/files/bundle").body(body)
+    };
+    let fresh = "11111111-2222-4333-8444-555555555560";
+    let twice = [bytes.clone(), bytes.clone()].concat();
+    let bad_sha = "0".repeat(64);
     let cases: Vec<(&str, RequestBuilder, u16, &str)> = vec![
         ("no credential", app(reqwest::Method::POST, stack, "/api/admin/import/users").json(&json!({"users": [user]})), 401, "authentication"),
         ("a non-admin", app(reqwest::Method::POST, stack, "/api/admin/import/users").bearer_auth(&frank_app).json(&json!({"users": [user]})), 403, "admin"),
@@ -866,6 +882,14 @@ fn import_api_refuses_bad_input_and_changes_nothing(stack: &Stack) {
         ("a record for another id", admin(reqwest::Method::PUT, "import/files/11111111-2222-4333-8444-55555555555a").header("X-Import-File", record(frank_id, "11111111-2222-4333-8444-555555555559", &good_sha, bytes.len())).body(bytes.clone()), 400, "the path"),
         ("a path-like file id", admin(reqwest::Method::PUT, "import/files/a.b").header("X-Import-File", record(frank_id, "a.b", &good_sha, bytes.len())).body(bytes.clone()), 400, "file_id"),
         ("another owner's file", admin(reqwest::Method::PUT, &format!("import/files/{existing}")).header("X-Import-File", record(other_id, &existing, &good_sha, bytes.len())).body(bytes.clone()), 409, "already on the app"),
+        ("a bundle with a checksum mismatch", bundle(&[(frank_id, fresh, &good_sha, bytes.len()), (frank_id, "11111111-2222-4333-8444-555555555561", &bad_sha, bytes.len())], &twice), 400, "555555555561: Checksum mismatch"),
+        ("a bundle for an unknown owner", bundle(&[(frank_id, fresh, &good_sha, bytes.len()), (999_999_999, "11111111-2222-4333-8444-555555555562", &good_sha, bytes.len())], &twice), 422, "Unknown owner"),
+        ("a bundle with another owner's file", bundle(&[(frank_id, fresh, &good_sha, bytes.len()), (other_id, &existing, &good_sha, bytes.len())], &twice), 409, "already on the app"),
+        ("a short bundle", bundle(&[(frank_id, fresh, &good_sha, bytes.len()), (frank_id, "11111111-2222-4333-8444-555555555563", &good_sha, bytes.len())], &bytes), 400, "Size mismatch"),
+        ("a bundle with bytes after its files", bundle(&[(frank_id, fresh, &good_sha, bytes.len())], &twice), 400, "goes on after"),
+        ("a bundle naming a file twice", bundle(&[(frank_id, fresh, &good_sha, bytes.len()), (frank_id, fresh, &good_sha, bytes.len())], &twice), 400, "appears twice"),
+        ("a bundle too large for one request", bundle(&[(frank_id, fresh, &sha256_hex(&big), big.len())], &big), 400, "one a request"),
+        ("a body that is not a bundle", admin(reqwest::Method::POST, "import/files/bundle").body(bytes.clone()), 400, "head line"),
         ("a bad relationship type", admin(reqwest::Method::POST, "import/relationships").json(&json!({"relationships": [{"parent_id": existing, "child_id": "abc", "relationship": "LIKES"}]})), 400, "CUT_TO"),
         ("an unknown endpoint", admin(reqwest::Method::POST, "import/everything").json(&json!({})), 404, "No admin endpoint"),
         ("a negative page", admin(reqwest::Method::GET, "export/users?after=-1"), 400, "after"),

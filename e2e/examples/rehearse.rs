@@ -7,7 +7,7 @@
 //!
 //!   cargo run --release -p e2e --example rehearse -- [hold s] [watch s] [out dir]
 
-use e2e::rehearsal::{self, Plan};
+use e2e::rehearsal::{self, Plan, Scenario};
 use e2e::Stack;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,7 +29,8 @@ fn main() -> ExitCode {
         name: "rehearsal",
         first_id: 1_000,
         addresses: (600_000, 200_000),
-        second_cutover: true,
+        scenario: Scenario::Cutover { twice: true },
+        large_upload_mib: 0,
     };
     let report = rehearsal::run(&stack, &plan);
     stack.shutdown();

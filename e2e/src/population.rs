@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const PASSWORD: &str = "population pass 7%";
 /// The start of the answer of `wrangler dev`'s proxy when it lost a request to
@@ -38,6 +38,8 @@ pub struct Ledger {
     pub dev_proxy_503s: Vec<(String, String)>,
     /// Per phase: (requests, 5xx, refused by the freeze), in the order first seen.
     pub per_phase: Vec<(String, [u64; 3])>,
+    /// How long each kind of request took to answer.
+    pub latencies: BTreeMap<&'static str, Vec<Duration>>,
 }
 
 impl Ledger {
@@ -54,6 +56,20 @@ impl Ledger {
 
     /// The 5xx answered outside `excused` phases, but for legacy's documented
     /// 500 for a cut whose original it does not have.
+    /// Per kind of request: (requests, p50, p99).
+    pub fn latency_table(&self) -> Vec<(&'static str, usize, Duration, Duration)> {
+        self.latencies
+            .iter()
+            .map(|(what, times)| {
+                let mut sorted = times.clone();
+                sorted.sort();
+                let at =
+                    |p: f64| sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)];
+                (*what, sorted.len(), at(0.5), at(0.99))
+            })
+            .collect()
+    }
+
     pub fn unexpected_errors(&self, excused: &[&str]) -> Vec<&ServerError> {
         self.server_errors
             .iter()
@@ -107,6 +123,8 @@ pub struct Population {
     pub ledger: Mutex<Ledger>,
     phase: Mutex<String>,
     stop: AtomicBool,
+    /// One upload in a hundred is a file of 1 to this many MiB (0: none).
+    large_mib: usize,
 }
 
 impl Population {
@@ -119,7 +137,14 @@ impl Population {
             ledger: Mutex::new(Ledger::default()),
             phase: Mutex::new(String::new()),
             stop: AtomicBool::new(false),
+            large_mib: 0,
         }
+    }
+
+    /// Makes one upload in a hundred a file of 1 to `mib` MiB.
+    pub fn with_large_uploads(mut self, mib: usize) -> Population {
+        self.large_mib = mib;
+        self
     }
 
     pub fn people(&self) -> usize {
@@ -172,6 +197,7 @@ impl Population {
     /// Sends, records the answer's status (a 5xx with the phase, a 401 as a
     /// person refused), and returns it.
     fn send(&self, who: &str, what: &'static str, req: RequestBuilder) -> (u16, String, Value) {
+        let started = Instant::now();
         let (status, by, body) = match req.send() {
             Ok(resp) => {
                 let by = crate::served_by(&resp);
@@ -182,12 +208,18 @@ impl Population {
                     .unwrap_or_else(|_| json!(text.chars().take(300).collect::<String>()));
                 (status, by, body)
             }
-            Err(e) => (599, String::new(), json!(e.to_string())),
+            // The whole chain: reqwest's own message rarely says what broke.
+            Err(e) => (599, String::new(), json!(error_chain(&e))),
         };
         let phase = self.phase.lock().unwrap().clone();
         let mut ledger = self.ledger.lock().unwrap();
         ledger.requests += 1;
         ledger.count(&phase, 0);
+        ledger
+            .latencies
+            .entry(what)
+            .or_default()
+            .push(started.elapsed());
         if status == 401 {
             let refused = format!("{who}: {what} served by {by}: {body}");
             ledger.unauthorized.push((phase, refused));
@@ -256,12 +288,16 @@ impl Population {
             |method: Method, path: &str| self.request(method, path, ip).bearer_auth(&token);
         match rng.next(10) {
             0..=2 => {
-                let bytes = format!("who,n\n{who},{}\n", rng.next(1_000_000)).into_bytes();
+                let large = self.large_mib > 0 && rng.next(100) == 0;
+                let bytes = match large {
+                    true => large_csv(&who, (1 + rng.next(self.large_mib)) << 20),
+                    false => format!("who,n\n{who},{}\n", rng.next(1_000_000)).into_bytes(),
+                };
                 let name = format!("{}.csv", unique("pop"));
                 let form = Form::new().part("file", Part::bytes(bytes.clone()).file_name(name));
                 let (status, _, body) = self.send(
                     &who,
-                    "upload",
+                    if large { "upload (large)" } else { "upload" },
                     authed(Method::POST, "/api/list_cutter/upload/").multipart(form),
                 );
                 if status == 200 {
@@ -324,4 +360,27 @@ impl Population {
             }
         }
     }
+}
+
+/// A CSV of about `size` bytes: a header, then numbered rows.
+fn large_csv(who: &str, size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size + 64);
+    out.extend_from_slice(b"who,n,note\n");
+    let mut n = 0u64;
+    while out.len() < size {
+        out.extend_from_slice(format!("{who},{n},row {n} of a large upload\n").as_bytes());
+        n += 1;
+    }
+    out
+}
+
+/// An error and its sources, outermost first.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }

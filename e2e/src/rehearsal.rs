@@ -4,7 +4,9 @@
 //! the blue/green switch back to the good slot, 50%, `execute-cutover` to 100%
 //! under a write freeze, `rollback-cutover`, and a second cutover. The report
 //! gives requests and errors per step, what was acknowledged against what both
-//! sides hold, each step's time, and a timeline picture.
+//! sides hold, each step's time, and a timeline picture. The same run as a
+//! soak (`Scenario::Soak`, `scripts/soak`) holds 50% with the percentage moving
+//! around it, and reports latency per request and workerd's memory.
 
 use crate::population::{Ledger, Population};
 use crate::process::Group;
@@ -32,8 +34,19 @@ pub struct Plan {
     pub first_id: u32,
     /// Client addresses: `ipv4(start .. start + count)`.
     pub addresses: (u32, u32),
-    /// Go on after the rollback with a second cutover.
-    pub second_cutover: bool,
+    pub scenario: Scenario,
+    /// One upload in a hundred is a file of 1 to this many MiB (0: none).
+    pub large_upload_mib: usize,
+}
+
+/// What the run goes through while the people use the system.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Scenario {
+    /// The ramp, the fault, 50%, execute-cutover and rollback-cutover; `twice`
+    /// goes on with a second cutover.
+    Cutover { twice: bool },
+    /// A soak: 50%, moved to 40 and 60% and back, each held for the plan's hold.
+    Soak,
 }
 
 /// The step in which the app slot fails on purpose: its 5xx are expected.
@@ -71,6 +84,13 @@ const ACTS: [(&str, Act); 12] = [
     ("100% again", Act::Hold(None)),
 ];
 
+const SOAK: [(&str, Act); 4] = [
+    ("50%", Act::Hold(Some(50))),
+    ("40%", Act::Hold(Some(40))),
+    ("60%", Act::Hold(Some(60))),
+    ("50% again", Act::Hold(Some(50))),
+];
+
 pub struct Step {
     pub name: String,
     /// Seconds from the start of the run.
@@ -93,9 +113,14 @@ pub struct Sample {
     pub frozen: u64,
     /// Replication lag (legacy → app, app → legacy), seconds.
     pub lag: [Option<f64>; 2],
+    /// The resident memory of every workerd process, KiB.
+    pub rss_kib: u64,
 }
 
 pub struct Report {
+    pub title: &'static str,
+    /// The resident memory of every workerd process at the start and the end.
+    pub rss_kib: (u64, u64),
     pub people: usize,
     pub steps: Vec<Step>,
     pub samples: Vec<Sample>,
@@ -293,7 +318,9 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
         cutover(&["replicate", "--interval", "1", "--state", state]),
         &file("replicate.log"),
     );
-    let population = Population::new(&pair.gateway, plan.people, plan.threads, plan.addresses);
+    let population = Population::new(&pair.gateway, plan.people, plan.threads, plan.addresses)
+        .with_large_uploads(plan.large_upload_mib);
+    let rss_at_start = workerd_rss_kib();
     let op = Operator {
         gateway: &pair.gateway,
         started: Instant::now(),
@@ -308,9 +335,10 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
         population.run(s);
         s.spawn(|| sample(&op, &population, &samples));
         let _stop = StopOnDrop(&population);
-        let acts = match plan.second_cutover {
-            true => &ACTS[..],
-            false => &ACTS[..ACTS.len() - 2],
+        let acts = match plan.scenario {
+            Scenario::Cutover { twice: true } => &ACTS[..],
+            Scenario::Cutover { twice: false } => &ACTS[..ACTS.len() - 2],
+            Scenario::Soak => &SOAK[..],
         };
         for (name, act) in acts {
             population.set_phase(name);
@@ -398,9 +426,15 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
     let verify = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| json!(String::from_utf8_lossy(&out.stdout)));
     let seconds = op.now();
+    let rss_kib = (rss_at_start, workerd_rss_kib());
     drop(pair);
     stand_in_process.stop();
     Report {
+        title: match plan.scenario {
+            Scenario::Soak => "Soak",
+            Scenario::Cutover { .. } => "Rehearsal",
+        },
+        rss_kib,
         people: plan.people,
         steps,
         samples: samples.into_inner().unwrap(),
@@ -411,6 +445,21 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
         verify,
         seconds,
     }
+}
+
+/// The resident memory of every running workerd, summed (`/proc`, Linux).
+fn workerd_rss_kib() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
+        .filter(|status| status.lines().next() == Some("Name:\tworkerd"))
+        .filter_map(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .sum()
 }
 
 /// Runs a runbook command: Ok with its outcome line, or why it failed.
@@ -457,6 +506,7 @@ fn sample(op: &Operator, population: &Population, samples: &Mutex<Vec<Sample>>) 
             errors: now.1 - last.1,
             frozen: now.2 - last.2,
             lag: [lag("legacy_to_app"), lag("app_to_legacy")],
+            rss_kib: workerd_rss_kib(),
         });
         last = now;
     }
@@ -556,6 +606,8 @@ impl Report {
         json!({
             "seconds": self.seconds,
             "people": self.people,
+            "workerd_rss_kib": {"start": self.rss_kib.0, "end": self.rss_kib.1},
+            "latency_ms": l.latency_table().iter().map(|(what, n, p50, p99)| json!({"request": what, "count": n, "p50": p50.as_secs_f64() * 1e3, "p99": p99.as_secs_f64() * 1e3})).collect::<Vec<_>>(),
             "requests": l.requests,
             "frozen": l.frozen,
             "unauthorized_in_fault": l.unauthorized.iter().filter(|(p, _)| p == FAULT || p == BLUE_GREEN).count(),
@@ -577,8 +629,9 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "Rehearsal: {:.0} s, {} people, {} requests ({} writes refused by the freeze), \
+            "{}: {:.0} s, {} people, {} requests ({} writes refused by the freeze), \
              {} users, {} files kept and {} deleted as acknowledged.\n",
+            self.title,
             self.seconds,
             self.people,
             l.requests,
@@ -609,9 +662,29 @@ impl Report {
                 detail.replace('|', "/").replace('\n', " ")
             );
         }
+        out.push_str("\n| request | count | p50 ms | p99 ms |\n|---|---:|---:|---:|\n");
+        for (what, n, p50, p99) in l.latency_table() {
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            let _ = writeln!(out, "| {what} | {n} | {:.0} | {:.0} |", ms(p50), ms(p99));
+        }
+        let quarter = self
+            .samples
+            .iter()
+            .find(|s| s.at >= self.seconds / 4.0)
+            .map_or(0, |s| s.rss_kib);
+        let peak = self.samples.iter().map(|s| s.rss_kib).max().unwrap_or(0);
         let _ = writeln!(
             out,
-            "\n401s for accounts known only to the app while its slot was down: {}.",
+            "\nworkerd resident memory (every process): {} MiB at the start, {} MiB a quarter \
+             into the run, {} MiB at its peak, {} MiB at the end.",
+            self.rss_kib.0 / 1024,
+            quarter / 1024,
+            peak / 1024,
+            self.rss_kib.1 / 1024
+        );
+        let _ = writeln!(
+            out,
+            "401s for accounts known only to the app while its slot was down: {}.",
             l.unauthorized
                 .iter()
                 .filter(|(p, _)| p == FAULT || p == BLUE_GREEN)
@@ -643,8 +716,8 @@ impl Report {
     }
 
     /// The timeline: percentage, the population's error rate (5xx and writes
-    /// refused by the freeze) and the replication lag over the run, with the
-    /// run's steps marked.
+    /// refused by the freeze), the replication lag and workerd's memory over
+    /// the run, with the run's steps marked.
     pub fn svg(&self) -> String {
         const W: f64 = 960.0;
         const LEFT: f64 = 60.0;
@@ -652,7 +725,7 @@ impl Report {
         const TOP: f64 = 150.0;
         let span = self.seconds.max(1.0);
         let x = |t: f64| LEFT + (W - LEFT - 20.0) * t / span;
-        let height = TOP + 3.0 * (PANEL + 30.0) + 20.0;
+        let height = TOP + 4.0 * (PANEL + 30.0) + 20.0;
         let mut svg = format!(
             r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" font-family="sans-serif" font-size="11">
 <rect width="100%" height="100%" fill="white"/>
@@ -754,6 +827,15 @@ impl Report {
                 ("legacy → app", series(&|s| s.lag[0])),
                 ("app → legacy", series(&|s| s.lag[1])),
             ],
+        );
+        let mib = |s: &Sample| Some(s.rss_kib as f64 / 1024.0);
+        let max_mib = series(&mib).into_iter().map(|p| p.1).fold(256.0, f64::max);
+        panel(
+            3,
+            "workerd resident memory, MiB",
+            (max_mib / 256.0).ceil() * 256.0,
+            " MiB",
+            &[("every workerd", series(&mib))],
         );
         let _ = writeln!(
             svg,

@@ -7,7 +7,7 @@
 //! for an account that existed, no 5xx outside the fault, and verify is green at
 //! the end.
 
-use e2e::rehearsal::{self, Plan, FAULT};
+use e2e::rehearsal::{self, Plan, Scenario, FAULT};
 use e2e::Stack;
 use std::time::Duration;
 
@@ -25,7 +25,8 @@ fn a_short_cutover_rehearsal_with_people_on_it_loses_nothing(stack: &Stack) {
         name: "rehearsal",
         first_id: 1_000,
         addresses: (600_000, 200_000),
-        second_cutover: false,
+        scenario: Scenario::Cutover { twice: false },
+        large_upload_mib: 0,
     };
     let report = rehearsal::run(stack, &plan);
     let written = report.write(&stack.dir.join("rehearsal")).unwrap();

@@ -274,7 +274,7 @@ async fn status(env: &Env, current: control::Current) -> Result<Response> {
 }
 
 async fn deployment_current(env: &Env) -> Result<serde_json::Value> {
-    let kv = env.kv("DEPLOYMENT_KV")?;
+    let kv = crate::bindings::deployment_kv(env)?;
     let version = kv.get(keys::CURRENT_VERSION).text().await?;
     let switched_at = kv.get(keys::SWITCHED_AT).text().await?;
     Ok(json!({
@@ -329,7 +329,7 @@ async fn deployment_switch(env: &Env, admin: &Admin, switch: SwitchRequest) -> R
         }))?;
         return Ok(resp.with_status(409));
     }
-    let kv = env.kv("DEPLOYMENT_KV")?;
+    let kv = crate::bindings::deployment_kv(env)?;
     let old = Slot::from_stored(kv.get(keys::CURRENT_VERSION).text().await?.as_deref());
     let at = control::now_iso();
     kv.put(keys::CURRENT_VERSION, target.name())?

@@ -80,7 +80,7 @@ pub async fn revoke(env: &Env, admin: &Admin, id: &str) -> Result<Response> {
     let Some(revoked) = metrics::revoke_beta(env, id, &at).await? else {
         return respond::error(404, &format!("no beta token {id}"));
     };
-    let kv = env.kv("MIGRATION_KV")?;
+    let kv = crate::bindings::migration_kv(env)?;
     kv.put(keys::BETA_REVOKED, serde_json::to_string(&revoked)?)?
         .execute()
         .await?;

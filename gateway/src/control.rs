@@ -15,7 +15,7 @@ pub struct Current {
 }
 
 pub async fn current(env: &Env) -> Result<Current> {
-    let kv = env.kv("MIGRATION_KV")?;
+    let kv = crate::bindings::migration_kv(env)?;
     let pct = kv.get(keys::TRAFFIC_PERCENTAGE).text().await?;
     let mode = kv.get(keys::MAINTENANCE_MODE).text().await?;
     let last_updated = kv.get(LAST_UPDATED_KEY).text().await?;
@@ -53,7 +53,7 @@ pub async fn set_shadow_rate(env: &Env, rate: f64, change: Change<'_>) -> Result
 }
 
 async fn write(env: &Env, key: &str, value: &str, change: Change<'_>) -> Result<()> {
-    let kv = env.kv("MIGRATION_KV")?;
+    let kv = crate::bindings::migration_kv(env)?;
     let at = now_iso();
     kv.put(key, value)?.execute().await?;
     kv.put(LAST_UPDATED_KEY, &at)?.execute().await?;

@@ -90,7 +90,7 @@ pub async fn legacy(settings: &Settings) -> Probe {
 pub async fn kv(env: &Env) -> Probe {
     timed(
         async {
-            env.kv("MIGRATION_KV")?
+            crate::bindings::migration_kv(env)?
                 .get(shared::routing::keys::TRAFFIC_PERCENTAGE)
                 .text()
                 .await?;

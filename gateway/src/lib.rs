@@ -8,6 +8,7 @@
 mod admin;
 mod alerting;
 mod beta;
+mod bindings;
 mod control;
 mod dashboard;
 mod dead_letters;

@@ -190,7 +190,7 @@ pub async fn reset_shadow(env: &Env) -> Result<()> {
 }
 
 fn stub(env: &Env) -> Result<Stub> {
-    env.durable_object("METRICS")?.get_by_name("global")
+    crate::bindings::metrics(env)?.get_by_name("global")
 }
 
 async fn call(env: &Env, method: Method, path: &str, body: Option<String>) -> Result<Response> {

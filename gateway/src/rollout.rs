@@ -44,8 +44,8 @@ pub async fn load(env: &Env, settings: &Settings) -> Snapshot {
 }
 
 async fn read(env: &Env, settings: &Settings) -> worker::Result<Snapshot> {
-    let migration = env.kv("MIGRATION_KV")?;
-    let deployment = env.kv("DEPLOYMENT_KV")?;
+    let migration = crate::bindings::migration_kv(env)?;
+    let deployment = crate::bindings::deployment_kv(env)?;
     let get = |kv: &KvStore, key: &str| {
         let builder = kv.get(key);
         // KV refuses a cacheTtl under 60 s; below that only the isolate copy caches.

@@ -21,8 +21,7 @@ pub async fn report(env: &Env) -> Result<Report> {
 
 /// The stored rate, read as the router reads it (unreadable means 0).
 async fn rate(env: &Env) -> Result<f64> {
-    let raw = env
-        .kv("MIGRATION_KV")?
+    let raw = crate::bindings::migration_kv(env)?
         .get(keys::SHADOW_RATE)
         .text()
         .await?;

@@ -8,7 +8,6 @@
 //!   cargo run --release -p e2e --example rehearse -- [hold s] [watch s] [out dir]
 
 use e2e::rehearsal::{self, Plan, Scenario};
-use e2e::Stack;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -20,32 +19,10 @@ fn main() -> ExitCode {
     let out = args
         .get(2)
         .map_or_else(|| PathBuf::from("target/rehearsal"), PathBuf::from);
-    let stack = Stack::start();
-    let plan = Plan {
-        people: 50,
-        threads: 10,
-        hold: Duration::from_secs(hold),
-        watch_secs: watch,
-        name: "rehearsal",
-        first_id: 1_000,
-        addresses: (600_000, 200_000),
-        scenario: Scenario::Cutover { twice: true },
-        large_upload_mib: 0,
-    };
-    let report = rehearsal::run(&stack, &plan);
-    stack.shutdown();
-    print!("{}", report.markdown());
-    match report.write(&out) {
-        Ok(files) => {
-            for f in files {
-                println!("wrote {}", f.display());
-            }
-        }
-        Err(e) => eprintln!("writing the report to {}: {e}", out.display()),
-    }
-    if report.problems().is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    let plan = Plan::new(
+        Scenario::Cutover { twice: true },
+        Duration::from_secs(hold),
+        watch,
+    );
+    rehearsal::run_script(&plan, &out)
 }

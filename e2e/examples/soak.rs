@@ -9,7 +9,6 @@
 //!   cargo run --release -p e2e --example soak -- [minutes] [out dir] [largest upload MiB, 50]
 
 use e2e::rehearsal::{self, Plan, Scenario};
-use e2e::Stack;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -20,34 +19,8 @@ fn main() -> ExitCode {
     let out = args
         .get(1)
         .map_or_else(|| PathBuf::from("target/soak"), PathBuf::from);
-    let large_upload_mib: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);
-    let stack = Stack::start();
-    let plan = Plan {
-        people: 50,
-        threads: 10,
-        // Four holds: 50, 40, 60 and 50 again.
-        hold: Duration::from_secs(minutes * 60 / 4),
-        watch_secs: 0,
-        name: "soak",
-        first_id: 1_000,
-        addresses: (600_000, 200_000),
-        scenario: Scenario::Soak,
-        large_upload_mib,
-    };
-    let report = rehearsal::run(&stack, &plan);
-    stack.shutdown();
-    print!("{}", report.markdown());
-    match report.write(&out) {
-        Ok(files) => {
-            for f in files {
-                println!("wrote {}", f.display());
-            }
-        }
-        Err(e) => eprintln!("writing the report to {}: {e}", out.display()),
-    }
-    if report.problems().is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    // Four holds: 50, 40, 60 and 50% again.
+    let mut plan = Plan::new(Scenario::Soak, Duration::from_secs(minutes * 60 / 4), 0);
+    plan.large_upload_mib = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(50);
+    rehearsal::run_script(&plan, &out)
 }

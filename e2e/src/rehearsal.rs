@@ -39,6 +39,48 @@ pub struct Plan {
     pub large_upload_mib: usize,
 }
 
+impl Plan {
+    /// 50 people, 10 at a time, from their own range of addresses: the plan of
+    /// the scripts and the suite, with no large uploads.
+    pub fn new(scenario: Scenario, hold: Duration, watch_secs: u64) -> Plan {
+        Plan {
+            people: 50,
+            threads: 10,
+            hold,
+            watch_secs,
+            name: match scenario {
+                Scenario::Soak => "soak",
+                Scenario::Cutover { .. } => "rehearsal",
+            },
+            first_id: 1_000,
+            addresses: (600_000, 200_000),
+            scenario,
+            large_upload_mib: 0,
+        }
+    }
+}
+
+/// A script's run of `plan` on a fresh stack: prints the report and writes it
+/// into `out`; fails (exit 1) when the report names a problem.
+pub fn run_script(plan: &Plan, out: &std::path::Path) -> std::process::ExitCode {
+    let stack = Stack::start();
+    let report = run(&stack, plan);
+    stack.shutdown();
+    print!("{}", report.markdown());
+    match report.write(out) {
+        Ok(files) => {
+            for f in files {
+                println!("wrote {}", f.display());
+            }
+        }
+        Err(e) => eprintln!("writing the report to {}: {e}", out.display()),
+    }
+    match report.problems().is_empty() {
+        true => std::process::ExitCode::SUCCESS,
+        false => std::process::ExitCode::from(1),
+    }
+}
+
 /// What the run goes through while the people use the system.
 #[derive(Clone, Copy, PartialEq)]
 pub enum Scenario {

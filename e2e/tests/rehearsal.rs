@@ -17,17 +17,11 @@ crate::tests!(
 );
 
 fn a_short_cutover_rehearsal_with_people_on_it_loses_nothing(stack: &Stack) {
-    let plan = Plan {
-        people: 50,
-        threads: 10,
-        hold: Duration::from_secs(6),
-        watch_secs: 5,
-        name: "rehearsal",
-        first_id: 1_000,
-        addresses: (600_000, 200_000),
-        scenario: Scenario::Cutover { twice: false },
-        large_upload_mib: 0,
-    };
+    let plan = Plan::new(
+        Scenario::Cutover { twice: false },
+        Duration::from_secs(6),
+        5,
+    );
     let report = rehearsal::run(stack, &plan);
     let written = report.write(&stack.dir.join("rehearsal")).unwrap();
     eprintln!("{}", report.markdown());

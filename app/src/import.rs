@@ -11,11 +11,13 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use shared::csv_cut::{Counter, Counts};
 use shared::migration::bundle::Unbundler;
 use shared::migration::{
     self as rules, check_edge, check_file, check_user, parse_batch, EdgeRecord, FileRecord,
     Outcome, StoredFile, UserRecord,
 };
+use worker::wasm_bindgen::JsValue;
 use worker::{D1PreparedStatement, Env, Request, Response};
 
 use crate::bindings::bucket;
@@ -295,7 +297,8 @@ pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> Answer
         return Err(reject);
     }
     writer.finish().await?;
-    let upsert = upsert(env, &record, &key, existing.as_ref())?;
+    // The counts come from CSV_QUEUE's pass over the stored object.
+    let upsert = upsert(env, &record, &key, existing.as_ref(), None)?;
     if let Err(reject) = write(env, vec![upsert]).await {
         // A new object without its row would be an orphan; a replaced one keeps the
         // old row until the next run.
@@ -320,8 +323,10 @@ pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> Answer
 /// (`shared::migration::bundle`: a head line of records, then their bytes).
 /// Every size, checksum and owner is checked before anything is written, and
 /// the rows go in one D1 batch, so a refused bundle leaves nothing; one that
-/// fails after its objects were put removes the new ones. 200 `{"results"}`,
-/// one `created|replaced` per record in order.
+/// fails after its objects were put removes the new ones. The bytes are in
+/// memory, so their counts go into the rows at once rather than through
+/// `CSV_QUEUE`'s second read of every object. 200 `{"results"}`, one
+/// `created|replaced` per record in order.
 pub async fn file_bundle(req: &mut Request, env: &Env) -> Answer {
     let files = receive_bundle(req).await?;
     let owners: Vec<i64> = files.iter().map(|(r, _)| r.user_id).collect();
@@ -363,11 +368,13 @@ pub async fn file_bundle(req: &mut Request, env: &Env) -> Answer {
             .map(|(_, key)| key.clone())
             .collect()
     };
+    // R2 checks each object's bytes against the checksum already verified here.
     let puts = files.iter().zip(&keys).map(|((record, bytes), key)| {
         bucket
             .put(key, bytes.clone())
             .http_metadata(crate::storage::csv_http_metadata())
             .custom_metadata(object_metadata(record))
+            .sha256(hex::decode(&record.sha256).unwrap_or_default())
             .execute()
     });
     let put = futures_util::future::join_all(puts).await;
@@ -378,13 +385,15 @@ pub async fn file_bundle(req: &mut Request, env: &Env) -> Answer {
     let upserts = files
         .iter()
         .zip(&keys)
-        .map(|((record, _), key)| upsert(env, record, key, stored.get(&record.file_id)))
+        .map(|((record, bytes), key)| {
+            let counts = counts_of(bytes);
+            upsert(env, record, key, stored.get(&record.file_id), counts)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     if let Err(reject) = write(env, upserts).await {
         remove_objects(env, new_keys()).await;
         return Err(reject);
     }
-    crate::counts::enqueue(env, &ids).await;
     let answers = files
         .iter()
         .map(|(r, _)| {
@@ -435,13 +444,21 @@ async fn remove_objects(env: &Env, keys: Vec<String>) {
     }
 }
 
-/// The upsert of an imported file's row whose bytes are now under `key`; the
-/// user tags added on the app since are kept.
+/// The row and column counts of a file's bytes (`None` when they do not read as
+/// CSV: such a file keeps no counts, as `counts.rs` does).
+fn counts_of(bytes: &[u8]) -> Option<Counts> {
+    let mut counter = Counter::new();
+    counter.push(bytes).and_then(|()| counter.finish()).ok()
+}
+
+/// The upsert of an imported file's row whose bytes are now under `key`, with
+/// its counts when they are known; the user tags added on the app since are kept.
 fn upsert(
     env: &Env,
     record: &FileRecord,
     key: &str,
     existing: Option<&StoredFile>,
+    counts: Option<Counts>,
 ) -> Result<D1PreparedStatement, Reject> {
     let user_tags = match existing {
         Some(old) => shared::files::union_tags(&record.user_tags, &old.record.user_tags),
@@ -450,13 +467,14 @@ fn upsert(
     Ok(db(env)?
         .prepare(format!(
             "INSERT INTO files (file_id, user_id, file_name, r2_key, size, checksum, system_tags, \
-             user_tags, metadata, uploaded_at, origin) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'legacy') \
+             user_tags, metadata, uploaded_at, origin, row_count, column_count) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'legacy', ?11, ?12) \
              ON CONFLICT (file_id) DO UPDATE SET file_name = excluded.file_name, \
              size = excluded.size, checksum = excluded.checksum, \
              system_tags = excluded.system_tags, user_tags = excluded.user_tags, \
              metadata = excluded.metadata, uploaded_at = excluded.uploaded_at, \
-             row_count = NULL, column_count = NULL, updated_at = {NOW}"
+             row_count = excluded.row_count, column_count = excluded.column_count, \
+             updated_at = {NOW}"
         ))
         .bind(&[
             record.file_id.as_str().into(),
@@ -467,11 +485,10 @@ fn upsert(
             record.sha256.as_str().into(),
             json!(record.system_tags).to_string().into(),
             json!(user_tags).to_string().into(),
-            record
-                .metadata
-                .as_deref()
-                .map_or(worker::wasm_bindgen::JsValue::NULL, Into::into),
+            record.metadata.as_deref().map_or(JsValue::NULL, Into::into),
             record.uploaded_at.as_str().into(),
+            counts.map_or(JsValue::NULL, |c| num(c.rows as i64)),
+            counts.map_or(JsValue::NULL, |c| num(c.columns as i64)),
         ])?)
 }
 

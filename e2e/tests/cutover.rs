@@ -297,6 +297,15 @@ fn migrate_then_verify_logins_downloads_and_lineage(stack: &Stack) {
     std::fs::rename(&lone_path, &aside).unwrap();
     let (code, first) = src.run(stack, "migrate", &[]);
     assert_eq!(code, 2, "{first}");
+    // Small files go in bundles, whose rows get their counts as they are written.
+    let counts = stack.d1_execute(&format!(
+        "SELECT row_count, column_count FROM files WHERE file_id = '{root}'"
+    ));
+    assert_eq!(
+        (&counts[0]["row_count"], &counts[0]["column_count"]),
+        (&json!(50), &json!(3)),
+        "{counts:?}"
+    );
     let problems = first["problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1, "{first}");
     assert_eq!(problems[0]["item"], json!(format!("file {lone}")));

@@ -155,14 +155,63 @@ pub struct Sample {
     pub frozen: u64,
     /// Replication lag (legacy → app, app → legacy), seconds.
     pub lag: [Option<f64>; 2],
-    /// The resident memory of every workerd process, KiB.
-    pub rss_kib: u64,
+    pub memory: Memory,
+}
+
+/// The resident memory (KiB) of the run's `wrangler dev`: its workerd running
+/// the Workers (and the local D1, R2, KV and queues), and the workerd of
+/// wrangler's local proxy in front of them, which production does not have.
+#[derive(Clone, Copy, Default)]
+pub struct Memory {
+    pub workers: u64,
+    pub dev_proxy: u64,
+}
+
+impl Memory {
+    /// Of the `wrangler dev` answering on `port` (`/proc`, Linux): the proxy is
+    /// the workerd listening there, the Workers' workerd its sibling.
+    fn of(port: &str) -> Memory {
+        let processes: Vec<(String, String)> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+                let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                (status.lines().next() == Some("Name:\tworkerd")).then_some((status, cmdline))
+            })
+            .collect();
+        let field = |status: &str, name: &str| -> Option<String> {
+            let line = status.lines().find(|l| l.starts_with(name))?;
+            line.split_whitespace().nth(1).map(str::to_string)
+        };
+        let rss = |status: &str| {
+            field(status, "VmRSS:")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let entry = format!("entry=127.0.0.1:{port} ");
+        let Some((proxy, _)) = processes.iter().find(|(_, cmd)| cmd.contains(&entry)) else {
+            return Memory::default();
+        };
+        let parent = field(proxy, "PPid:");
+        let workers = processes
+            .iter()
+            .filter(|(status, cmd)| field(status, "PPid:") == parent && !cmd.contains(&entry))
+            .map(|(status, _)| rss(status))
+            .sum();
+        Memory {
+            workers,
+            dev_proxy: rss(proxy),
+        }
+    }
 }
 
 pub struct Report {
     pub title: &'static str,
-    /// The resident memory of every workerd process at the start and the end.
-    pub rss_kib: (u64, u64),
+    /// The run's workerd memory at the start (samples hold the rest).
+    pub memory_at_start: Memory,
     pub people: usize,
     pub steps: Vec<Step>,
     pub samples: Vec<Sample>,
@@ -362,7 +411,13 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
     );
     let population = Population::new(&pair.gateway, plan.people, plan.threads, plan.addresses)
         .with_large_uploads(plan.large_upload_mib);
-    let rss_at_start = workerd_rss_kib();
+    let port = pair
+        .gateway
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let memory_at_start = Memory::of(&port);
     let op = Operator {
         gateway: &pair.gateway,
         started: Instant::now(),
@@ -468,7 +523,6 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
     let verify = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| json!(String::from_utf8_lossy(&out.stdout)));
     let seconds = op.now();
-    let rss_kib = (rss_at_start, workerd_rss_kib());
     drop(pair);
     stand_in_process.stop();
     Report {
@@ -476,7 +530,7 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
             Scenario::Soak => "Soak",
             Scenario::Cutover { .. } => "Rehearsal",
         },
-        rss_kib,
+        memory_at_start,
         people: plan.people,
         steps,
         samples: samples.into_inner().unwrap(),
@@ -487,21 +541,6 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
         verify,
         seconds,
     }
-}
-
-/// The resident memory of every running workerd, summed (`/proc`, Linux).
-fn workerd_rss_kib() -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0;
-    };
-    dir.flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
-        .filter(|status| status.lines().next() == Some("Name:\tworkerd"))
-        .filter_map(|status| {
-            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .sum()
 }
 
 /// Runs a runbook command: Ok with its outcome line, or why it failed.
@@ -548,7 +587,7 @@ fn sample(op: &Operator, population: &Population, samples: &Mutex<Vec<Sample>>) 
             errors: now.1 - last.1,
             frozen: now.2 - last.2,
             lag: [lag("legacy_to_app"), lag("app_to_legacy")],
-            rss_kib: workerd_rss_kib(),
+            memory: Memory::of(op.gateway.rsplit(':').next().unwrap_or_default()),
         });
         last = now;
     }
@@ -645,10 +684,18 @@ impl Report {
 
     pub fn to_json(&self) -> Value {
         let l = &self.ledger;
+        let memory: serde_json::Map<String, Value> = ["workers", "dev_proxy"]
+            .iter()
+            .zip(self.memory_course())
+            .map(|(what, [start, quarter, peak, end])| {
+                let course = json!({"start": start, "quarter": quarter, "peak": peak, "end": end});
+                (what.to_string(), course)
+            })
+            .collect();
         json!({
             "seconds": self.seconds,
             "people": self.people,
-            "workerd_rss_kib": {"start": self.rss_kib.0, "end": self.rss_kib.1},
+            "workerd_rss_kib": memory,
             "latency_ms": l.latency_table().iter().map(|(what, n, p50, p99)| json!({"request": what, "count": n, "p50": p50.as_secs_f64() * 1e3, "p99": p99.as_secs_f64() * 1e3})).collect::<Vec<_>>(),
             "requests": l.requests,
             "frozen": l.frozen,
@@ -709,20 +756,13 @@ impl Report {
             let ms = |d: Duration| d.as_secs_f64() * 1e3;
             let _ = writeln!(out, "| {what} | {n} | {:.0} | {:.0} |", ms(p50), ms(p99));
         }
-        let quarter = self
-            .samples
-            .iter()
-            .find(|s| s.at >= self.seconds / 4.0)
-            .map_or(0, |s| s.rss_kib);
-        let peak = self.samples.iter().map(|s| s.rss_kib).max().unwrap_or(0);
+        let [workers, proxy] = self.memory_course().map(|c| c.map(|kib| kib / 1024));
         let _ = writeln!(
             out,
-            "\nworkerd resident memory (every process): {} MiB at the start, {} MiB a quarter \
-             into the run, {} MiB at its peak, {} MiB at the end.",
-            self.rss_kib.0 / 1024,
-            quarter / 1024,
-            peak / 1024,
-            self.rss_kib.1 / 1024
+            "\nResident memory, MiB at the start, a quarter into the run, at its peak and at \
+             the end: the workerd running the Workers {} / {} / {} / {}; wrangler's local \
+             proxy in front of it (not in production) {} / {} / {} / {}.",
+            workers[0], workers[1], workers[2], workers[3], proxy[0], proxy[1], proxy[2], proxy[3]
         );
         let _ = writeln!(
             out,
@@ -755,6 +795,24 @@ impl Report {
             }
         }
         out
+    }
+
+    /// The Workers' and the dev proxy's memory (KiB): at the start, a quarter
+    /// into the run, at the peak and at the end.
+    fn memory_course(&self) -> [[u64; 4]; 2] {
+        let course = |of: fn(&Memory) -> u64| {
+            let at = |s: &Sample| of(&s.memory);
+            [
+                of(&self.memory_at_start),
+                self.samples
+                    .iter()
+                    .find(|s| s.at >= self.seconds / 4.0)
+                    .map_or(0, at),
+                self.samples.iter().map(at).max().unwrap_or(0),
+                self.samples.last().map_or(0, at),
+            ]
+        };
+        [course(|m| m.workers), course(|m| m.dev_proxy)]
     }
 
     /// The timeline: percentage, the population's error rate (5xx and writes
@@ -870,14 +928,19 @@ impl Report {
                 ("app → legacy", series(&|s| s.lag[1])),
             ],
         );
-        let mib = |s: &Sample| Some(s.rss_kib as f64 / 1024.0);
-        let max_mib = series(&mib).into_iter().map(|p| p.1).fold(256.0, f64::max);
+        let workers = series(&|s| Some(s.memory.workers as f64 / 1024.0));
+        let proxy = series(&|s| Some(s.memory.dev_proxy as f64 / 1024.0));
+        let max_mib = workers
+            .iter()
+            .chain(&proxy)
+            .map(|p| p.1)
+            .fold(256.0, f64::max);
         panel(
             3,
             "workerd resident memory, MiB",
             (max_mib / 256.0).ceil() * 256.0,
             " MiB",
-            &[("every workerd", series(&mib))],
+            &[("the Workers", workers), ("wrangler's proxy", proxy)],
         );
         let _ = writeln!(
             svg,

@@ -26,6 +26,9 @@ fn a_short_cutover_rehearsal_with_people_on_it_loses_nothing(stack: &Stack) {
     let written = report.write(&stack.dir.join("rehearsal")).unwrap();
     eprintln!("{}", report.markdown());
     assert!(report.problems().is_empty(), "{}", report.markdown());
+    // The memory figures find the run's two workerd processes.
+    let memory = report.memory_at_start;
+    assert!(memory.workers > 0 && memory.dev_proxy > 0, "no workerd found");
     assert!(
         report.ledger.requests > 150,
         "too little traffic: {}",
@@ -78,8 +81,9 @@ fn a_short_cutover_rehearsal_with_people_on_it_loses_nothing(stack: &Stack) {
             .unwrap(),
     )
     .unwrap();
+    // Two lines on each of the four panels.
     assert!(
-        svg.starts_with("<svg") && svg.matches("<polyline").count() == 6,
+        svg.starts_with("<svg") && svg.matches("<polyline").count() == 8,
         "{svg}"
     );
 }

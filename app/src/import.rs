@@ -197,6 +197,32 @@ async fn stored_files(env: &Env, ids: &[&str]) -> worker::Result<HashMap<String,
         .collect()
 }
 
+/// Of these file ids, those the app's people deleted that are still in the
+/// change log (not yet carried to legacy by the replicator). A deletion wins
+/// over a change: the import does not bring such a file back.
+async fn deleted_since(env: &Env, ids: &[&str]) -> worker::Result<HashSet<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        key: String,
+    }
+    Ok(db(env)?
+        .prepare(
+            "SELECT key FROM changes WHERE kind = 'file' AND op = 'delete' \
+             AND key IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(&[json!(ids).to_string().into()])?
+        .all()
+        .await?
+        .results::<Row>()?
+        .into_iter()
+        .map(|r| r.key)
+        .collect())
+}
+
+fn deletion_wins(file_id: &str) -> String {
+    format!("File {file_id} was deleted on the app since: the deletion wins")
+}
+
 /// Which of these user ids exist on the app.
 async fn existing_users(env: &Env, ids: &[i64]) -> worker::Result<HashSet<i64>> {
     #[derive(Deserialize)]
@@ -226,9 +252,15 @@ pub async fn file_rows(req: &mut Request, env: &Env) -> Answer {
     let stored = stored_files(env, &ids).await?;
     let owners: Vec<i64> = incoming.iter().map(|f| f.user_id).collect();
     let present = existing_users(env, &owners).await?;
+    let deleted = deleted_since(env, &ids).await?;
     let mut updates = Vec::new();
     let mut answers = Vec::new();
     for file in &incoming {
+        if deleted.contains(&file.file_id) && !stored.contains_key(&file.file_id) {
+            let outcome = Outcome::Conflict(deletion_wins(&file.file_id));
+            answers.push(outcome.to_json("file_id", json!(file.file_id)));
+            continue;
+        }
         let (outcome, merged) = rules::file_outcome(
             file,
             stored.get(&file.file_id),
@@ -342,7 +374,11 @@ pub async fn file_bundle(req: &mut Request, env: &Env) -> Answer {
     }
     let ids: Vec<&str> = files.iter().map(|(r, _)| r.file_id.as_str()).collect();
     let stored = stored_files(env, &ids).await?;
+    let deleted = deleted_since(env, &ids).await?;
     for (record, _) in &files {
+        if deleted.contains(&record.file_id) && !stored.contains_key(&record.file_id) {
+            return Err(Reject::Client(409, deletion_wins(&record.file_id)));
+        }
         if let Some(old) = stored.get(&record.file_id) {
             if old.record.user_id != record.user_id || old.origin != "legacy" {
                 return Err(Reject::Client(
@@ -507,6 +543,9 @@ async fn prepare_content(
         ));
     }
     let existing = stored_files(env, &[file_id]).await?.remove(file_id);
+    if existing.is_none() && !deleted_since(env, &[file_id]).await?.is_empty() {
+        return Err(Reject::Client(409, deletion_wins(file_id)));
+    }
     if let Some(stored) = &existing {
         if stored.record.user_id != record.user_id || stored.origin != "legacy" {
             return Err(Reject::Client(

@@ -173,6 +173,29 @@ impl Legacy {
             .map_err(|e| e.to_string())
     }
 
+    /// Whether the log holds a deletion of this file not yet applied on the app
+    /// (false when there is no log: nothing captures legacy's changes).
+    pub fn deletion_pending(&mut self, file_id: &str) -> Result<bool, String> {
+        let logged: Option<String> = self
+            .db
+            .query_one(&format!("SELECT to_regclass('{LOG}')::text"), &[])
+            .map(|r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if logged.is_none() {
+            return Ok(false);
+        }
+        self.db
+            .query_one(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM {LOG} \
+                     WHERE kind = 'file' AND op = 'delete' AND key = $1)"
+                ),
+                &[&file_id],
+            )
+            .map(|r| r.get(0))
+            .map_err(|e| e.to_string())
+    }
+
     /// Drops these applied entries from the log.
     pub fn acknowledge(&mut self, applied: &[Change]) -> Result<(), String> {
         let seqs: Vec<i64> = applied.iter().map(|c| c.seq).collect();

@@ -272,10 +272,15 @@ enum WriteError {
     Unreachable(String),
 }
 
-/// How a refused file counts: as missing when its owner is, else as failed.
+const DELETION_WINS: &str = "deleted on legacy while the app changed it: the deletion wins";
+
+/// How a refused file counts: as missing when its owner is, as a conflict when
+/// legacy deleted it meanwhile, else as failed.
 fn refused_status(why: &str) -> &'static str {
     if why.starts_with("owner") {
         "missing"
+    } else if why == DELETION_WINS {
+        "conflict"
     } else {
         "failed"
     }
@@ -352,6 +357,11 @@ fn prepare(
     if origin != "app" {
         // An imported file legacy deleted since: sync removes it from the app.
         return Ok(Some(("unchanged", 0)));
+    }
+    // An app file legacy had and deleted after the round read legacy's log: a
+    // deletion wins over a change, and the next round applies it on the app.
+    if legacy.deletion_pending(&f.file_id).map_err(db)? {
+        return Err(WriteError::Refused(DELETION_WINS.into()));
     }
     if legacy.user(f.user_id).map_err(db)?.is_none() {
         let why = format!("owner user {} is not on legacy", f.user_id);

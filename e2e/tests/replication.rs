@@ -527,22 +527,15 @@ fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &S
         "UPDATE list_cutter_savedfile SET user_tags = ARRAY['legacy-side'] WHERE file_id = '{}'",
         ids[2]
     ));
-    let out = replicate(stack, &["--once", "--json"]).output().unwrap();
-    let round: Value = serde_json::from_str(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or("{}"),
-    )
-    .unwrap();
-    assert_eq!(round["legacy_to_app"]["conflicts"], json!(1), "{round}");
-    assert_eq!(round["app_to_legacy"]["conflicts"], json!(1), "{round}");
+    let (report, stderr) = round(stack);
+    assert_eq!(report["legacy_to_app"]["conflicts"], json!(1), "{report}");
+    assert_eq!(report["app_to_legacy"]["conflicts"], json!(1), "{report}");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains(&format!(
+        stderr.contains(&format!(
             "file {}: changed on both sides since the last round",
             ids[2]
         )),
-        "{out:?}"
+        "{stderr}"
     );
     let on_app = stack.d1_execute(&format!(
         "SELECT user_tags FROM files WHERE file_id = '{}'",
@@ -560,6 +553,108 @@ fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &S
     let mut legacy: Vec<&str> = legacy_tags.trim().split(',').collect();
     legacy.sort();
     assert_eq!(legacy, ["app-side", "legacy-side"], "on legacy");
+
+    // A deletion wins over a change even when it lands after a round read the
+    // logs. Deleted on the app, tagged on legacy: an import of the file (what
+    // that round would send) is refused as a conflict and brings nothing back.
+    // (A fresh token holds its side for the replication bound.)
+    let app_ip = address_on(Backend::App, 50, 3);
+    let app_token = token_on(stack, &app_ip, &name, "app-blue");
+    let gone = &ids[2];
+    let resp = gateway(
+        Method::DELETE,
+        stack,
+        &format!("/api/list_cutter/delete/{gone}/"),
+        &app_ip,
+    )
+    .bearer_auth(&app_token)
+    .send()
+    .unwrap();
+    assert_eq!(
+        (resp.status().as_u16(), served_by(&resp)),
+        (204, "app-blue".into())
+    );
+    stack.psql(&format!(
+        "UPDATE list_cutter_savedfile SET user_tags = ARRAY['late'] WHERE file_id = '{gone}'"
+    ));
+    let owner: i64 = stack
+        .psql(&format!(
+            "SELECT user_id FROM list_cutter_savedfile WHERE file_id = '{gone}'"
+        ))
+        .trim()
+        .parse()
+        .unwrap();
+    let record = json!({"file_id": gone, "user_id": owner, "file_name": "x.csv",
+        "uploaded_at": "2025-01-01T00:00:00Z", "size": 2, "sha256": "0".repeat(64)});
+    let (status, _, body) = send_json(
+        client()
+            .post(format!("{}/api/admin/import/files", stack.gateway))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({ "files": [record] })),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"][0]["status"], "conflict", "{body}");
+    assert!(
+        body["results"][0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the deletion wins"),
+        "{body}"
+    );
+    // Deleted on legacy, tagged on the app, for a file the app made: writing the
+    // app's files back (what the same round's other half does) leaves it deleted.
+    let app_token = token_on(stack, &app_ip, &name, "app-blue");
+    let (status, by, body) = upload(
+        stack,
+        &app_ip,
+        &json!(app_token),
+        &format!("{name}-app.csv"),
+        b"n\n1\n",
+    );
+    assert_eq!((status, by.as_str()), (200, "app-blue"), "{body}");
+    let made = body["file_id"].as_str().unwrap().to_string();
+    round(stack);
+    let on_legacy_count = |id: &str| {
+        stack.psql(&format!(
+            "SELECT count(*) FROM list_cutter_savedfile WHERE file_id = '{id}'"
+        ))
+    };
+    assert_eq!(on_legacy_count(&made).trim(), "1", "copied to legacy");
+    stack.psql(&format!(
+        "DELETE FROM list_cutter_savedfile WHERE file_id = '{made}'"
+    ));
+    let app_token = token_on(stack, &app_ip, &name, "app-blue");
+    let (status, by, body) = send_json(
+        gateway(
+            Method::PATCH,
+            stack,
+            &format!("/api/list_cutter/update_tags/{made}/"),
+            &app_ip,
+        )
+        .bearer_auth(&app_token)
+        .json(&json!({"user_tags": ["late"]})),
+    );
+    assert_eq!((status, by.as_str()), (200, "app-blue"), "{body}");
+    let database = format!("postgresql://postgres@127.0.0.1:{}/legacy", stack.pg_port);
+    let state = stack.dir.join("reverse-deletion-wins.json");
+    let out = stack
+        .cutover_command(&stack.gateway, &database, &stack.dir.join("media"))
+        .args(["reverse-sync", "--json", "--state", state.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!("file {made}")) && report.contains("the deletion wins"),
+        "{report}"
+    );
+    assert_eq!(on_legacy_count(&made).trim(), "0", "brought back: {report}");
+    // The next round carries both deletions over; neither file is anywhere.
+    round(stack);
+    assert_eq!(on_legacy_count(gone).trim(), "0");
+    let on_app = stack.d1_execute(&format!(
+        "SELECT count(*) AS n FROM files WHERE file_id IN ('{gone}', '{made}')"
+    ));
+    assert_eq!(on_app[0]["n"], json!(0), "{on_app:?}");
     forget(stack);
     stack.set_percentage("0");
 }

@@ -455,17 +455,8 @@ fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &S
     // Deleted on the app, tagged on the app: legacy follows. (Fresh tokens: each
     // keeps its side for the replication bound only.)
     let legacy_token = token_on(stack, &on_legacy, &name, "legacy");
-    let resp = gateway(
-        Method::DELETE,
-        stack,
-        &format!("/api/list_cutter/delete/{}/", ids[0]),
-        &on_app,
-    )
-    .bearer_auth(&app_token)
-    .send()
-    .unwrap();
     assert_eq!(
-        (resp.status().as_u16(), served_by(&resp)),
+        delete(stack, &on_app, &app_token, &ids[0]),
         (204, "app-blue".into())
     );
     let (status, _, body) = send_json(
@@ -484,16 +475,10 @@ fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &S
         !on.contains_key(&ids[0]) && on[&ids[1]] == json!(["from-app"])
     });
     // Deleted on legacy: the app follows.
-    let resp = gateway(
-        Method::DELETE,
-        stack,
-        &format!("/api/list_cutter/delete/{}/", ids[1]),
-        &on_legacy,
-    )
-    .bearer_auth(&legacy_token)
-    .send()
-    .unwrap();
-    assert_eq!(resp.status(), 204);
+    assert_eq!(
+        delete(stack, &on_legacy, &legacy_token, &ids[1]),
+        (204, "legacy".into())
+    );
     within_ten_seconds("legacy's deletion on the app", || {
         !files_on(stack, &on_app, &app_token).contains_key(&ids[1])
     });
@@ -561,17 +546,8 @@ fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &S
     let app_ip = address_on(Backend::App, 50, 3);
     let app_token = token_on(stack, &app_ip, &name, "app-blue");
     let gone = &ids[2];
-    let resp = gateway(
-        Method::DELETE,
-        stack,
-        &format!("/api/list_cutter/delete/{gone}/"),
-        &app_ip,
-    )
-    .bearer_auth(&app_token)
-    .send()
-    .unwrap();
     assert_eq!(
-        (resp.status().as_u16(), served_by(&resp)),
+        delete(stack, &app_ip, &app_token, gone),
         (204, "app-blue".into())
     );
     stack.psql(&format!(
@@ -657,6 +633,20 @@ fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &S
     assert_eq!(on_app[0]["n"], json!(0), "{on_app:?}");
     forget(stack);
     stack.set_percentage("0");
+}
+
+/// Deletes a saved file through the gateway from `ip`: the status, and who answered.
+fn delete(stack: &Stack, ip: &str, token: &str, file_id: &str) -> (u16, String) {
+    let resp = gateway(
+        Method::DELETE,
+        stack,
+        &format!("/api/list_cutter/delete/{file_id}/"),
+        ip,
+    )
+    .bearer_auth(token)
+    .send()
+    .unwrap();
+    (resp.status().as_u16(), served_by(&resp))
 }
 
 /// One `replicate --once` round: its report, and what it printed on stderr.

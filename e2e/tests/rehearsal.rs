@@ -28,7 +28,10 @@ fn a_short_cutover_rehearsal_with_people_on_it_loses_nothing(stack: &Stack) {
     assert!(report.problems().is_empty(), "{}", report.markdown());
     // The memory figures find the run's two workerd processes.
     let memory = report.memory_at_start;
-    assert!(memory.workers > 0 && memory.dev_proxy > 0, "no workerd found");
+    assert!(
+        memory.workers > 0 && memory.dev_proxy > 0,
+        "no workerd found"
+    );
     assert!(
         report.ledger.requests > 150,
         "too little traffic: {}",

@@ -34,24 +34,18 @@ pub struct CountFile {
     pub file_id: String,
 }
 
-/// Asks for the counts of these files. They are already saved, so a failed send
-/// only leaves their counts empty; it is logged, not reported to the client.
-pub async fn enqueue(env: &Env, file_ids: &[&str]) {
-    // A queue takes at most 100 messages a send.
-    for ids in file_ids.chunks(100) {
-        let messages: Vec<CountFile> = ids
-            .iter()
-            .map(|id| CountFile {
-                file_id: id.to_string(),
-            })
-            .collect();
-        let sent = match crate::bindings::csv_queue(env) {
-            Ok(queue) => queue.send_batch(messages).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = sent {
-            worker::console_error!("queueing the counts of {ids:?}: {error}");
-        }
+/// Asks for the counts of `file_id`. The file is already saved, so a failed send
+/// only leaves its counts empty; it is logged, not reported to the client.
+pub async fn enqueue(env: &Env, file_id: &str) {
+    let message = CountFile {
+        file_id: file_id.to_string(),
+    };
+    let sent = match crate::bindings::csv_queue(env) {
+        Ok(queue) => queue.send(message).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = sent {
+        worker::console_error!("queueing the counts of {file_id}: {error}");
     }
 }
 

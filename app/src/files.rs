@@ -383,7 +383,7 @@ pub async fn store_upload(
         },
     )?;
     publish(env, received.writer, &key, vec![insert]).await?;
-    crate::counts::enqueue(env, &[&file_id]).await;
+    crate::counts::enqueue(env, &file_id).await;
     Ok(Stored {
         file_id,
         file_name: name,
@@ -467,7 +467,7 @@ async fn save_generated(req: &mut Request, env: &Env, user_id: i64) -> Outcome {
         statements.extend(lineage_edges(env, original, &file_id)?);
     }
     publish(env, received.writer, &key, statements).await?;
-    crate::counts::enqueue(env, &[&file_id]).await;
+    crate::counts::enqueue(env, &file_id).await;
     Ok(http::json(
         201,
         &json!({"message": "File saved successfully.", "file_path": key, "file_id": file_id}),

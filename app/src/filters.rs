@@ -329,7 +329,7 @@ async fn save_cut(
     )?];
     statements.extend(files::lineage_edges(env, &fields.file_id, &file_id)?);
     files::publish(env, writer, &key, statements).await?;
-    crate::counts::enqueue(env, &[&file_id]).await;
+    crate::counts::enqueue(env, &file_id).await;
     Ok(http::json(
         201,
         &json!({"file_id": file_id, "file_name": chosen, "file_path": key}),

@@ -223,6 +223,25 @@ fn deletion_wins(file_id: &str) -> String {
     format!("File {file_id} was deleted on the app since: the deletion wins")
 }
 
+/// 409 unless the bytes of `record` may be written over the app's row of that id
+/// (`stored`): not a file the app deleted since (`deleted`), not another owner's
+/// or an app-made file.
+fn may_take_bytes(
+    record: &FileRecord,
+    stored: Option<&StoredFile>,
+    deleted: bool,
+) -> Result<(), Reject> {
+    let why = match stored {
+        None if deleted => deletion_wins(&record.file_id),
+        Some(old) if old.record.user_id != record.user_id || old.origin != "legacy" => format!(
+            "File {} is already on the app as user {}'s {} file",
+            record.file_id, old.record.user_id, old.origin
+        ),
+        _ => return Ok(()),
+    };
+    Err(Reject::Client(409, why))
+}
+
 /// Which of these user ids exist on the app.
 async fn existing_users(env: &Env, ids: &[i64]) -> worker::Result<HashSet<i64>> {
     #[derive(Deserialize)]
@@ -339,7 +358,7 @@ pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> Answer
         }
         return Err(reject);
     }
-    crate::counts::enqueue(env, &[&record.file_id]).await;
+    crate::counts::enqueue(env, &record.file_id).await;
     let status = if existing.is_some() {
         "replaced"
     } else {
@@ -376,20 +395,11 @@ pub async fn file_bundle(req: &mut Request, env: &Env) -> Answer {
     let stored = stored_files(env, &ids).await?;
     let deleted = deleted_since(env, &ids).await?;
     for (record, _) in &files {
-        if deleted.contains(&record.file_id) && !stored.contains_key(&record.file_id) {
-            return Err(Reject::Client(409, deletion_wins(&record.file_id)));
-        }
-        if let Some(old) = stored.get(&record.file_id) {
-            if old.record.user_id != record.user_id || old.origin != "legacy" {
-                return Err(Reject::Client(
-                    409,
-                    format!(
-                        "File {} is already on the app as user {}'s {} file",
-                        record.file_id, old.record.user_id, old.origin
-                    ),
-                ));
-            }
-        }
+        may_take_bytes(
+            record,
+            stored.get(&record.file_id),
+            deleted.contains(&record.file_id),
+        )?;
     }
     let bucket = bucket(env)?;
     let keys: Vec<String> = files
@@ -543,20 +553,8 @@ async fn prepare_content(
         ));
     }
     let existing = stored_files(env, &[file_id]).await?.remove(file_id);
-    if existing.is_none() && !deleted_since(env, &[file_id]).await?.is_empty() {
-        return Err(Reject::Client(409, deletion_wins(file_id)));
-    }
-    if let Some(stored) = &existing {
-        if stored.record.user_id != record.user_id || stored.origin != "legacy" {
-            return Err(Reject::Client(
-                409,
-                format!(
-                    "File {file_id} is already on the app as user {}'s {} file",
-                    stored.record.user_id, stored.origin
-                ),
-            ));
-        }
-    }
+    let deleted = existing.is_none() && !deleted_since(env, &[file_id]).await?.is_empty();
+    may_take_bytes(&record, existing.as_ref(), deleted)?;
     Ok((record, existing))
 }
 

@@ -2,6 +2,7 @@
 //! runs natively (unit tests, the operator CLI) and inside both Workers (wasm).
 
 pub mod accounts;
+pub mod app_route;
 pub mod byte_range;
 pub mod cors;
 pub mod csv_cut;

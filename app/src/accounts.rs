@@ -1,14 +1,16 @@
 //! `/api/accounts/*`: the legacy accounts API, same shapes and status codes as Django's.
 
 use crate::audit::{self, Entry};
-use crate::auth::{self, AuthUser};
-use crate::http::{self, detail, json, json_body};
+use crate::auth::AuthUser;
+use crate::body::json_body;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{self, detail, json};
 use crate::{limits, settings, tokens, users};
 use serde_json::{json, Value};
 use shared::accounts::{self as rules, BAD_CREDENTIALS, USERNAME_TAKEN};
 use shared::jwt::{self, simplejwt_error_body, JwtConfig, TokenType};
 use shared::password;
-use worker::{Env, Request, Response};
+use worker::{Env, Request};
 
 /// Verified against when the username is unknown, so that a miss costs the same time as a
 /// wrong password and does not reveal which usernames exist (Django does the same).
@@ -28,15 +30,12 @@ async fn sliced<S: password::Slices>(mut work: S) -> S {
     work
 }
 
-/// The handler result: every outcome, error or not, is a response.
-type Answer = Result<Response, Response>;
-
-fn jwt_config(env: &Env) -> Result<JwtConfig, Response> {
-    settings::jwt(env).ok_or_else(|| http::internal_error("config", "JWT_SECRET is not set"))
+fn jwt_config(env: &Env) -> ApiResult<JwtConfig> {
+    settings::jwt(env).ok_or_else(|| ApiError::internal("config", "JWT_SECRET is not set"))
 }
 
-fn internal(context: &'static str) -> impl FnOnce(worker::Error) -> Response {
-    move |e| http::internal_error(context, e)
+fn internal(context: &'static str) -> impl FnOnce(worker::Error) -> ApiError {
+    move |e| ApiError::internal(context, e)
 }
 
 /// The body sent with a new token pair: the legacy keys, the Workers-era names and the user.
@@ -49,16 +48,16 @@ fn pair_body(pair: &tokens::Pair, user: &users::User, extra: &[(&str, Value)]) -
     Value::Object(body)
 }
 
-pub async fn register(mut req: Request, env: &Env) -> Answer {
-    let body = json_body(&mut req).await?;
+pub async fn register(req: &mut Request, env: &Env) -> ApiResult {
+    let body = json_body(req).await?;
     let taken = match rules::candidate_username(&body) {
         Some(name) => users::exists(env, &name)
             .await
             .map_err(internal("user lookup"))?,
         None => false,
     };
-    let form =
-        rules::validate_registration(&body, taken).map_err(|e| json(400, &Value::Object(e)))?;
+    let form = rules::validate_registration(&body, taken)
+        .map_err(|e| ApiError::Body(400, Value::Object(e)))?;
     let cfg = jwt_config(env)?;
     let salt = password::make_salt(&http::random_bytes::<32>().map_err(internal("salt"))?);
     let hash = sliced(password::hashing(
@@ -72,16 +71,16 @@ pub async fn register(mut req: Request, env: &Env) -> Answer {
     let user = match users::create(env, offset, &form.username, &form.email, &hash).await {
         Ok(user) => user,
         Err(users::CreateError::UsernameTaken) => {
-            return Err(json(400, &json!({"username": [USERNAME_TAKEN]})))
+            return Err(ApiError::Body(400, json!({"username": [USERNAME_TAKEN]})))
         }
-        Err(users::CreateError::Db(e)) => return Err(http::internal_error("user insert", e)),
+        Err(users::CreateError::Db(e)) => return Err(ApiError::internal("user insert", e)),
     };
     let pair = tokens::issue_pair(env, &cfg, &user.token_user(), http::now_unix(), None)
         .await
         .map_err(internal("issue tokens"))?;
     audit::record(
         env,
-        &req,
+        req,
         Entry {
             user_id: Some(user.id),
             action: "register",
@@ -93,30 +92,30 @@ pub async fn register(mut req: Request, env: &Env) -> Answer {
     Ok(json(201, &pair_body(&pair, &user, &[detail])))
 }
 
-pub async fn login(req: Request, env: &Env) -> Answer {
+pub async fn login(req: &mut Request, env: &Env) -> ApiResult {
     sign_in(req, env, false).await
 }
 
 /// `POST /api/admin/login`, the dashboard's sign-in: the same checks and the same
 /// per-address and per-username throttles as `login/`; a user who is not an admin
 /// gets a 403 and no tokens.
-pub async fn admin_login(req: Request, env: &Env) -> worker::Result<Response> {
-    Ok(sign_in(req, env, true).await.unwrap_or_else(|resp| resp))
+pub async fn admin_login(req: &mut Request, env: &Env) -> ApiResult {
+    sign_in(req, env, true).await
 }
 
-async fn sign_in(mut req: Request, env: &Env, admins_only: bool) -> Answer {
-    let body = json_body(&mut req).await?;
-    let creds = rules::validate_login(&body).map_err(|e| json(400, &Value::Object(e)))?;
+async fn sign_in(req: &mut Request, env: &Env, admins_only: bool) -> ApiResult {
+    let body = json_body(req).await?;
+    let creds = rules::validate_login(&body).map_err(|e| ApiError::Body(400, Value::Object(e)))?;
     let cfg = jwt_config(env)?;
     let now = http::now_unix();
-    let ip = http::client_ip(&req);
+    let ip = http::client_ip(req);
     if let Some(wait) = limits::retry_after(env, &creds.username, ip.as_deref(), now)
         .await
         .map_err(internal("login limits"))?
     {
         audit::record(
             env,
-            &req,
+            req,
             Entry {
                 user_id: None,
                 action: "login_throttled",
@@ -129,7 +128,7 @@ async fn sign_in(mut req: Request, env: &Env, admins_only: bool) -> Answer {
             &format!("Request was throttled. Expected available in {wait} seconds."),
         );
         let _ = resp.headers_mut().set("Retry-After", &wait.to_string());
-        return Err(resp);
+        return Err(ApiError::Answer(resp));
     }
     let user = users::by_username(env, &creds.username)
         .await
@@ -148,7 +147,7 @@ async fn sign_in(mut req: Request, env: &Env, admins_only: bool) -> Answer {
                 .map_err(internal("login limits"))?;
             audit::record(
                 env,
-                &req,
+                req,
                 Entry {
                     user_id: user.map(|u| u.id),
                     action: "login_failed",
@@ -156,13 +155,13 @@ async fn sign_in(mut req: Request, env: &Env, admins_only: bool) -> Answer {
                 },
             )
             .await;
-            return Err(detail(401, BAD_CREDENTIALS));
+            return Err(ApiError::Detail(401, BAD_CREDENTIALS.into()));
         }
     };
     if admins_only && !user.is_admin() {
         audit::record(
             env,
-            &req,
+            req,
             Entry {
                 user_id: Some(user.id),
                 action: "admin_login_refused",
@@ -170,7 +169,7 @@ async fn sign_in(mut req: Request, env: &Env, admins_only: bool) -> Answer {
             },
         )
         .await;
-        return Err(detail(403, "Admin rights required."));
+        return Err(ApiError::Detail(403, "Admin rights required.".into()));
     }
     limits::clear_user(env, &creds.username)
         .await
@@ -183,7 +182,7 @@ async fn sign_in(mut req: Request, env: &Env, admins_only: bool) -> Answer {
         .map_err(internal("issue tokens"))?;
     audit::record(
         env,
-        &req,
+        req,
         Entry {
             user_id: Some(user.id),
             action: "login",
@@ -196,12 +195,13 @@ async fn sign_in(mut req: Request, env: &Env, admins_only: bool) -> Answer {
 
 /// Rotation: a new pair is issued; the presented refresh token is revoked unless
 /// `REFRESH_TOKEN_REUSE` keeps it usable, as Django does (see `settings::refresh_reuse`).
-pub async fn refresh(mut req: Request, env: &Env) -> Answer {
-    let body = json_body(&mut req).await?;
-    let token = rules::validate_refresh(&body).map_err(|e| json(400, &Value::Object(e)))?;
+pub async fn refresh(req: &mut Request, env: &Env) -> ApiResult {
+    let body = json_body(req).await?;
+    let token =
+        rules::validate_refresh(&body).map_err(|e| ApiError::Body(400, Value::Object(e)))?;
     let cfg = jwt_config(env)?;
     let now = http::now_unix();
-    let invalid = || json(401, &simplejwt_error_body());
+    let invalid = || ApiError::Body(401, simplejwt_error_body());
     let claims = jwt::verify(&cfg, &token, TokenType::Refresh, now).map_err(|e| {
         worker::console_log!("refresh token refused: {e}");
         invalid()
@@ -225,7 +225,7 @@ pub async fn refresh(mut req: Request, env: &Env) -> Answer {
         .map_err(internal("issue tokens"))?;
     audit::record(
         env,
-        &req,
+        req,
         Entry {
             user_id: Some(user.id),
             action: "token_refresh",
@@ -239,9 +239,9 @@ pub async fn refresh(mut req: Request, env: &Env) -> Answer {
 /// Revokes the bearer access token and, when the body names one, the caller's refresh token.
 /// A refresh token that is invalid or someone else's refuses the whole logout (nothing is
 /// revoked), so a client learns its logout did not take.
-pub async fn logout(mut req: Request, env: &Env) -> Answer {
-    let AuthUser { user, claims } = auth::authenticate(&req, env).await?;
-    let body = json_body(&mut req).await?;
+pub async fn logout(req: &mut Request, env: &Env, caller: AuthUser) -> ApiResult {
+    let AuthUser { user, claims } = caller;
+    let body = json_body(req).await?;
     let cfg = jwt_config(env)?;
     let now = http::now_unix();
     let refresh = match body.get("refresh") {
@@ -250,10 +250,15 @@ pub async fn logout(mut req: Request, env: &Env) -> Answer {
             let refresh = jwt::verify(&cfg, token, TokenType::Refresh, now)
                 .ok()
                 .filter(|c| c.user_id == user.id)
-                .ok_or_else(|| json(401, &simplejwt_error_body()))?;
+                .ok_or_else(|| ApiError::Body(401, simplejwt_error_body()))?;
             Some(refresh)
         }
-        Some(_) => return Err(json(400, &json!({"refresh": [rules::NOT_A_STRING]}))),
+        Some(_) => {
+            return Err(ApiError::Body(
+                400,
+                json!({"refresh": [rules::NOT_A_STRING]}),
+            ))
+        }
     };
     tokens::revoke(env, &claims, "user_logout", now)
         .await
@@ -265,7 +270,7 @@ pub async fn logout(mut req: Request, env: &Env) -> Answer {
     }
     audit::record(
         env,
-        &req,
+        req,
         Entry {
             user_id: Some(user.id),
             action: "logout",
@@ -276,7 +281,6 @@ pub async fn logout(mut req: Request, env: &Env) -> Answer {
     Ok(detail(200, "Successfully logged out."))
 }
 
-pub async fn current_user(req: Request, env: &Env) -> Answer {
-    let AuthUser { user, .. } = auth::authenticate(&req, env).await?;
-    Ok(json(200, &user.public()))
+pub fn current_user(caller: &AuthUser) -> ApiResult {
+    Ok(json(200, &caller.user.public()))
 }

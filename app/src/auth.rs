@@ -1,11 +1,12 @@
 //! Bearer authentication, answering like simplejwt's `JWTAuthentication` so a client's
 //! refresh-and-retry logic works the same against either side.
 
+use crate::error::{ApiError, ApiResult};
 use crate::http::{self, json};
 use crate::{settings, tokens, users};
 use serde_json::json;
 use shared::jwt::{self, simplejwt_access_error_body, Claims, TokenType};
-use worker::{Env, Request, Response};
+use worker::{Env, Request};
 
 /// The caller of an authenticated request.
 #[derive(Debug, Clone)]
@@ -18,7 +19,7 @@ pub struct AuthUser {
 /// The user behind the request's `Authorization: Bearer <access token>`, or the 401 (500 when
 /// D1 or KV fail) to answer. The token must verify, be an access token, not be revoked, and
 /// name an active user; tokens Django issued count while `ACCEPT_LEGACY_TOKENS` is on.
-pub async fn authenticate(req: &Request, env: &Env) -> Result<AuthUser, Response> {
+pub async fn authenticate(req: &Request, env: &Env) -> ApiResult<AuthUser> {
     let header = http::header(req, "Authorization").unwrap_or_default();
     let mut parts = header.split_whitespace();
     if parts.next() != Some("Bearer") {
@@ -40,13 +41,13 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<AuthUser, Response
     })?;
     if tokens::is_revoked(env, &claims.jti)
         .await
-        .map_err(|e| http::internal_error("revocation lookup", e))?
+        .map_err(|e| ApiError::internal("revocation lookup", e))?
     {
         return Err(invalid());
     }
     let user = users::by_id(env, claims.user_id)
         .await
-        .map_err(|e| http::internal_error("user lookup", e))?;
+        .map_err(|e| ApiError::internal("user lookup", e))?;
     match user {
         Some(user) if user.is_active() => Ok(AuthUser { user, claims }),
         Some(_) => Err(unauthenticated(
@@ -58,20 +59,11 @@ pub async fn authenticate(req: &Request, env: &Env) -> Result<AuthUser, Response
     }
 }
 
-/// The signed-in caller's id for an endpoint whose method check gave
-/// `method_allowed`: DRF's 405 comes first, then [`authenticate`]'s 401.
-pub async fn caller(req: &Request, env: &Env, method_allowed: bool) -> Result<i64, Response> {
-    if !method_allowed {
-        return Err(http::method_not_allowed(req));
-    }
-    Ok(authenticate(req, env).await?.user.id)
-}
-
 /// A 401 with DRF's `WWW-Authenticate` challenge for simplejwt.
-fn unauthenticated(body: serde_json::Value) -> Response {
+fn unauthenticated(body: serde_json::Value) -> ApiError {
     let mut resp = json(401, &body);
     let _ = resp
         .headers_mut()
         .set("WWW-Authenticate", "Bearer realm=\"api\"");
-    resp
+    ApiError::Answer(resp)
 }

@@ -26,7 +26,7 @@ use worker::{
 };
 
 use crate::dead_letters::{self, Reason};
-use crate::files::{db, num};
+use crate::store::{db, num};
 
 /// A queue message: the saved file to count.
 #[derive(Serialize, Deserialize)]

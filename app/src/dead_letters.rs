@@ -7,10 +7,11 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use worker::{Env, Response, Result};
+use worker::{Env, Result};
 
-use crate::files::{db, num};
-use crate::http::{self, Reject};
+use crate::error::{ApiError, ApiResult};
+use crate::http;
+use crate::store::{db, num};
 
 /// The most dead letters one listing returns (newest first); `count` is all of them.
 const LISTED: i64 = 100;
@@ -79,7 +80,7 @@ struct DeadLetter {
 }
 
 /// `GET /api/admin/dead-letters`: `{"count", "dead_letters": [...]}`, newest first.
-pub async fn list(env: &Env) -> std::result::Result<Response, Reject> {
+pub async fn list(env: &Env) -> ApiResult {
     let db = db(env)?;
     let count = db
         .prepare("SELECT COUNT(*) AS n FROM dead_letters")
@@ -102,9 +103,9 @@ pub async fn list(env: &Env) -> std::result::Result<Response, Reject> {
 }
 
 /// `DELETE /api/admin/dead-letters/<id>`, once it has been handled.
-pub async fn clear(env: &Env, id: &str) -> std::result::Result<Response, Reject> {
+pub async fn clear(env: &Env, id: &str) -> ApiResult {
     let id: i64 = id.parse().map_err(|_| {
-        Reject::bad_request(format!("Dead letter id must be an integer, got {id:?}"))
+        ApiError::bad_request(format!("Dead letter id must be an integer, got {id:?}"))
     })?;
     let removed = db(env)?
         .prepare("DELETE FROM dead_letters WHERE id = ?1 RETURNING id")
@@ -113,7 +114,7 @@ pub async fn clear(env: &Env, id: &str) -> std::result::Result<Response, Reject>
         .await?
         .results::<serde_json::Value>()?;
     if removed.is_empty() {
-        return Err(Reject::Client(404, format!("No dead letter {id}")));
+        return Err(ApiError::Client(404, format!("No dead letter {id}")));
     }
     Ok(http::json(200, &json!({"deleted": id})))
 }

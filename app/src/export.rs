@@ -8,13 +8,12 @@ use serde_json::{json, Value};
 use shared::migration::{FileRecord, UserRecord};
 use worker::{Env, Headers, Request, Response};
 
-use crate::files::{db, num};
-use crate::http::{self, Reject};
+use crate::error::{ApiError, ApiResult};
+use crate::http;
 use crate::import::{parse_rows, FILE_JSON, USER_JSON};
 use crate::settings;
 use crate::storage::stored;
-
-type Answer = std::result::Result<Response, Reject>;
+use crate::store::{db, num};
 
 /// Largest page.
 const MAX_PAGE: i64 = 1000;
@@ -26,13 +25,13 @@ struct Page {
     params: Vec<(String, String)>,
 }
 
-fn page(req: &Request) -> Result<Page, Reject> {
+fn page(req: &Request) -> ApiResult<Page> {
     let params: Vec<(String, String)> = req.url()?.query_pairs().into_owned().collect();
-    let number = |name: &str, default: i64| -> Result<i64, Reject> {
+    let number = |name: &str, default: i64| -> ApiResult<i64> {
         match params.iter().find(|(k, _)| k == name) {
             None => Ok(default),
             Some((_, v)) => v.parse().ok().filter(|n: &i64| *n >= 0).ok_or_else(|| {
-                Reject::bad_request(format!("{name} must be a non-negative integer"))
+                ApiError::bad_request(format!("{name} must be a non-negative integer"))
             }),
         }
     };
@@ -52,14 +51,14 @@ impl Page {
     }
 }
 
-fn listing(key: &str, items: Vec<Value>, last: Option<i64>, limit: i64) -> Answer {
+fn listing(key: &str, items: Vec<Value>, last: Option<i64>, limit: i64) -> ApiResult {
     // A short page is the last one.
     let next = last.filter(|_| items.len() as i64 == limit);
     Ok(http::json(200, &json!({ key: items, "next": next })))
 }
 
 /// `GET /api/admin/export/summary`: row counts and the app's `USER_ID_OFFSET`.
-pub async fn summary(env: &Env) -> Answer {
+pub async fn summary(env: &Env) -> ApiResult {
     #[derive(Deserialize, serde::Serialize)]
     struct Counts {
         users: i64,
@@ -82,7 +81,7 @@ pub async fn summary(env: &Env) -> Answer {
 }
 
 /// `GET /api/admin/export/users?after=<id>&limit=<n>`.
-pub async fn users(req: &Request, env: &Env) -> Answer {
+pub async fn users(req: &Request, env: &Env) -> ApiResult {
     let page = page(req)?;
     let users: Vec<UserRecord> = parse_rows(
         db(env)?
@@ -101,7 +100,7 @@ pub async fn users(req: &Request, env: &Env) -> Answer {
 
 /// `GET /api/admin/export/files?after=<row>&limit=<n>[&origin=app|legacy][&updated_since=<ts>]`:
 /// file records with `seq` (the row id to page with), `origin` and `updated_at`.
-pub async fn files(req: &Request, env: &Env) -> Answer {
+pub async fn files(req: &Request, env: &Env) -> ApiResult {
     let page = page(req)?;
     #[derive(Deserialize)]
     struct Row {
@@ -144,13 +143,13 @@ pub async fn files(req: &Request, env: &Env) -> Answer {
 
 /// `GET /api/admin/export/files/<file_id>/content`: the stored bytes, streamed, with
 /// the row's checksum in `X-Content-SHA256` (the reader hashes what it received).
-pub async fn content(env: &Env, file_id: &str) -> Answer {
+pub async fn content(env: &Env, file_id: &str) -> ApiResult {
     #[derive(Deserialize)]
     struct Row {
         r2_key: String,
         checksum: Option<String>,
     }
-    let not_found = || Reject::Client(404, format!("File {file_id} not found"));
+    let not_found = || ApiError::Client(404, format!("File {file_id} not found"));
     let row = db(env)?
         .prepare("SELECT r2_key, checksum FROM files WHERE file_id = ?1")
         .bind(&[file_id.into()])?
@@ -159,7 +158,7 @@ pub async fn content(env: &Env, file_id: &str) -> Answer {
         .ok_or_else(not_found)?;
     let object = stored(env, &row.r2_key)
         .await?
-        .ok_or_else(|| Reject::Client(404, format!("File {file_id} has no object in R2")))?;
+        .ok_or_else(|| ApiError::Client(404, format!("File {file_id} has no object in R2")))?;
     let size = object.size();
     let body = object.body().ok_or_else(not_found)?.stream()?;
     let headers = Headers::new();
@@ -171,7 +170,7 @@ pub async fn content(env: &Env, file_id: &str) -> Answer {
 
 /// `GET /api/admin/export/relationships?after=<row>&limit=<n>`: lineage rows with
 /// the origin of their child file (app-created cuts are the ones to write back).
-pub async fn relationships(req: &Request, env: &Env) -> Answer {
+pub async fn relationships(req: &Request, env: &Env) -> ApiResult {
     let page = page(req)?;
     #[derive(Deserialize, serde::Serialize)]
     struct Row {
@@ -200,7 +199,7 @@ pub async fn relationships(req: &Request, env: &Env) -> Answer {
 /// replicator's checkpoint, each change with the record as it is now (`record`;
 /// `null` once it is gone), and `head`, the log's last sequence number (0 when
 /// everything was acknowledged).
-pub async fn changes(req: &Request, env: &Env) -> Answer {
+pub async fn changes(req: &Request, env: &Env) -> ApiResult {
     let page = page(req)?;
     #[derive(Deserialize)]
     struct Row {
@@ -307,12 +306,12 @@ pub async fn changes(req: &Request, env: &Env) -> Answer {
 
 /// `POST /api/admin/changes/ack` `{"through": <seq>}`: the replicator applied the
 /// log up to `through`; those entries are dropped.
-pub async fn acknowledge(req: &mut Request, env: &Env) -> Answer {
-    let body = http::read_json(req).await?;
+pub async fn acknowledge(req: &mut Request, env: &Env) -> ApiResult {
+    let body = crate::body::read_json(req).await?;
     let through = body["through"]
         .as_i64()
         .filter(|n| *n >= 0)
-        .ok_or_else(|| Reject::bad_request("through must be a non-negative integer"))?;
+        .ok_or_else(|| ApiError::bad_request("through must be a non-negative integer"))?;
     let done = db(env)?
         .prepare("DELETE FROM changes WHERE seq <= ?1")
         .bind(&[num(through)])?

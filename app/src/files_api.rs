@@ -8,58 +8,16 @@ use serde_json::{json, Value};
 use shared::byte_range::RangeAnswer;
 use shared::csv_cut::{CsvError, HeaderReader};
 use shared::files as logic;
-use worker::{Env, Headers, Method, Range, Request, Response, Result};
+use worker::{Env, Headers, Range, Request, Response};
 
-use crate::auth::caller;
-use crate::files::{self, db, num};
-use crate::http::{self, Reject};
-
-type Outcome = std::result::Result<Response, Reject>;
+use crate::error::{ApiError, ApiResult};
+use crate::http;
+use crate::ingest;
+use crate::store::{self, db, num};
 
 /// Most files one `GET /api/files` page holds.
 const MAX_PAGE: u32 = 200;
 const DEFAULT_PAGE: u32 = 50;
-
-enum Endpoint {
-    Upload,
-    List,
-    One(String),
-    Download(String),
-}
-
-fn endpoint(rest: &str) -> Option<Endpoint> {
-    let segments: Vec<&str> = rest.split('/').collect();
-    match segments.as_slice() {
-        [""] => Some(Endpoint::List),
-        ["", "upload"] => Some(Endpoint::Upload),
-        ["", id] if !id.is_empty() => Some(Endpoint::One(id.to_string())),
-        ["", id, "download"] if !id.is_empty() => Some(Endpoint::Download(id.to_string())),
-        _ => None,
-    }
-}
-
-/// Answers `route` (the path without its final slash) if it is under `/api/files`.
-pub async fn route(route: &str, req: &mut Request, env: &Env) -> Option<Result<Response>> {
-    let endpoint = endpoint(route.strip_prefix("/api/files")?)?;
-    let method = req.method();
-    let allowed = match &endpoint {
-        Endpoint::Upload => method == Method::Post,
-        Endpoint::List | Endpoint::Download(_) => method == Method::Get,
-        Endpoint::One(_) => matches!(method, Method::Get | Method::Delete),
-    };
-    let user_id = match caller(req, env, allowed).await {
-        Ok(id) => id,
-        Err(response) => return Some(Ok(response)),
-    };
-    let outcome = match endpoint {
-        Endpoint::Upload => upload(req, env, user_id).await,
-        Endpoint::List => list(req, env, user_id).await,
-        Endpoint::One(id) if method == Method::Get => one(env, user_id, &id).await,
-        Endpoint::One(id) => delete(env, user_id, &id).await,
-        Endpoint::Download(id) => download(req, env, user_id, &id).await,
-    };
-    Some(outcome.or_else(Reject::into_response))
-}
 
 /// A `files` row as this surface shows it.
 #[derive(Deserialize)]
@@ -106,7 +64,7 @@ impl Row {
     }
 }
 
-async fn find(env: &Env, user_id: i64, file_id: &str) -> std::result::Result<Row, Reject> {
+async fn find(env: &Env, user_id: i64, file_id: &str) -> ApiResult<Row> {
     db(env)?
         .prepare(format!(
             "SELECT {COLUMNS} FROM files WHERE file_id = ?1 AND user_id = ?2"
@@ -114,12 +72,12 @@ async fn find(env: &Env, user_id: i64, file_id: &str) -> std::result::Result<Row
         .bind(&[file_id.into(), num(user_id)])?
         .first::<Row>(None)
         .await?
-        .ok_or_else(files::not_found)
+        .ok_or_else(store::not_found)
 }
 
 /// `POST /api/files/upload` (multipart `file`) → 201 `{"success": true, "file": ...}`.
-async fn upload(req: &mut Request, env: &Env, user_id: i64) -> Outcome {
-    let stored = files::store_upload(req, env, user_id).await?;
+pub async fn upload(req: &mut Request, env: &Env, user_id: i64) -> ApiResult {
+    let stored = ingest::store_upload(req, env, user_id).await?;
     let file = find(env, user_id, &stored.file_id).await?;
     Ok(http::json(
         201,
@@ -129,21 +87,21 @@ async fn upload(req: &mut Request, env: &Env, user_id: i64) -> Outcome {
 
 /// A `limit`/`offset` query parameter: absent is `default`, anything but a
 /// non-negative integer is a 400.
-fn page_param(req: &Request, name: &str, default: u32) -> std::result::Result<u32, Reject> {
+fn page_param(req: &Request, name: &str, default: u32) -> ApiResult<u32> {
     let url = req.url()?;
     match url.query_pairs().find(|(k, _)| k == name) {
         None => Ok(default),
         Some((_, v)) => v
             .parse()
-            .map_err(|_| Reject::bad_request(format!("{name} must be a non-negative integer."))),
+            .map_err(|_| ApiError::bad_request(format!("{name} must be a non-negative integer."))),
     }
 }
 
 /// `GET /api/files?limit=&offset=`: newest first.
-async fn list(req: &Request, env: &Env, user_id: i64) -> Outcome {
+pub async fn list(req: &Request, env: &Env, user_id: i64) -> ApiResult {
     let limit = page_param(req, "limit", DEFAULT_PAGE)?;
     if limit == 0 || limit > MAX_PAGE {
-        return Err(Reject::bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "limit must be between 1 and {MAX_PAGE}."
         )));
     }
@@ -171,7 +129,7 @@ async fn list(req: &Request, env: &Env, user_id: i64) -> Outcome {
 }
 
 /// `GET /api/files/<id>`: the file and its header's column names.
-async fn one(env: &Env, user_id: i64, file_id: &str) -> Outcome {
+pub async fn one(env: &Env, user_id: i64, file_id: &str) -> ApiResult {
     let file = find(env, user_id, file_id).await?;
     let mut answer = file.to_json();
     answer["columns"] = json!(columns(env, &file.r2_key).await?);
@@ -180,16 +138,16 @@ async fn one(env: &Env, user_id: i64, file_id: &str) -> Outcome {
 
 /// The header's names, read from the start of the object only (the rest of the
 /// stream is dropped unread), so opening a 50 MB file costs its first row.
-async fn columns(env: &Env, key: &str) -> std::result::Result<Vec<String>, Reject> {
+async fn columns(env: &Env, key: &str) -> ApiResult<Vec<String>> {
     let object = crate::bindings::bucket(env)?
         .get(key)
         .execute()
         .await?
-        .ok_or_else(files::not_found)?;
-    let mut input = object.body().ok_or_else(files::not_found)?.stream()?;
+        .ok_or_else(store::not_found)?;
+    let mut input = object.body().ok_or_else(store::not_found)?.stream()?;
     let mut reader = HeaderReader::new();
     // Saved files passed the upload checks; a damaged one is the server's fault.
-    let unreadable = |e: CsvError| Reject::Internal(worker::Error::RustError(e.message));
+    let unreadable = |e: CsvError| ApiError::Internal(worker::Error::RustError(e.message));
     while let Some(chunk) = input.next().await {
         if let Some(header) = reader.push(&chunk?).map_err(unreadable)? {
             return Ok(header.columns.clone());
@@ -198,8 +156,8 @@ async fn columns(env: &Env, key: &str) -> std::result::Result<Vec<String>, Rejec
     Ok(reader.finish().map_err(unreadable)?.columns)
 }
 
-async fn delete(env: &Env, user_id: i64, file_id: &str) -> Outcome {
-    files::remove(env, user_id, file_id).await?;
+pub async fn delete(env: &Env, user_id: i64, file_id: &str) -> ApiResult {
+    store::remove(env, user_id, file_id).await?;
     Ok(http::json(
         200,
         &json!({"success": true, "file_id": file_id}),
@@ -207,7 +165,7 @@ async fn delete(env: &Env, user_id: i64, file_id: &str) -> Outcome {
 }
 
 /// `GET /api/files/<id>/download`: the whole file, or the one byte range asked for.
-async fn download(req: &Request, env: &Env, user_id: i64, file_id: &str) -> Outcome {
+pub async fn download(req: &Request, env: &Env, user_id: i64, file_id: &str) -> ApiResult {
     let file = find(env, user_id, file_id).await?;
     let size = file.size.max(0) as u64;
     let range = RangeAnswer::of(http::header(req, "range").as_deref(), size);
@@ -230,10 +188,10 @@ async fn download(req: &Request, env: &Env, user_id: i64, file_id: &str) -> Outc
         });
         headers.set("content-range", &format!("bytes {start}-{end}/{size}"))?;
     }
-    let object = get.execute().await?.ok_or_else(files::not_found)?;
-    let body = object.body().ok_or_else(files::not_found)?.stream()?;
+    let object = get.execute().await?.ok_or_else(store::not_found)?;
+    let body = object.body().ok_or_else(store::not_found)?.stream()?;
     headers.set("content-type", "text/csv")?;
-    headers.set("content-disposition", &files::attachment(&file.file_name))?;
+    headers.set("content-disposition", &http::attachment(&file.file_name))?;
     if let Some(checksum) = &file.checksum {
         headers.set("etag", &format!("\"{checksum}\""))?;
     }

@@ -9,56 +9,15 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shared::csv_cut::{Cutter, UploadCheck};
 use shared::saved_filters::{self as logic, FilterFields};
-use worker::{Env, Method, Request, Response, Result};
+use worker::{Env, Request, Response};
 
-use crate::auth::caller;
-use crate::cutter::{csv_message, CutStream};
-use crate::files::{self, db, num, owned, NewFile};
-use crate::http::{self, read_json, read_optional_json, Reject};
+use crate::body::{read_json, read_optional_json};
+use crate::cutter::CutStream;
+use crate::error::{ApiError, ApiResult};
+use crate::http;
+use crate::ingest::csv_message;
 use crate::storage::{new_anon_id, ObjectWriter};
-
-type Outcome = std::result::Result<Response, Reject>;
-
-/// A path under `/api/filters` (after the prefix, without its final slash).
-enum Endpoint {
-    Collection,
-    One(String),
-    Apply(String),
-}
-
-fn endpoint(rest: &str) -> Option<Endpoint> {
-    let segments: Vec<&str> = rest.split('/').collect();
-    match segments.as_slice() {
-        [""] => Some(Endpoint::Collection),
-        ["", id] if !id.is_empty() => Some(Endpoint::One(id.to_string())),
-        ["", id, "apply"] if !id.is_empty() => Some(Endpoint::Apply(id.to_string())),
-        _ => None,
-    }
-}
-
-/// Answers `route` (the path without its final slash) if it is under `/api/filters`.
-pub async fn route(route: &str, req: &mut Request, env: &Env) -> Option<Result<Response>> {
-    let endpoint = endpoint(route.strip_prefix("/api/filters")?)?;
-    let method = req.method();
-    let allowed = match &endpoint {
-        Endpoint::Collection => matches!(method, Method::Get | Method::Post),
-        Endpoint::One(_) => matches!(method, Method::Get | Method::Put | Method::Delete),
-        Endpoint::Apply(_) => method == Method::Post,
-    };
-    let user_id = match caller(req, env, allowed).await {
-        Ok(id) => id,
-        Err(response) => return Some(Ok(response)),
-    };
-    let outcome = match (endpoint, method) {
-        (Endpoint::Collection, Method::Get) => list(req, env, user_id).await,
-        (Endpoint::Collection, _) => create(req, env, user_id).await,
-        (Endpoint::One(id), Method::Get) => get(env, user_id, &id).await,
-        (Endpoint::One(id), Method::Put) => update(req, env, user_id, &id).await,
-        (Endpoint::One(id), _) => delete(env, user_id, &id).await,
-        (Endpoint::Apply(id), _) => apply(req, env, user_id, &id).await,
-    };
-    Some(outcome.or_else(Reject::into_response))
-}
+use crate::store::{self, db, num, owned, NewFile};
 
 #[derive(Deserialize)]
 struct Row {
@@ -97,11 +56,11 @@ impl Row {
 
 const COLUMNS: &str = "filter_id, file_id, name, columns, filters, created_at, updated_at";
 
-fn filter_not_found() -> Reject {
-    Reject::Client(404, "Filter not found.".into())
+fn filter_not_found() -> ApiError {
+    ApiError::Client(404, "Filter not found.".into())
 }
 
-async fn find(env: &Env, user_id: i64, filter_id: &str) -> std::result::Result<Row, Reject> {
+async fn find(env: &Env, user_id: i64, filter_id: &str) -> ApiResult<Row> {
     db(env)?
         .prepare(format!(
             "SELECT {COLUMNS} FROM saved_filters WHERE filter_id = ?1 AND user_id = ?2"
@@ -119,9 +78,9 @@ async fn checked_fields(
     env: &Env,
     user_id: i64,
     base: Option<&FilterFields>,
-) -> std::result::Result<FilterFields, Reject> {
+) -> ApiResult<FilterFields> {
     let body = read_json(req).await?;
-    let fields = logic::parse(&body, base).map_err(Reject::bad_request)?;
+    let fields = logic::parse(&body, base).map_err(ApiError::bad_request)?;
     // Reading up to the header row checks the columns as a cut would.
     open_cut(env, user_id, &fields).await?;
     Ok(fields)
@@ -133,20 +92,20 @@ async fn open_cut(
     env: &Env,
     user_id: i64,
     fields: &FilterFields,
-) -> std::result::Result<(CutStream, files::Owned), Reject> {
+) -> ApiResult<(CutStream, store::Owned)> {
     let file = owned(env, user_id, &fields.file_id).await?;
     let object = crate::bindings::bucket(env)?
         .get(&file.r2_key)
         .execute()
         .await?
-        .ok_or_else(files::not_found)?;
-    let input = object.body().ok_or_else(files::not_found)?.stream()?;
-    let cutter = Cutter::new(fields.spec()).map_err(|e| Reject::bad_request(e.message))?;
+        .ok_or_else(store::not_found)?;
+    let input = object.body().ok_or_else(store::not_found)?.stream()?;
+    let cutter = Cutter::new(fields.spec()).map_err(|e| ApiError::bad_request(e.message))?;
     Ok((CutStream::start(cutter, input).await?, file))
 }
 
 /// `GET /api/filters` (optionally `?file_id=`): newest first.
-async fn list(req: &Request, env: &Env, user_id: i64) -> Outcome {
+pub async fn list(req: &Request, env: &Env, user_id: i64) -> ApiResult {
     let url = req.url()?;
     let file_id = url
         .query_pairs()
@@ -172,7 +131,7 @@ async fn list(req: &Request, env: &Env, user_id: i64) -> Outcome {
 }
 
 /// `POST /api/filters` {name, file_id, columns, filters} → 201.
-async fn create(req: &mut Request, env: &Env, user_id: i64) -> Outcome {
+pub async fn create(req: &mut Request, env: &Env, user_id: i64) -> ApiResult {
     let fields = checked_fields(req, env, user_id, None).await?;
     let filter_id = new_anon_id();
     db(env)?
@@ -196,7 +155,7 @@ async fn create(req: &mut Request, env: &Env, user_id: i64) -> Outcome {
     ))
 }
 
-async fn get(env: &Env, user_id: i64, filter_id: &str) -> Outcome {
+pub async fn get(env: &Env, user_id: i64, filter_id: &str) -> ApiResult {
     Ok(http::json(
         200,
         &find(env, user_id, filter_id).await?.to_json(),
@@ -204,7 +163,7 @@ async fn get(env: &Env, user_id: i64, filter_id: &str) -> Outcome {
 }
 
 /// `PUT /api/filters/<id>`: the fields named replace the stored ones.
-async fn update(req: &mut Request, env: &Env, user_id: i64, filter_id: &str) -> Outcome {
+pub async fn update(req: &mut Request, env: &Env, user_id: i64, filter_id: &str) -> ApiResult {
     let existing = find(env, user_id, filter_id).await;
     let base = existing.as_ref().map(Row::fields).ok();
     // The body is read even for an unknown filter, so the client gets the 404.
@@ -230,7 +189,7 @@ async fn update(req: &mut Request, env: &Env, user_id: i64, filter_id: &str) -> 
     get(env, user_id, filter_id).await
 }
 
-async fn delete(env: &Env, user_id: i64, filter_id: &str) -> Outcome {
+pub async fn delete(env: &Env, user_id: i64, filter_id: &str) -> ApiResult {
     find(env, user_id, filter_id).await?;
     db(env)?
         .prepare("DELETE FROM saved_filters WHERE filter_id = ?1 AND user_id = ?2")
@@ -242,18 +201,18 @@ async fn delete(env: &Env, user_id: i64, filter_id: &str) -> Outcome {
 
 /// `POST /api/filters/<id>/apply`: `{}` (or no body) streams the cut as a CSV
 /// download; `{"save_as": name}` keeps it as a new file cut from the filter's file.
-async fn apply(req: &mut Request, env: &Env, user_id: i64, filter_id: &str) -> Outcome {
+pub async fn apply(req: &mut Request, env: &Env, user_id: i64, filter_id: &str) -> ApiResult {
     let body = read_optional_json(req).await?;
     let save_as = match body.get("save_as") {
         None | Some(Value::Null) => None,
         Some(Value::String(name)) if !name.trim().is_empty() => Some(name.trim().to_string()),
-        Some(_) => return Err(Reject::bad_request("save_as must be a file name.")),
+        Some(_) => return Err(ApiError::bad_request("save_as must be a file name.")),
     };
     let filter = find(env, user_id, filter_id).await?;
     let fields = filter.fields();
     let (cut, source) = open_cut(env, user_id, &fields).await?;
     match save_as {
-        None => cut.into_response(&files::attachment(&format!("{}.csv", fields.name))),
+        None => cut.into_response(&http::attachment(&format!("{}.csv", fields.name))),
         Some(name) => save_cut(env, user_id, cut, &name, &filter, &source).await,
     }
 }
@@ -266,10 +225,10 @@ async fn save_cut(
     mut cut: CutStream,
     name: &str,
     filter: &Row,
-    source: &files::Owned,
-) -> Outcome {
+    source: &store::Owned,
+) -> ApiResult {
     let file_id = new_anon_id();
-    let key = files::object_key(user_id, &file_id);
+    let key = store::object_key(user_id, &file_id);
     let metadata = HashMap::from([(
         "original_name".to_string(),
         name.chars().take(255).collect(),
@@ -281,16 +240,16 @@ async fn save_cut(
             let chunk = chunk?;
             check
                 .push(&chunk)
-                .map_err(|e| Reject::bad_request(csv_message(&e.message)))?;
+                .map_err(|e| ApiError::bad_request(csv_message(&e.message)))?;
             writer.write(&chunk).await?;
         }
-        Ok::<_, Reject>(())
+        Ok::<_, ApiError>(())
     }
     .await;
     let summary = match written.and_then(|()| {
         check
             .finish()
-            .map_err(|e| Reject::bad_request(csv_message(&e.message)))
+            .map_err(|e| ApiError::bad_request(csv_message(&e.message)))
     }) {
         Ok(summary) => summary,
         Err(reject) => {
@@ -299,7 +258,7 @@ async fn save_cut(
         }
     };
     writer.insert_metadata("sha256", summary.sha256.clone());
-    let chosen = match files::choose_name(env, user_id, name).await {
+    let chosen = match store::choose_name(env, user_id, name).await {
         Ok(chosen) => chosen,
         Err(error) => {
             writer.abort().await;
@@ -315,7 +274,7 @@ async fn save_cut(
         "filters": fields.filters,
     })
     .to_string();
-    let mut statements = vec![files::insert_file(
+    let mut statements = vec![store::insert_file(
         env,
         NewFile {
             file_id: &file_id,
@@ -327,8 +286,8 @@ async fn save_cut(
             metadata: Some(&metadata),
         },
     )?];
-    statements.extend(files::lineage_edges(env, &fields.file_id, &file_id)?);
-    files::publish(env, writer, &key, statements).await?;
+    statements.extend(store::lineage_edges(env, &fields.file_id, &file_id)?);
+    store::publish(env, writer, &key, statements).await?;
     crate::counts::enqueue(env, &file_id).await;
     Ok(http::json(
         201,

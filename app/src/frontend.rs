@@ -11,7 +11,7 @@ pub fn wants(req: &Request) -> bool {
 }
 
 pub async fn serve(req: Request, env: &Env) -> Result<Response> {
-    let assets = env.assets("ASSETS")?;
+    let assets = crate::bindings::assets(env)?;
     let path = req.path();
     let mut index_url = req.url()?;
     let mut init = RequestInit::new();

@@ -18,15 +18,15 @@ use shared::migration::{
     Outcome, StoredFile, UserRecord,
 };
 use worker::wasm_bindgen::JsValue;
-use worker::{D1PreparedStatement, Env, Request, Response};
+use worker::{D1PreparedStatement, Env, Request};
 
 use crate::bindings::bucket;
-use crate::files::{db, num, object_key};
-use crate::http::{self, read_json, Reject};
+use crate::body::{self, read_json};
+use crate::error::{ApiError, ApiResult};
+use crate::http;
 use crate::settings;
 use crate::storage::ObjectWriter;
-
-type Answer = std::result::Result<Response, Reject>;
+use crate::store::{db, num, object_key};
 
 /// A user row as one JSON value (D1 hands booleans back as 0/1).
 pub const USER_JSON: &str = "json_object('id', id, 'username', username, 'email', email, \
@@ -54,16 +54,16 @@ pub fn parse_rows<T: serde::de::DeserializeOwned>(rows: Vec<JsonRow>) -> worker:
         .collect()
 }
 
-fn results(items: Vec<Value>) -> Answer {
+fn results(items: Vec<Value>) -> ApiResult {
     Ok(http::json(200, &json!({ "results": items })))
 }
 
 /// Refuses a batch that names the same record twice (its outcome would be ambiguous).
-fn unique_keys(keys: impl Iterator<Item = String>, what: &str) -> Result<(), Reject> {
+fn unique_keys(keys: impl Iterator<Item = String>, what: &str) -> ApiResult<()> {
     let mut seen = HashSet::new();
     for key in keys {
         if !seen.insert(key.clone()) {
-            return Err(Reject::bad_request(format!(
+            return Err(ApiError::bad_request(format!(
                 "{what} {key} appears twice in the batch"
             )));
         }
@@ -75,7 +75,7 @@ fn unique_keys(keys: impl Iterator<Item = String>, what: &str) -> Result<(), Rej
 /// taking a username) got in between: 409, nothing written, the tool retries.
 /// The batch holds the `replicating` mark while it runs, so the change log
 /// (migrations/0005_changes.sql) does not take the tool's own writes for the app's.
-async fn write(env: &Env, statements: Vec<D1PreparedStatement>) -> Result<(), Reject> {
+async fn write(env: &Env, statements: Vec<D1PreparedStatement>) -> ApiResult<()> {
     if statements.is_empty() {
         return Ok(());
     }
@@ -85,7 +85,7 @@ async fn write(env: &Env, statements: Vec<D1PreparedStatement>) -> Result<(), Re
     marked.push(db.prepare("DELETE FROM replicating"));
     match db.batch(marked).await {
         Ok(_) => Ok(()),
-        Err(e) if e.to_string().contains("UNIQUE constraint failed") => Err(Reject::Client(
+        Err(e) if e.to_string().contains("UNIQUE constraint failed") => Err(ApiError::Client(
             409,
             format!("A concurrent change got in the way ({e}); nothing was written, retry"),
         )),
@@ -94,11 +94,11 @@ async fn write(env: &Env, statements: Vec<D1PreparedStatement>) -> Result<(), Re
 }
 
 /// `POST /api/admin/import/users` `{"users": [UserRecord]}`.
-pub async fn users(req: &mut Request, env: &Env) -> Answer {
+pub async fn users(req: &mut Request, env: &Env) -> ApiResult {
     let body = read_json(req).await?;
     let offset = settings::user_id_offset(env);
     let incoming: Vec<UserRecord> =
-        parse_batch(&body, "users", |u| check_user(u, offset)).map_err(Reject::bad_request)?;
+        parse_batch(&body, "users", |u| check_user(u, offset)).map_err(ApiError::bad_request)?;
     unique_keys(incoming.iter().map(|u| u.id.to_string()), "user id")?;
     unique_keys(incoming.iter().map(|u| u.username.clone()), "username")?;
     let ids = json!(incoming.iter().map(|u| u.id).collect::<Vec<_>>()).to_string();
@@ -230,7 +230,7 @@ fn may_take_bytes(
     record: &FileRecord,
     stored: Option<&StoredFile>,
     deleted: bool,
-) -> Result<(), Reject> {
+) -> ApiResult<()> {
     let why = match stored {
         None if deleted => deletion_wins(&record.file_id),
         Some(old) if old.record.user_id != record.user_id || old.origin != "legacy" => format!(
@@ -239,7 +239,7 @@ fn may_take_bytes(
         ),
         _ => return Ok(()),
     };
-    Err(Reject::Client(409, why))
+    Err(ApiError::Client(409, why))
 }
 
 /// Which of these user ids exist on the app.
@@ -262,10 +262,10 @@ async fn existing_users(env: &Env, ids: &[i64]) -> worker::Result<HashSet<i64>> 
 /// `POST /api/admin/import/files` `{"files": [FileRecord]}`: updates the rows of
 /// files whose bytes the app already has; answers `needs_content` for the others
 /// (their bytes go through [`file_content`]).
-pub async fn file_rows(req: &mut Request, env: &Env) -> Answer {
+pub async fn file_rows(req: &mut Request, env: &Env) -> ApiResult {
     let body = read_json(req).await?;
     let incoming: Vec<FileRecord> =
-        parse_batch(&body, "files", check_file).map_err(Reject::bad_request)?;
+        parse_batch(&body, "files", check_file).map_err(ApiError::bad_request)?;
     unique_keys(incoming.iter().map(|f| f.file_id.clone()), "file_id")?;
     let ids: Vec<&str> = incoming.iter().map(|f| f.file_id.as_str()).collect();
     let stored = stored_files(env, &ids).await?;
@@ -308,18 +308,18 @@ pub async fn file_rows(req: &mut Request, env: &Env) -> Answer {
 }
 
 /// The file record of `X-Import-File` (base64 of its JSON), checked against the path.
-fn header_record(req: &Request, file_id: &str) -> Result<FileRecord, Reject> {
+fn header_record(req: &Request, file_id: &str) -> ApiResult<FileRecord> {
     let header = http::header(req, "X-Import-File").ok_or_else(|| {
-        Reject::bad_request("X-Import-File header (base64 of the file record's JSON) is required")
+        ApiError::bad_request("X-Import-File header (base64 of the file record's JSON) is required")
     })?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(header.trim())
-        .map_err(|_| Reject::bad_request("X-Import-File is not base64"))?;
+        .map_err(|_| ApiError::bad_request("X-Import-File is not base64"))?;
     let record: FileRecord = serde_json::from_slice(&bytes)
-        .map_err(|e| Reject::bad_request(format!("X-Import-File: {e}")))?;
-    check_file(&record).map_err(Reject::bad_request)?;
+        .map_err(|e| ApiError::bad_request(format!("X-Import-File: {e}")))?;
+    check_file(&record).map_err(ApiError::bad_request)?;
     if record.file_id != file_id {
-        return Err(Reject::bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "X-Import-File names file {}, the path {file_id}",
             record.file_id
         )));
@@ -331,12 +331,12 @@ fn header_record(req: &Request, file_id: &str) -> Result<FileRecord, Reject> {
 /// `X-Import-File` its record. The bytes stream into R2 through SHA-256; a size
 /// or checksum different from the record's is a 400 and leaves nothing (the
 /// object becomes visible only once both matched). Then the row is upserted.
-pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> Answer {
+pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> ApiResult {
     let checked = prepare_content(req, env, file_id).await;
     let (record, existing) = match checked {
         Ok(ok) => ok,
         Err(reject) => {
-            drain(req).await;
+            body::drain(req).await;
             return Err(reject);
         }
     };
@@ -344,7 +344,6 @@ pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> Answer
     let mut writer = ObjectWriter::new(bucket(env)?, key.clone(), object_metadata(&record));
     if let Err(reject) = receive_exact(req, &mut writer, &record).await {
         writer.abort().await;
-        drain(req).await;
         return Err(reject);
     }
     writer.finish().await?;
@@ -378,12 +377,12 @@ pub async fn file_content(req: &mut Request, env: &Env, file_id: &str) -> Answer
 /// memory, so their counts go into the rows at once rather than through
 /// `CSV_QUEUE`'s second read of every object. 200 `{"results"}`, one
 /// `created|replaced` per record in order.
-pub async fn file_bundle(req: &mut Request, env: &Env) -> Answer {
+pub async fn file_bundle(req: &mut Request, env: &Env) -> ApiResult {
     let files = receive_bundle(req).await?;
     let owners: Vec<i64> = files.iter().map(|(r, _)| r.user_id).collect();
     let present = existing_users(env, &owners).await?;
     if let Some((r, _)) = files.iter().find(|(r, _)| !present.contains(&r.user_id)) {
-        return Err(Reject::Client(
+        return Err(ApiError::Client(
             422,
             format!(
                 "file {}: Unknown owner: user {} is not on the app",
@@ -456,16 +455,16 @@ pub async fn file_bundle(req: &mut Request, env: &Env) -> Answer {
 /// Reads a whole bundle (bounded: `BUNDLE_BYTES_MAX` and the head line), every
 /// file checked against its record. A refused body is still read to its end,
 /// so that the client gets the answer, not a reset.
-async fn receive_bundle(req: &mut Request) -> Result<Vec<(FileRecord, Vec<u8>)>, Reject> {
+async fn receive_bundle(req: &mut Request) -> ApiResult<Vec<(FileRecord, Vec<u8>)>> {
     let mut reader = Unbundler::new();
     let mut body = req.stream()?;
     while let Some(chunk) = body.next().await {
         if let Err(problem) = reader.push(&chunk?) {
             while let Some(Ok(_)) = body.next().await {}
-            return Err(Reject::bad_request(problem));
+            return Err(ApiError::bad_request(problem));
         }
     }
-    reader.finish().map_err(Reject::bad_request)
+    reader.finish().map_err(ApiError::bad_request)
 }
 
 /// The R2 custom metadata of an imported file.
@@ -505,7 +504,7 @@ fn upsert(
     key: &str,
     existing: Option<&StoredFile>,
     counts: Option<Counts>,
-) -> Result<D1PreparedStatement, Reject> {
+) -> ApiResult<D1PreparedStatement> {
     let user_tags = match existing {
         Some(old) => shared::files::union_tags(&record.user_tags, &old.record.user_tags),
         None => record.user_tags.clone(),
@@ -544,10 +543,10 @@ async fn prepare_content(
     req: &Request,
     env: &Env,
     file_id: &str,
-) -> Result<(FileRecord, Option<StoredFile>), Reject> {
+) -> ApiResult<(FileRecord, Option<StoredFile>)> {
     let record = header_record(req, file_id)?;
     if existing_users(env, &[record.user_id]).await?.is_empty() {
-        return Err(Reject::Client(
+        return Err(ApiError::Client(
             422,
             format!("Unknown owner: user {} is not on the app", record.user_id),
         ));
@@ -564,7 +563,7 @@ async fn receive_exact(
     req: &mut Request,
     writer: &mut ObjectWriter,
     record: &FileRecord,
-) -> Result<(), Reject> {
+) -> ApiResult<()> {
     let mut hasher = Sha256::new();
     let mut size: u64 = 0;
     if let Ok(mut body) = req.stream() {
@@ -572,7 +571,10 @@ async fn receive_exact(
             let chunk = chunk?;
             size += chunk.len() as u64;
             if size > record.size {
-                return Err(Reject::bad_request(format!(
+                // The rest is read from this stream (the body opens only once), so
+                // the client gets the refusal rather than a reset.
+                while let Some(Ok(_)) = body.next().await {}
+                return Err(ApiError::bad_request(format!(
                     "Size mismatch: the body is longer than the {} bytes declared",
                     record.size
                 )));
@@ -582,14 +584,14 @@ async fn receive_exact(
         }
     }
     if size != record.size {
-        return Err(Reject::bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "Size mismatch: declared {} bytes, received {size}",
             record.size
         )));
     }
     let received = hex::encode(hasher.finalize());
     if received != record.sha256 {
-        return Err(Reject::bad_request(format!(
+        return Err(ApiError::bad_request(format!(
             "Checksum mismatch: declared sha256 {}, received {received}",
             record.sha256
         )));
@@ -597,19 +599,12 @@ async fn receive_exact(
     Ok(())
 }
 
-/// Reads what is left of the body, so that the client gets the answer, not a reset.
-pub async fn drain(req: &mut Request) {
-    if let Ok(mut body) = req.stream() {
-        while let Some(Ok(_)) = body.next().await {}
-    }
-}
-
 /// `POST /api/admin/import/relationships` `{"relationships": [EdgeRecord]}`,
 /// inserted in the order given (lineage answers list edges in row order).
-pub async fn relationships(req: &mut Request, env: &Env) -> Answer {
+pub async fn relationships(req: &mut Request, env: &Env) -> ApiResult {
     let body = read_json(req).await?;
     let incoming: Vec<EdgeRecord> =
-        parse_batch(&body, "relationships", check_edge).map_err(Reject::bad_request)?;
+        parse_batch(&body, "relationships", check_edge).map_err(ApiError::bad_request)?;
     let mut ids: Vec<&str> = Vec::new();
     for e in &incoming {
         ids.extend([e.parent_id.as_str(), e.child_id.as_str()]);
@@ -676,7 +671,7 @@ pub async fn relationships(req: &mut Request, env: &Env) -> Answer {
 /// app created are refused (`conflict`), unknown ids are `missing`. With
 /// `?replicated=true` the ids are deletions legacy logged, and the app's own
 /// files go too (legacy had them from replication and a person deleted them there).
-pub async fn delete_files(req: &mut Request, env: &Env) -> Answer {
+pub async fn delete_files(req: &mut Request, env: &Env) -> ApiResult {
     let replicated = req
         .url()?
         .query_pairs()
@@ -685,7 +680,7 @@ pub async fn delete_files(req: &mut Request, env: &Env) -> Answer {
     let any_origin = match replicated.as_deref() {
         None | Some("false") => false,
         Some("true") => true,
-        Some(_) => return Err(Reject::bad_request("replicated must be true or false")),
+        Some(_) => return Err(ApiError::bad_request("replicated must be true or false")),
     };
     let body = read_json(req).await?;
     let ids: Vec<String> = parse_batch(&body, "file_ids", |id: &String| {
@@ -693,7 +688,7 @@ pub async fn delete_files(req: &mut Request, env: &Env) -> Answer {
             .then_some(())
             .ok_or_else(|| format!("{id:?} is not a file id"))
     })
-    .map_err(Reject::bad_request)?;
+    .map_err(ApiError::bad_request)?;
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let stored = stored_files(env, &refs).await?;
     let mut doomed = Vec::new();
@@ -750,27 +745,30 @@ pub async fn delete_files(req: &mut Request, env: &Env) -> Answer {
 /// typed id cannot hit someone else), admins and users with files are refused
 /// (409: a delete never cascades into someone's data), and the deletion is not
 /// logged for replication: the operator's tool removes the account on each side.
-pub async fn delete_user(req: &Request, env: &Env, id: &str) -> Answer {
+pub async fn delete_user(req: &Request, env: &Env, id: &str) -> ApiResult {
     let id: i64 = id
         .parse()
-        .map_err(|_| Reject::bad_request(format!("{id:?} is not a user id")))?;
+        .map_err(|_| ApiError::bad_request(format!("{id:?} is not a user id")))?;
     let username = req
         .url()?
         .query_pairs()
         .find(|(k, _)| k == "username")
         .map(|(_, v)| v.into_owned())
-        .ok_or_else(|| Reject::bad_request("username is required"))?;
+        .ok_or_else(|| ApiError::bad_request("username is required"))?;
     let user = match crate::users::by_id(env, id).await? {
         Some(user) if user.username == username => user,
         _ => {
-            return Err(Reject::Client(
+            return Err(ApiError::Client(
                 404,
                 format!("No user {id} named {username:?}"),
             ))
         }
     };
     if user.is_admin() {
-        return Err(Reject::Client(409, "An admin is never deleted here".into()));
+        return Err(ApiError::Client(
+            409,
+            "An admin is never deleted here".into(),
+        ));
     }
     let files = db(env)?
         .prepare("SELECT count(*) AS n FROM files WHERE user_id = ?1")
@@ -779,7 +777,7 @@ pub async fn delete_user(req: &Request, env: &Env, id: &str) -> Answer {
         .await?
         .unwrap_or(0);
     if files > 0 {
-        return Err(Reject::Client(
+        return Err(ApiError::Client(
             409,
             format!("User {id} still has {files} files; delete them first"),
         ));

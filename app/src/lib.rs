@@ -3,10 +3,12 @@ mod admin;
 mod audit;
 mod auth;
 mod bindings;
+mod body;
 mod cors;
 mod counts;
 mod cutter;
 mod dead_letters;
+mod error;
 mod export;
 mod files;
 mod files_api;
@@ -15,10 +17,13 @@ mod frontend;
 mod health;
 mod http;
 mod import;
+mod ingest;
 mod limits;
 mod lineage;
+mod routes;
 mod settings;
 mod storage;
+mod store;
 mod tokens;
 mod users;
 
@@ -33,54 +38,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         return Ok(answer);
     }
     let origin = http::header(&req, "Origin");
-    let resp = api(req, &env).await?;
+    let resp = routes::answer(req, &env).await;
     Ok(cors::finish(origin.as_deref(), &env, resp))
-}
-
-async fn api(mut req: Request, env: &Env) -> Result<Response> {
-    // Legacy paths end with a slash; clients of the Workers era leave it off. Both work.
-    let path = req.path();
-    let route = path.strip_suffix('/').unwrap_or(&path);
-    let method = req.method();
-    if let Some(rest) = route.strip_prefix("/api/admin/") {
-        let rest = rest.to_string();
-        return admin::handle(&rest, req, env).await;
-    }
-    if let Some(endpoint) = route
-        .strip_prefix("/api/list_cutter/")
-        .and_then(files::endpoint)
-    {
-        return files::handle(endpoint, req, env).await;
-    }
-    if let Some(answer) = files_api::route(route, &mut req, env).await {
-        return answer;
-    }
-    if let Some(answer) = filters::route(route, &mut req, env).await {
-        return answer;
-    }
-    let answer = match route {
-        "/health" if method == Method::Get => Ok(health::report(env).await),
-        "/api/accounts/register" if method == Method::Post => accounts::register(req, env).await,
-        "/api/accounts/login" if method == Method::Post => accounts::login(req, env).await,
-        "/api/accounts/token/refresh" if method == Method::Post => {
-            accounts::refresh(req, env).await
-        }
-        "/api/accounts/logout" if method == Method::Post => accounts::logout(req, env).await,
-        "/api/accounts/user" if method == Method::Get => accounts::current_user(req, env).await,
-        "/api/list_cutter/csv_cutter" if method == Method::Post => {
-            return cutter::upload(req, env).await
-        }
-        "/api/list_cutter/export_csv" if method == Method::Post => {
-            return cutter::export(req, env).await
-        }
-        "/api/accounts/register"
-        | "/api/accounts/login"
-        | "/api/accounts/token/refresh"
-        | "/api/accounts/logout"
-        | "/api/accounts/user" => Err(http::method_not_allowed(&req)),
-        _ => Err(http::json(404, &serde_json::json!({"error": "Not found"}))),
-    };
-    Ok(answer.unwrap_or_else(|resp| resp))
 }
 
 #[event(queue)]

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use shared::files::{self as logic, Edge};
-use worker::{Env, Response};
+use worker::Env;
 
-use crate::files::{db, num};
-use crate::http::{self, Reject};
+use crate::error::{ApiError, ApiResult};
+use crate::http;
+use crate::store::{db, num};
 
 /// The rows of every chain through the file: parents' rows up the tree, children's
 /// rows down it, with both ends' names.
@@ -42,7 +43,7 @@ struct Row {
     child_name: String,
 }
 
-pub async fn fetch(env: &Env, user_id: i64, file_id: &str) -> Result<Response, Reject> {
+pub async fn fetch(env: &Env, user_id: i64, file_id: &str) -> ApiResult {
     let db = db(env)?;
     let owned = db
         .prepare("SELECT 1 AS one FROM files WHERE file_id = ?1 AND user_id = ?2")
@@ -50,7 +51,7 @@ pub async fn fetch(env: &Env, user_id: i64, file_id: &str) -> Result<Response, R
         .first::<serde_json::Value>(None)
         .await?;
     if owned.is_none() {
-        return Err(Reject::Client(404, "File not found.".into()));
+        return Err(ApiError::Client(404, "File not found.".into()));
     }
     let rows = db
         .prepare(LINEAGE_SQL)

@@ -49,3 +49,10 @@ pub fn jwt(env: &Env) -> Option<JwtConfig> {
 pub fn refresh_reuse(env: &Env) -> bool {
     var(env, "REFRESH_TOKEN_REUSE").is_none_or(|v| v.trim() != "false")
 }
+
+/// `MAX_FILE_SIZE` (bytes): the largest upload, 50 MiB when unset.
+pub fn max_file_size(env: &Env) -> u64 {
+    var(env, "MAX_FILE_SIZE")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(50 << 20)
+}

@@ -32,8 +32,9 @@ pub struct Plan {
     pub name: &'static str,
     /// The stand-in's first user id.
     pub first_id: u32,
-    /// Client addresses: `ipv4(start .. start + count)`.
-    pub addresses: (u32, u32),
+    /// How many client addresses the people send from (fresh ones of the
+    /// stack's, [`Stack::ips`]).
+    pub addresses: usize,
     pub scenario: Scenario,
     /// One upload in a hundred is a file of 1 to this many MiB (0: none).
     pub large_upload_mib: usize,
@@ -53,7 +54,7 @@ impl Plan {
                 Scenario::Cutover { .. } => "rehearsal",
             },
             first_id: 1_000,
-            addresses: (600_000, 200_000),
+            addresses: 200_000,
             scenario,
             large_upload_mib: 0,
         }
@@ -409,7 +410,8 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
         cutover(&["replicate", "--interval", "1", "--state", state]),
         &file("replicate.log"),
     );
-    let population = Population::new(&pair.gateway, plan.people, plan.threads, plan.addresses)
+    let addresses = stack.ips(plan.addresses);
+    let population = Population::new(&pair.gateway, plan.people, plan.threads, addresses)
         .with_large_uploads(plan.large_upload_mib);
     let port = pair
         .gateway

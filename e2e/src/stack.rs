@@ -1,5 +1,6 @@
 //! The whole local stack for one test run.
 
+use crate::client_ips::ClientIps;
 use crate::local_r2::LocalR2;
 use crate::process::Group;
 use std::net::TcpListener;
@@ -71,6 +72,8 @@ pub struct Stack {
     legacy_proc: Mutex<Option<Group>>,
     wrangler: Mutex<Option<Group>>,
     pg_started: Mutex<bool>,
+    /// The client addresses handed out so far (see [`Stack::ip`]).
+    pub(crate) ips: ClientIps,
 }
 
 impl Stack {
@@ -100,6 +103,7 @@ impl Stack {
             legacy_proc: Mutex::new(None),
             wrangler: Mutex::new(None),
             pg_started: Mutex::new(false),
+            ips: ClientIps::default(),
         };
 
         let mut pg = stack.script("pg");
@@ -636,6 +640,7 @@ impl Stack {
     fn wait_for_workers(&self) {
         let health = format!("{}/health", self.gateway);
         let app_probe = format!("{}/__stack_ready", self.gateway);
+        let ip = self.ip();
         self.wait_until(
             "wrangler dev (both Workers)",
             Duration::from_secs(180),
@@ -645,7 +650,7 @@ impl Stack {
                     && client
                         .get(&app_probe)
                         .header("X-Beta-User", "true")
-                        .header("CF-Connecting-IP", "192.0.2.1")
+                        .header("CF-Connecting-IP", &ip)
                         .send()
                         .is_ok_and(|r| {
                             r.headers().get("x-served-by").and_then(|v| v.to_str().ok())

@@ -6,7 +6,7 @@
 //! never meet the ids other modules put into D1. Target: the app Worker in local
 //! workerd through the gateway (which sends `/api/admin/*` to the app).
 
-use crate::common::{next_ip as next_in, unique};
+use crate::common::unique;
 use e2e::process::Group;
 use e2e::{client, sha256_hex, Stack};
 use reqwest::blocking::multipart::{Form, Part};
@@ -14,7 +14,6 @@ use reqwest::blocking::RequestBuilder;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::AtomicU32;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -34,11 +33,6 @@ use e2e::ADMIN_TOKEN as TOKEN;
 const PASSWORD: &str = "legacy pass 1!";
 /// First auth_user id of the module's database.
 const FIRST_ID: u32 = 700_000_001;
-
-fn next_ip() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(750_000);
-    next_in(&NEXT, 800_000)
-}
 
 /// A legacy side of the module: database, media folder, stand-in.
 struct Source {
@@ -242,7 +236,7 @@ fn app(method: reqwest::Method, stack: &Stack, path: &str) -> RequestBuilder {
     client()
         .request(method, format!("{}{path}", stack.gateway))
         .header("X-Beta-User", "true")
-        .header("CF-Connecting-IP", next_ip())
+        .header("CF-Connecting-IP", stack.ip())
 }
 
 fn app_login(stack: &Stack, name: &str, password: &str) -> (u16, Value) {

@@ -255,9 +255,10 @@ fn remove(stack: &Stack, id: &Value, username: &str) -> (u16, Value) {
 fn the_admin_api_removes_only_an_empty_account_of_that_name(stack: &Stack) {
     let name = unique("rmuser");
     let password = "remove me 12345";
+    let ip = stack.ip();
     let app = |req: reqwest::blocking::RequestBuilder| {
         req.header("X-Beta-User", "true")
-            .header("CF-Connecting-IP", "198.51.100.91")
+            .header("CF-Connecting-IP", &ip)
     };
     let url = |path: &str| format!("{}{path}", stack.gateway);
     let (status, _, registered) = send_json(

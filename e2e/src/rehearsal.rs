@@ -395,7 +395,7 @@ impl Drop for StopOnDrop<'_> {
 
 /// Runs the rehearsal; its run logs and the replicator's log go to `stack.dir`.
 pub fn run(stack: &Stack, plan: &Plan) -> Report {
-    let (stand_in, mut stand_in_process) = stack.start_stand_in(plan.name, plan.first_id, &[]);
+    let stand_in = stack.start_stand_in(plan.name, plan.first_id, &[]);
     let pair = stack.start_pair(&stand_in);
     let file = |what: &str| stack.dir.join(format!("{}-{what}", plan.name));
     let cutover = |args: &[&str]| {
@@ -526,7 +526,7 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
         .unwrap_or_else(|_| json!(String::from_utf8_lossy(&out.stdout)));
     let seconds = op.now();
     drop(pair);
-    stand_in_process.stop();
+    drop(stand_in);
     Report {
         title: match plan.scenario {
             Scenario::Soak => "Soak",

@@ -3,10 +3,11 @@
 use crate::client_ips::ClientIps;
 use crate::local_r2::LocalR2;
 use crate::process::Group;
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The shared JWT secret of the local configs (`wrangler.*.toml` [vars]); the
@@ -39,7 +40,7 @@ pub struct Pair {
     _group: Group,
 }
 
-/// A stand-in of [`Stack::start_stand_in`].
+/// A stand-in of [`Stack::start_stand_in`]; its process stops when it is dropped.
 pub struct StandIn {
     /// Its PostgreSQL database, and that database's URL.
     pub db: String,
@@ -49,6 +50,7 @@ pub struct StandIn {
     pub url: String,
     /// Its environment, for `manage.py`.
     pub env: Vec<(&'static str, String)>,
+    _process: Group,
 }
 
 pub struct Stack {
@@ -70,6 +72,8 @@ pub struct Stack {
     pg_dir: PathBuf,
     legacy_port: u16,
     legacy_proc: Mutex<Option<Group>>,
+    /// The stand-ins of [`Stack::stand_in`], by name.
+    stand_ins: Mutex<HashMap<String, Arc<StandIn>>>,
     wrangler: Mutex<Option<Group>>,
     pg_started: Mutex<bool>,
     /// The client addresses handed out so far (see [`Stack::ip`]).
@@ -101,6 +105,7 @@ impl Stack {
             pg_dir: std::env::temp_dir().join(format!("list-cutter-e2e-pg-{}", std::process::id())),
             legacy_port,
             legacy_proc: Mutex::new(None),
+            stand_ins: Mutex::default(),
             wrangler: Mutex::new(None),
             pg_started: Mutex::new(false),
             ips: ClientIps::default(),
@@ -229,15 +234,31 @@ impl Stack {
         group
     }
 
+    /// The stand-in `name` of [`Stack::start_stand_in`] (with no extra
+    /// environment), started on first use and shared by every later one: a legacy
+    /// data set that a module's tests build up together. It stops with the stack.
+    pub fn stand_in(&self, name: &str, first_id: u32) -> Arc<StandIn> {
+        if let Some(running) = self.stand_ins.lock().unwrap().get(name) {
+            return Arc::clone(running);
+        }
+        // Started without the lock held: one that fails to come up poisons nothing.
+        let stand_in = Arc::new(self.start_stand_in(name, first_id, &[]));
+        self.stand_ins
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), Arc::clone(&stand_in));
+        stand_in
+    }
+
     /// A Django stand-in of its own: database `<name>_<pid>` on the suite's
     /// PostgreSQL, media folder `<name>-media`, user ids from `first_id`, and
-    /// `extra` environment; its process is the returned group.
+    /// `extra` environment. It stops when dropped.
     pub fn start_stand_in(
         &self,
         name: &str,
         first_id: u32,
         extra: &[(&'static str, &str)],
-    ) -> (StandIn, Group) {
+    ) -> StandIn {
         let db = format!("{name}_{}", std::process::id());
         let media = self.dir.join(format!("{name}-media"));
         std::fs::create_dir_all(media.join("uploads")).unwrap();
@@ -274,16 +295,14 @@ impl Stack {
             &format!("ALTER SEQUENCE auth_user_id_seq RESTART WITH {first_id}"),
         );
         let database_url = format!("postgresql://postgres@127.0.0.1:{}/{db}", self.pg_port);
-        (
-            StandIn {
-                db,
-                database_url,
-                media,
-                url,
-                env,
-            },
-            group,
-        )
+        StandIn {
+            db,
+            database_url,
+            media,
+            url,
+            env,
+            _process: group,
+        }
     }
 
     /// Applies the app's D1 migrations to the local state under `persist_to`.
@@ -401,6 +420,9 @@ impl Stack {
         if let Some(mut w) = self.wrangler.lock().unwrap().take() {
             w.stop();
         }
+        // Before PostgreSQL; each stops as the last holder lets go (the tests
+        // that held one are done).
+        self.stand_ins.lock().unwrap().clear();
         self.stop_legacy();
         let mut pg = self.pg_started.lock().unwrap();
         if *pg {

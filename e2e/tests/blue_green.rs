@@ -108,7 +108,7 @@ fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
 fn a_release_is_smoked_on_the_idle_slot_switched_watched_and_switched_back_when_it_fails(
     stack: &Stack,
 ) {
-    let (stand_in, mut stand_in_process) = stack.start_stand_in("bluegreen", 4_000, &[]);
+    let stand_in = stack.start_stand_in("bluegreen", 4_000, &[]);
     let pair = stack.start_pair(&stand_in);
     let dir = stack.dir.join(unique("blue-green"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -247,5 +247,5 @@ fn a_release_is_smoked_on_the_idle_slot_switched_watched_and_switched_back_when_
     );
     drop(traffic);
     drop(pair);
-    stand_in_process.stop();
+    drop(stand_in);
 }

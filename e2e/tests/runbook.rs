@@ -112,7 +112,7 @@ fn text(out: &Output) -> String {
 }
 
 fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack: &Stack) {
-    let (stand_in, mut stand_in_process) = stack.start_stand_in("runbook", 2_000, &[]);
+    let stand_in = stack.start_stand_in("runbook", 2_000, &[]);
     let pair = stack.start_pair(&stand_in);
     let sides = Sides {
         stack,
@@ -334,5 +334,5 @@ fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack:
     assert_eq!(run_log(&log)["outcome"], "done");
     assert_eq!(sides.status()["traffic_percentage"], 0);
     drop(pair);
-    stand_in_process.stop();
+    drop(stand_in);
 }

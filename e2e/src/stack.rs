@@ -142,7 +142,7 @@ impl Stack {
     /// `wrangler dev` of the gateway and the app on `gateway_port`, with state under
     /// `persist_to`, in front of the legacy origin `legacy`, alerting
     /// `webhook_port`. The suite's settings: a short config cache and legacy
-    /// timeout, and an alert cron run on demand that acts on one bad window.
+    /// timeout, and an alert cron (run on demand) that acts on one bad window.
     fn both_workers(
         &self,
         gateway_port: u16,
@@ -151,17 +151,14 @@ impl Stack {
         webhook_port: u16,
         legacy_timeout_ms: u64,
     ) -> Command {
-        let mut dev = self.wrangler_dev(persist_to, gateway_port);
-        dev.args(["-c", "wrangler.gateway.toml", "-c", "wrangler.app.toml"])
-        .args(["--var", &format!("LEGACY_ORIGIN:{legacy}")])
-        .args(["--var", &format!("CONFIG_CACHE_MS:{CONFIG_CACHE_MS}")])
+        let mut dev = self.wrangler_dev(persist_to, gateway_port, Some(legacy));
+        dev.args(["--var", &format!("CONFIG_CACHE_MS:{CONFIG_CACHE_MS}")])
         .args(["--var", &format!("LEGACY_TIMEOUT_MS:{legacy_timeout_ms}")])
         // A shadow request gives up sooner than the user's; the gate judges a
         // route after a few comparisons.
         .args(["--var", &format!("SHADOW_TIMEOUT_MS:{SHADOW_TIMEOUT_MS}")])
         .args(["--var", "SHADOW_MIN_COMPARED:3"])
-        // The alert cron runs on demand (GET /__scheduled) and acts on one bad window.
-        .arg("--test-scheduled")
+        // The alert cron acts on one bad window.
         .args([
             "--var",
             "ALERT_BAD_WINDOWS:1",
@@ -214,7 +211,7 @@ impl Stack {
     /// registry. Up once the pair's gateway finds it ready; stops when dropped.
     pub fn start_green(&self, pair: &Pair) -> Group {
         let port = free_port();
-        let mut dev = self.wrangler_dev(&pair.persist, port);
+        let mut dev = self.wrangler_dev(&pair.persist, port, None);
         dev.args(["-c", "wrangler.app.toml", "--name", "list-cutter-app-green"]);
         let group = Group::spawn(
             "wrangler dev (green)",
@@ -379,7 +376,7 @@ impl Stack {
         let port = free_port();
         let state = self.dir.join(format!("app-alone-state-{port}"));
         self.migrate_d1(&state);
-        let mut dev = self.wrangler_dev(&state, port);
+        let mut dev = self.wrangler_dev(&state, port, None);
         for config in configs {
             dev.arg("-c").arg(config);
         }
@@ -620,32 +617,38 @@ impl Stack {
     }
 
     fn wrangler_cmd(&self) -> Command {
-        let mut cmd = Command::new(self.root.join("node_modules/.bin/wrangler"));
+        self.wrangler_at("node_modules/.bin/wrangler")
+    }
+
+    /// `program` (wrangler, or a script that runs it) in the checkout, without
+    /// wrangler's metrics and update check.
+    fn wrangler_at(&self, program: &str) -> Command {
+        let mut cmd = Command::new(self.root.join(program));
         cmd.current_dir(&self.root)
             .env("WRANGLER_SEND_METRICS", "false")
             .env("NO_UPDATE_NOTIFIER", "1");
         cmd
     }
 
-    /// `wrangler dev` on 127.0.0.1:`port`, quiet, with its state under
-    /// `persist_to`. Each session keeps its own
-    /// dev registry (sessions that share one hear of each other's Workers of the
-    /// same names coming and going, and reload, answering requests in flight with
-    /// "Your worker restarted mid-request"), and does not reload when a config
-    /// file changes during a run.
-    fn wrangler_dev(&self, persist_to: &Path, port: u16) -> Command {
-        let mut dev = self.wrangler_cmd();
+    /// `wrangler dev` as `scripts/wrangler-dev` runs it (the command line of
+    /// `scripts/dev` too) on 127.0.0.1:`port` with its state under `persist_to`:
+    /// both Workers in front of `legacy` when given, else the configs the caller
+    /// adds. Quieter than `scripts/dev`, and on a free inspector port. Each
+    /// session keeps its own dev registry (sessions that share one hear of each
+    /// other's Workers of the same names coming and going, and reload, answering
+    /// requests in flight with "Your worker restarted mid-request"), and does not
+    /// reload when a config file changes during a run.
+    fn wrangler_dev(&self, persist_to: &Path, port: u16, legacy: Option<&str>) -> Command {
+        let mut dev = self.wrangler_at("scripts/wrangler-dev");
         dev.env("WRANGLER_REGISTRY_PATH", persist_to.join("dev-registry"))
             .env("WRANGLER_CI_DISABLE_CONFIG_WATCHING", "true")
-            .arg("dev")
-            .args(["--persist-to", persist_to.to_str().unwrap()])
-            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--inspector-port", &free_port().to_string()])
-            .args([
-                "--show-interactive-dev-session=false",
-                "--log-level",
-                "warn",
-            ]);
+            .arg(port.to_string())
+            .arg(persist_to);
+        if let Some(legacy) = legacy {
+            dev.args(["--legacy", legacy]);
+        }
+        dev.args(["--inspector-port", &free_port().to_string()])
+            .args(["--log-level", "warn"]);
         dev
     }
 

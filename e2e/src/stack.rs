@@ -185,19 +185,7 @@ impl Stack {
         // Production's legacy timeout: a pair carries whole journeys, whose
         // registrations (two 870 000-round hashes) take seconds on a busy machine.
         let dev = self.both_workers(port, &persist, &legacy.url, free_port(), 30_000);
-        let group = Group::spawn(
-            "wrangler dev (pair)",
-            dev,
-            &self.dir.join(format!("pair-{port}.log")),
-        );
-        let gateway = format!("http://127.0.0.1:{port}");
-        let probe = format!("{gateway}/health");
-        self.wait_until("wrangler dev (pair)", Duration::from_secs(180), || {
-            crate::client()
-                .get(&probe)
-                .send()
-                .is_ok_and(|r| r.status() == 200)
-        });
+        let (gateway, group) = self.serve("wrangler dev (pair)", dev, port, "pair", 200, 180);
         Pair {
             gateway,
             persist,
@@ -276,17 +264,7 @@ impl Stack {
             &self.dir.join(format!("{name}-legacy.log")),
         );
         let url = format!("http://127.0.0.1:{port}");
-        let probe = format!("{url}/__test__/status?code=200");
-        self.wait_until(
-            &format!("the {name} stand-in"),
-            Duration::from_secs(90),
-            || {
-                crate::client()
-                    .get(&probe)
-                    .send()
-                    .is_ok_and(|r| r.status() == 200)
-            },
-        );
+        self.wait_for_stand_in(&format!("the {name} stand-in"), &url);
         self.psql_in(
             &db,
             &format!("ALTER SEQUENCE auth_user_id_seq RESTART WITH {first_id}"),
@@ -385,25 +363,43 @@ impl Stack {
         for (name, value) in vars {
             dev.args(["--var", &format!("{name}:{value}")]);
         }
-        let group = Group::spawn(
-            "wrangler dev (app)",
+        let (url, group) = self.serve(
+            "wrangler dev (app alone)",
             dev,
-            &self.dir.join(format!("app-alone-{port}.log")),
+            port,
+            "app-alone",
+            healthy,
+            120,
         );
-        let url = format!("http://127.0.0.1:{port}");
-        let probe = format!("{url}/health");
-        self.wait_until("wrangler dev (app alone)", Duration::from_secs(120), || {
-            crate::client()
-                .get(&probe)
-                .send()
-                .is_ok_and(|r| r.status() == healthy)
-        });
         AppAlone {
             url,
             r2: LocalR2::new(state.join("v3/r2")),
             state,
             _group: group,
         }
+    }
+
+    /// Spawns `dev`, a `wrangler dev` on `port` logging to `<log>-<port>.log` in the
+    /// run's dir, and waits up to `secs` for its `/health` to answer `healthy`;
+    /// returns its URL and its process.
+    fn serve(
+        &self,
+        what: &str,
+        dev: Command,
+        port: u16,
+        log: &str,
+        healthy: u16,
+        secs: u64,
+    ) -> (String, Group) {
+        let group = Group::spawn(what, dev, &self.dir.join(format!("{log}-{port}.log")));
+        let url = format!("http://127.0.0.1:{port}");
+        self.wait_for_status(
+            what,
+            &format!("{url}/health"),
+            healthy,
+            Duration::from_secs(secs),
+        );
+        (url, group)
     }
 
     /// Serves the gateway's alert webhook and keeps what it receives (once per run).
@@ -438,13 +434,13 @@ impl Stack {
         cmd.envs(self.legacy_env());
         let group = Group::spawn("legacy stand-in", cmd, &self.dir.join("legacy.log"));
         *self.legacy_proc.lock().unwrap() = Some(group);
-        let probe = format!("{}/__test__/status?code=200", self.legacy);
-        self.wait_until("the legacy stand-in", Duration::from_secs(90), || {
-            crate::client()
-                .get(&probe)
-                .send()
-                .is_ok_and(|r| r.status() == 200)
-        });
+        self.wait_for_stand_in("the legacy stand-in", &self.legacy);
+    }
+
+    /// Waits until the stand-in at `url` answers.
+    fn wait_for_stand_in(&self, what: &str, url: &str) {
+        let probe = format!("{url}/__test__/status?code=200");
+        self.wait_for_status(what, &probe, 200, Duration::from_secs(90));
     }
 
     pub fn stop_legacy(&self) {
@@ -683,6 +679,16 @@ impl Stack {
                         })
             },
         );
+    }
+
+    /// Waits until `url` answers `status`, as [`Stack::wait_until`].
+    fn wait_for_status(&self, what: &str, url: &str, status: u16, limit: Duration) {
+        self.wait_until(what, limit, || {
+            crate::client()
+                .get(url)
+                .send()
+                .is_ok_and(|r| r.status() == status)
+        });
     }
 
     fn wait_until(&self, what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {

@@ -138,15 +138,23 @@ fn replicate(stack: &Stack, args: &[&str]) -> Command {
     stack.replicate_command("replicate-state.json", args)
 }
 
-fn at_half_each_side_knows_the_others_people_within_ten_seconds(stack: &Stack) {
+/// The stack at 50% with `cutover replicate` running every second (logging to
+/// `log` in the run's dir, stopping when dropped), and an address on each side:
+/// (legacy's, the app's, the replicator).
+fn at_half_replicating(stack: &Stack, log: &str) -> (String, String, Group) {
     stack.set_percentage("50");
     let on_legacy = stack.ip_routed_to(Backend::Legacy, 50);
     let on_app = stack.ip_routed_to(Backend::App, 50);
     let replicator = Group::spawn(
         "cutover replicate",
         replicate(stack, &["--interval", "1"]),
-        &stack.dir.join("replicate.log"),
+        &stack.dir.join(log),
     );
+    (on_legacy, on_app, replicator)
+}
+
+fn at_half_each_side_knows_the_others_people_within_ten_seconds(stack: &Stack) {
+    let (on_legacy, on_app, replicator) = at_half_replicating(stack, "replicate.log");
 
     // Made on legacy (the address's side), then signed in from an app address.
     let dj = unique("repl_dj");
@@ -400,14 +408,7 @@ fn within_ten_seconds(what: &str, mut check: impl FnMut() -> bool) {
 /// tags added on the app reach legacy, and a file tagged on both sides between
 /// two rounds is reported as a conflict and merged on both.
 fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &Stack) {
-    stack.set_percentage("50");
-    let on_legacy = stack.ip_routed_to(Backend::Legacy, 50);
-    let on_app = stack.ip_routed_to(Backend::App, 50);
-    let replicator = Group::spawn(
-        "cutover replicate",
-        replicate(stack, &["--interval", "1"]),
-        &stack.dir.join("replicate-deletions.log"),
-    );
+    let (on_legacy, on_app, replicator) = at_half_replicating(stack, "replicate-deletions.log");
     let name = unique("repl_del");
     let (status, _, body) = send_json(
         gateway(Method::POST, stack, "/api/accounts/register/", &on_legacy)

@@ -2,6 +2,7 @@
 //! PostgreSQL cluster, the Django stand-in on it, both Workers in local workerd
 //! through `wrangler dev` — on free ports, and tears it all down again.
 
+mod client_ips;
 pub mod fake_cloudflare;
 mod local_r2;
 pub mod population;
@@ -65,7 +66,8 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{n}x{nanos}")
 }
 
-/// A distinct synthetic IPv4 client address for `n` (0..16M), in 10.0.0.0/8.
+/// A distinct synthetic IPv4 client address for `n` (0..16M), in 10.0.0.0/8: the
+/// benchmarks' clients, each on a stack of its own (the suite's come from [`Stack::ip`]).
 pub fn ipv4(n: u32) -> String {
     format!("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
 }

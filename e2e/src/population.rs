@@ -2,7 +2,7 @@
 //! and delete through a gateway from ever-changing addresses, and a ledger of
 //! what they were told succeeded and what went wrong, per phase of the run.
 
-use crate::{client, ipv4, sha256_hex, unique};
+use crate::{client, sha256_hex, unique};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
@@ -118,8 +118,8 @@ pub struct Population {
     gateway: String,
     people: usize,
     threads: usize,
-    /// Client addresses are drawn from `addresses.0 .. addresses.0 + addresses.1`.
-    addresses: (u32, u32),
+    /// The client addresses each request draws one from.
+    addresses: Vec<String>,
     pub ledger: Mutex<Ledger>,
     phase: Mutex<String>,
     stop: AtomicBool,
@@ -128,7 +128,7 @@ pub struct Population {
 }
 
 impl Population {
-    pub fn new(gateway: &str, people: usize, threads: usize, addresses: (u32, u32)) -> Population {
+    pub fn new(gateway: &str, people: usize, threads: usize, addresses: Vec<String>) -> Population {
         Population {
             gateway: gateway.to_string(),
             people,
@@ -170,8 +170,8 @@ impl Population {
                 let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (t as u64 + 1));
                 while !self.stopped() {
                     let n = group.len();
-                    let ip = ipv4(self.addresses.0 + rng.next(self.addresses.1 as usize) as u32);
-                    self.step(&mut group[rng.next(n)], &ip, &mut rng);
+                    let ip = &self.addresses[rng.next(self.addresses.len())];
+                    self.step(&mut group[rng.next(n)], ip, &mut rng);
                     // People pause between clicks.
                     std::thread::sleep(Duration::from_millis(100 + rng.next(200) as u64));
                 }

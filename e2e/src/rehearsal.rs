@@ -32,8 +32,9 @@ pub struct Plan {
     pub name: &'static str,
     /// The stand-in's first user id.
     pub first_id: u32,
-    /// Client addresses: `ipv4(start .. start + count)`.
-    pub addresses: (u32, u32),
+    /// How many client addresses the people send from (fresh ones of the
+    /// stack's, [`Stack::ips`]).
+    pub addresses: usize,
     pub scenario: Scenario,
     /// One upload in a hundred is a file of 1 to this many MiB (0: none).
     pub large_upload_mib: usize,
@@ -53,7 +54,7 @@ impl Plan {
                 Scenario::Cutover { .. } => "rehearsal",
             },
             first_id: 1_000,
-            addresses: (600_000, 200_000),
+            addresses: 200_000,
             scenario,
             large_upload_mib: 0,
         }
@@ -394,7 +395,7 @@ impl Drop for StopOnDrop<'_> {
 
 /// Runs the rehearsal; its run logs and the replicator's log go to `stack.dir`.
 pub fn run(stack: &Stack, plan: &Plan) -> Report {
-    let (stand_in, mut stand_in_process) = stack.start_stand_in(plan.name, plan.first_id, &[]);
+    let stand_in = stack.start_stand_in(plan.name, plan.first_id, &[]);
     let pair = stack.start_pair(&stand_in);
     let file = |what: &str| stack.dir.join(format!("{}-{what}", plan.name));
     let cutover = |args: &[&str]| {
@@ -409,7 +410,8 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
         cutover(&["replicate", "--interval", "1", "--state", state]),
         &file("replicate.log"),
     );
-    let population = Population::new(&pair.gateway, plan.people, plan.threads, plan.addresses)
+    let addresses = stack.ips(plan.addresses);
+    let population = Population::new(&pair.gateway, plan.people, plan.threads, addresses)
         .with_large_uploads(plan.large_upload_mib);
     let port = pair
         .gateway
@@ -524,7 +526,7 @@ pub fn run(stack: &Stack, plan: &Plan) -> Report {
         .unwrap_or_else(|_| json!(String::from_utf8_lossy(&out.stdout)));
     let seconds = op.now();
     drop(pair);
-    stand_in_process.stop();
+    drop(stand_in);
     Report {
         title: match plan.scenario {
             Scenario::Soak => "Soak",

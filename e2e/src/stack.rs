@@ -1,11 +1,13 @@
 //! The whole local stack for one test run.
 
+use crate::client_ips::ClientIps;
 use crate::local_r2::LocalR2;
 use crate::process::Group;
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The shared JWT secret of the local configs (`wrangler.*.toml` [vars]); the
@@ -38,7 +40,7 @@ pub struct Pair {
     _group: Group,
 }
 
-/// A stand-in of [`Stack::start_stand_in`].
+/// A stand-in of [`Stack::start_stand_in`]; its process stops when it is dropped.
 pub struct StandIn {
     /// Its PostgreSQL database, and that database's URL.
     pub db: String,
@@ -48,6 +50,7 @@ pub struct StandIn {
     pub url: String,
     /// Its environment, for `manage.py`.
     pub env: Vec<(&'static str, String)>,
+    _process: Group,
 }
 
 pub struct Stack {
@@ -69,8 +72,12 @@ pub struct Stack {
     pg_dir: PathBuf,
     legacy_port: u16,
     legacy_proc: Mutex<Option<Group>>,
+    /// The stand-ins of [`Stack::stand_in`], by name.
+    stand_ins: Mutex<HashMap<String, Arc<StandIn>>>,
     wrangler: Mutex<Option<Group>>,
     pg_started: Mutex<bool>,
+    /// The client addresses handed out so far (see [`Stack::ip`]).
+    pub(crate) ips: ClientIps,
 }
 
 impl Stack {
@@ -98,8 +105,10 @@ impl Stack {
             pg_dir: std::env::temp_dir().join(format!("list-cutter-e2e-pg-{}", std::process::id())),
             legacy_port,
             legacy_proc: Mutex::new(None),
+            stand_ins: Mutex::default(),
             wrangler: Mutex::new(None),
             pg_started: Mutex::new(false),
+            ips: ClientIps::default(),
         };
 
         let mut pg = stack.script("pg");
@@ -133,7 +142,7 @@ impl Stack {
     /// `wrangler dev` of the gateway and the app on `gateway_port`, with state under
     /// `persist_to`, in front of the legacy origin `legacy`, alerting
     /// `webhook_port`. The suite's settings: a short config cache and legacy
-    /// timeout, and an alert cron run on demand that acts on one bad window.
+    /// timeout, and an alert cron (run on demand) that acts on one bad window.
     fn both_workers(
         &self,
         gateway_port: u16,
@@ -142,17 +151,14 @@ impl Stack {
         webhook_port: u16,
         legacy_timeout_ms: u64,
     ) -> Command {
-        let mut dev = self.wrangler_dev(persist_to, gateway_port);
-        dev.args(["-c", "wrangler.gateway.toml", "-c", "wrangler.app.toml"])
-        .args(["--var", &format!("LEGACY_ORIGIN:{legacy}")])
-        .args(["--var", &format!("CONFIG_CACHE_MS:{CONFIG_CACHE_MS}")])
+        let mut dev = self.wrangler_dev(persist_to, gateway_port, Some(legacy));
+        dev.args(["--var", &format!("CONFIG_CACHE_MS:{CONFIG_CACHE_MS}")])
         .args(["--var", &format!("LEGACY_TIMEOUT_MS:{legacy_timeout_ms}")])
         // A shadow request gives up sooner than the user's; the gate judges a
         // route after a few comparisons.
         .args(["--var", &format!("SHADOW_TIMEOUT_MS:{SHADOW_TIMEOUT_MS}")])
         .args(["--var", "SHADOW_MIN_COMPARED:3"])
-        // The alert cron runs on demand (GET /__scheduled) and acts on one bad window.
-        .arg("--test-scheduled")
+        // The alert cron acts on one bad window.
         .args([
             "--var",
             "ALERT_BAD_WINDOWS:1",
@@ -179,19 +185,7 @@ impl Stack {
         // Production's legacy timeout: a pair carries whole journeys, whose
         // registrations (two 870 000-round hashes) take seconds on a busy machine.
         let dev = self.both_workers(port, &persist, &legacy.url, free_port(), 30_000);
-        let group = Group::spawn(
-            "wrangler dev (pair)",
-            dev,
-            &self.dir.join(format!("pair-{port}.log")),
-        );
-        let gateway = format!("http://127.0.0.1:{port}");
-        let probe = format!("{gateway}/health");
-        self.wait_until("wrangler dev (pair)", Duration::from_secs(180), || {
-            crate::client()
-                .get(&probe)
-                .send()
-                .is_ok_and(|r| r.status() == 200)
-        });
+        let (gateway, group) = self.serve("wrangler dev (pair)", dev, port, "pair", 200, 180);
         Pair {
             gateway,
             persist,
@@ -205,7 +199,7 @@ impl Stack {
     /// registry. Up once the pair's gateway finds it ready; stops when dropped.
     pub fn start_green(&self, pair: &Pair) -> Group {
         let port = free_port();
-        let mut dev = self.wrangler_dev(&pair.persist, port);
+        let mut dev = self.wrangler_dev(&pair.persist, port, None);
         dev.args(["-c", "wrangler.app.toml", "--name", "list-cutter-app-green"]);
         let group = Group::spawn(
             "wrangler dev (green)",
@@ -225,15 +219,31 @@ impl Stack {
         group
     }
 
+    /// The stand-in `name` of [`Stack::start_stand_in`] (with no extra
+    /// environment), started on first use and shared by every later one: a legacy
+    /// data set that a module's tests build up together. It stops with the stack.
+    pub fn stand_in(&self, name: &str, first_id: u32) -> Arc<StandIn> {
+        if let Some(running) = self.stand_ins.lock().unwrap().get(name) {
+            return Arc::clone(running);
+        }
+        // Started without the lock held: one that fails to come up poisons nothing.
+        let stand_in = Arc::new(self.start_stand_in(name, first_id, &[]));
+        self.stand_ins
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), Arc::clone(&stand_in));
+        stand_in
+    }
+
     /// A Django stand-in of its own: database `<name>_<pid>` on the suite's
     /// PostgreSQL, media folder `<name>-media`, user ids from `first_id`, and
-    /// `extra` environment; its process is the returned group.
+    /// `extra` environment. It stops when dropped.
     pub fn start_stand_in(
         &self,
         name: &str,
         first_id: u32,
         extra: &[(&'static str, &str)],
-    ) -> (StandIn, Group) {
+    ) -> StandIn {
         let db = format!("{name}_{}", std::process::id());
         let media = self.dir.join(format!("{name}-media"));
         std::fs::create_dir_all(media.join("uploads")).unwrap();
@@ -254,32 +264,20 @@ impl Stack {
             &self.dir.join(format!("{name}-legacy.log")),
         );
         let url = format!("http://127.0.0.1:{port}");
-        let probe = format!("{url}/__test__/status?code=200");
-        self.wait_until(
-            &format!("the {name} stand-in"),
-            Duration::from_secs(90),
-            || {
-                crate::client()
-                    .get(&probe)
-                    .send()
-                    .is_ok_and(|r| r.status() == 200)
-            },
-        );
+        self.wait_for_stand_in(&format!("the {name} stand-in"), &url);
         self.psql_in(
             &db,
             &format!("ALTER SEQUENCE auth_user_id_seq RESTART WITH {first_id}"),
         );
         let database_url = format!("postgresql://postgres@127.0.0.1:{}/{db}", self.pg_port);
-        (
-            StandIn {
-                db,
-                database_url,
-                media,
-                url,
-                env,
-            },
-            group,
-        )
+        StandIn {
+            db,
+            database_url,
+            media,
+            url,
+            env,
+            _process: group,
+        }
     }
 
     /// Applies the app's D1 migrations to the local state under `persist_to`.
@@ -356,7 +354,7 @@ impl Stack {
         let port = free_port();
         let state = self.dir.join(format!("app-alone-state-{port}"));
         self.migrate_d1(&state);
-        let mut dev = self.wrangler_dev(&state, port);
+        let mut dev = self.wrangler_dev(&state, port, None);
         for config in configs {
             dev.arg("-c").arg(config);
         }
@@ -365,25 +363,43 @@ impl Stack {
         for (name, value) in vars {
             dev.args(["--var", &format!("{name}:{value}")]);
         }
-        let group = Group::spawn(
-            "wrangler dev (app)",
+        let (url, group) = self.serve(
+            "wrangler dev (app alone)",
             dev,
-            &self.dir.join(format!("app-alone-{port}.log")),
+            port,
+            "app-alone",
+            healthy,
+            120,
         );
-        let url = format!("http://127.0.0.1:{port}");
-        let probe = format!("{url}/health");
-        self.wait_until("wrangler dev (app alone)", Duration::from_secs(120), || {
-            crate::client()
-                .get(&probe)
-                .send()
-                .is_ok_and(|r| r.status() == healthy)
-        });
         AppAlone {
             url,
             r2: LocalR2::new(state.join("v3/r2")),
             state,
             _group: group,
         }
+    }
+
+    /// Spawns `dev`, a `wrangler dev` on `port` logging to `<log>-<port>.log` in the
+    /// run's dir, and waits up to `secs` for its `/health` to answer `healthy`;
+    /// returns its URL and its process.
+    fn serve(
+        &self,
+        what: &str,
+        dev: Command,
+        port: u16,
+        log: &str,
+        healthy: u16,
+        secs: u64,
+    ) -> (String, Group) {
+        let group = Group::spawn(what, dev, &self.dir.join(format!("{log}-{port}.log")));
+        let url = format!("http://127.0.0.1:{port}");
+        self.wait_for_status(
+            what,
+            &format!("{url}/health"),
+            healthy,
+            Duration::from_secs(secs),
+        );
+        (url, group)
     }
 
     /// Serves the gateway's alert webhook and keeps what it receives (once per run).
@@ -397,6 +413,9 @@ impl Stack {
         if let Some(mut w) = self.wrangler.lock().unwrap().take() {
             w.stop();
         }
+        // Before PostgreSQL; each stops as the last holder lets go (the tests
+        // that held one are done).
+        self.stand_ins.lock().unwrap().clear();
         self.stop_legacy();
         let mut pg = self.pg_started.lock().unwrap();
         if *pg {
@@ -415,13 +434,13 @@ impl Stack {
         cmd.envs(self.legacy_env());
         let group = Group::spawn("legacy stand-in", cmd, &self.dir.join("legacy.log"));
         *self.legacy_proc.lock().unwrap() = Some(group);
-        let probe = format!("{}/__test__/status?code=200", self.legacy);
-        self.wait_until("the legacy stand-in", Duration::from_secs(90), || {
-            crate::client()
-                .get(&probe)
-                .send()
-                .is_ok_and(|r| r.status() == 200)
-        });
+        self.wait_for_stand_in("the legacy stand-in", &self.legacy);
+    }
+
+    /// Waits until the stand-in at `url` answers.
+    fn wait_for_stand_in(&self, what: &str, url: &str) {
+        let probe = format!("{url}/__test__/status?code=200");
+        self.wait_for_status(what, &probe, 200, Duration::from_secs(90));
     }
 
     pub fn stop_legacy(&self) {
@@ -594,32 +613,38 @@ impl Stack {
     }
 
     fn wrangler_cmd(&self) -> Command {
-        let mut cmd = Command::new(self.root.join("node_modules/.bin/wrangler"));
+        self.wrangler_at("node_modules/.bin/wrangler")
+    }
+
+    /// `program` (wrangler, or a script that runs it) in the checkout, without
+    /// wrangler's metrics and update check.
+    fn wrangler_at(&self, program: &str) -> Command {
+        let mut cmd = Command::new(self.root.join(program));
         cmd.current_dir(&self.root)
             .env("WRANGLER_SEND_METRICS", "false")
             .env("NO_UPDATE_NOTIFIER", "1");
         cmd
     }
 
-    /// `wrangler dev` on 127.0.0.1:`port`, quiet, with its state under
-    /// `persist_to`. Each session keeps its own
-    /// dev registry (sessions that share one hear of each other's Workers of the
-    /// same names coming and going, and reload, answering requests in flight with
-    /// "Your worker restarted mid-request"), and does not reload when a config
-    /// file changes during a run.
-    fn wrangler_dev(&self, persist_to: &Path, port: u16) -> Command {
-        let mut dev = self.wrangler_cmd();
+    /// `wrangler dev` as `scripts/wrangler-dev` runs it (the command line of
+    /// `scripts/dev` too) on 127.0.0.1:`port` with its state under `persist_to`:
+    /// both Workers in front of `legacy` when given, else the configs the caller
+    /// adds. Quieter than `scripts/dev`, and on a free inspector port. Each
+    /// session keeps its own dev registry (sessions that share one hear of each
+    /// other's Workers of the same names coming and going, and reload, answering
+    /// requests in flight with "Your worker restarted mid-request"), and does not
+    /// reload when a config file changes during a run.
+    fn wrangler_dev(&self, persist_to: &Path, port: u16, legacy: Option<&str>) -> Command {
+        let mut dev = self.wrangler_at("scripts/wrangler-dev");
         dev.env("WRANGLER_REGISTRY_PATH", persist_to.join("dev-registry"))
             .env("WRANGLER_CI_DISABLE_CONFIG_WATCHING", "true")
-            .arg("dev")
-            .args(["--persist-to", persist_to.to_str().unwrap()])
-            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--inspector-port", &free_port().to_string()])
-            .args([
-                "--show-interactive-dev-session=false",
-                "--log-level",
-                "warn",
-            ]);
+            .arg(port.to_string())
+            .arg(persist_to);
+        if let Some(legacy) = legacy {
+            dev.args(["--legacy", legacy]);
+        }
+        dev.args(["--inspector-port", &free_port().to_string()])
+            .args(["--log-level", "warn"]);
         dev
     }
 
@@ -636,6 +661,7 @@ impl Stack {
     fn wait_for_workers(&self) {
         let health = format!("{}/health", self.gateway);
         let app_probe = format!("{}/__stack_ready", self.gateway);
+        let ip = self.ip();
         self.wait_until(
             "wrangler dev (both Workers)",
             Duration::from_secs(180),
@@ -645,7 +671,7 @@ impl Stack {
                     && client
                         .get(&app_probe)
                         .header("X-Beta-User", "true")
-                        .header("CF-Connecting-IP", "192.0.2.1")
+                        .header("CF-Connecting-IP", &ip)
                         .send()
                         .is_ok_and(|r| {
                             r.headers().get("x-served-by").and_then(|v| v.to_str().ok())
@@ -653,6 +679,16 @@ impl Stack {
                         })
             },
         );
+    }
+
+    /// Waits until `url` answers `status`, as [`Stack::wait_until`].
+    fn wait_for_status(&self, what: &str, url: &str, status: u16, limit: Duration) {
+        self.wait_until(what, limit, || {
+            crate::client()
+                .get(url)
+                .send()
+                .is_ok_and(|r| r.status() == status)
+        });
     }
 
     fn wait_until(&self, what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {

@@ -88,7 +88,7 @@ fn str_of<'a>(body: &'a Value, key: &str) -> &'a str {
 /// The same requests, valid and not, to both sides: same status, same keys (bar the app's
 /// documented extras), and for refusals the very same body.
 fn parity_with_legacy(stack: &Stack) {
-    let ip = "203.0.113.11";
+    let ip = &stack.ip();
     let user = "parity_user";
     let json_cases: Vec<(&str, Value)> = vec![
         ("register/", json!({})),
@@ -257,7 +257,7 @@ fn django_tokens_refused_when_turned_off(stack: &Stack) {
 }
 
 fn django_user_and_token_work_on_app(stack: &Stack) {
-    let ip = "203.0.113.12";
+    let ip = &stack.ip();
     let name = "dj_carol";
     stack.legacy_manage(&[
         "seed_user",
@@ -316,7 +316,7 @@ fn django_user_and_token_work_on_app(stack: &Stack) {
 /// A user registered on the app, copied into `auth_user`, logs in to Django; a token the app
 /// issued is accepted by Django.
 fn app_user_and_token_work_on_django(stack: &Stack) {
-    let ip = "203.0.113.13";
+    let ip = &stack.ip();
     let name = "app_dave";
     let (status, reg) =
         on_app(app(stack, ip, Method::POST, "register/").json(&register_body(name)));
@@ -385,7 +385,7 @@ fn audit_count(stack: &Stack, user_id: i64) -> i64 {
 }
 
 fn bad_tokens_are_refused_and_change_nothing(stack: &Stack) {
-    let ip = "203.0.113.14";
+    let ip = &stack.ip();
     let name = "tok_erin";
     let (status, reg) =
         on_app(app(stack, ip, Method::POST, "register/").json(&register_body(name)));
@@ -477,7 +477,7 @@ fn bad_tokens_are_refused_and_change_nothing(stack: &Stack) {
 }
 
 fn ids_above_offset_and_audit_trail(stack: &Stack) {
-    let ip = "203.0.113.15";
+    let ip = &stack.ip();
     let name = "audit_frank";
     let (status, reg) =
         on_app(app(stack, ip, Method::POST, "register/").json(&register_body(name)));
@@ -519,7 +519,7 @@ fn ids_above_offset_and_audit_trail(stack: &Stack) {
         ]
     );
     for r in &rows {
-        assert_eq!(r["ip_address"], ip);
+        assert_eq!(r["ip_address"], *ip);
         assert_eq!(r["resource_type"], "user");
         assert_eq!(r["resource_id"], id.to_string());
     }
@@ -528,16 +528,16 @@ fn ids_above_offset_and_audit_trail(stack: &Stack) {
 fn sixth_failed_login_is_throttled(stack: &Stack) {
     let name = "limit_hank";
     let (status, _) =
-        on_app(app(stack, "203.0.113.16", Method::POST, "register/").json(&register_body(name)));
+        on_app(app(stack, &stack.ip(), Method::POST, "register/").json(&register_body(name)));
     assert_eq!(status, 201);
     // Each attempt from another address: the username's own limit is what trips.
     for n in 0..5 {
-        let ip = format!("198.18.0.{n}");
-        let (status, body) =
-            on_app(app(stack, &ip, Method::POST, "login/").json(&login_body(name, "wrong")));
+        let (status, body) = on_app(
+            app(stack, &stack.ip(), Method::POST, "login/").json(&login_body(name, "wrong")),
+        );
         assert_eq!(status, 401, "attempt {n}: {body}");
     }
-    let resp = app(stack, "198.18.0.9", Method::POST, "login/")
+    let resp = app(stack, &stack.ip(), Method::POST, "login/")
         .json(&login_body(name, PASSWORD))
         .send()
         .unwrap();
@@ -552,7 +552,7 @@ fn sixth_failed_login_is_throttled(stack: &Stack) {
         "{body}"
     );
     // One address failing for many usernames is limited too.
-    let ip = "198.18.1.1";
+    let ip = &stack.ip();
     for n in 0..5 {
         let body = login_body(&format!("nobody_{n}"), "wrong");
         let (status, _) = on_app(app(stack, ip, Method::POST, "login/").json(&body));
@@ -567,7 +567,7 @@ fn sixth_failed_login_is_throttled(stack: &Stack) {
 }
 
 fn malformed_json_methods_and_slashes(stack: &Stack) {
-    let ip = "203.0.113.17";
+    let ip = &stack.ip();
     for path in ["register/", "login/", "token/refresh/"] {
         let (status, body) = on_app(
             app(stack, ip, Method::POST, path)
@@ -607,7 +607,7 @@ fn malformed_json_methods_and_slashes(stack: &Stack) {
 /// save without a token first and retries after refreshing on the 401; its logout
 /// revokes that refresh token.
 fn the_legacy_clients_session_works_on_the_app(stack: &Stack) {
-    let ip = "203.0.113.31";
+    let ip = &stack.ip();
     let name = crate::common::unique("legacy_web");
     let (status, reg) =
         on_app(app(stack, ip, Method::POST, "register/").json(&register_body(&name)));

@@ -3,7 +3,7 @@
 //! the alert cron's webhook and automatic rollback.
 
 use crate::common::{header, send_json, served_by};
-use e2e::{client, ipv4, Stack, CONFIG_CACHE_MS, JWT_SECRET};
+use e2e::{client, Stack, CONFIG_CACHE_MS, JWT_SECRET};
 use reqwest::blocking::RequestBuilder;
 use serde_json::{json, Value};
 use shared::jwt::{issue, JwtConfig, TokenType, TokenUser};
@@ -178,7 +178,7 @@ fn requests_without_admin_rights_are_refused_and_change_nothing(stack: &Stack) {
     );
 
     // Guessing spends the address's credential-attempt budget (30 a minute locally).
-    let guesser = ipv4(300_900);
+    let guesser = stack.ip();
     let codes: Vec<u16> = (0..105)
         .map(|n| {
             get(stack, write, Some(&format!("guess-{n}")))
@@ -199,7 +199,7 @@ fn requests_without_admin_rights_are_refused_and_change_nothing(stack: &Stack) {
         before,
         "refused requests are not audited"
     );
-    routes_to(stack, &ipv4(300_001), "legacy");
+    routes_to(stack, &stack.ip(), "legacy");
 }
 
 /// Ten operators changing the percentage at once: every change is in the trail.
@@ -232,7 +232,7 @@ fn concurrent_changes_each_keep_their_audit_entry(stack: &Stack) {
 
 fn percentage_updates_route_traffic_and_are_audited(stack: &Stack) {
     set_pct_via_api(stack, 0);
-    let ip = ipv4(300_010);
+    let ip = stack.ip();
     routes_to(stack, &ip, "legacy");
 
     let (code, body) = migration(
@@ -319,9 +319,9 @@ fn invalid_actions_get_400_and_change_nothing(stack: &Stack) {
 fn status_reports_config_users_and_error_rates(stack: &Stack) {
     set_pct_via_api(stack, 0);
     let c = client();
-    for n in 0..3 {
+    for _ in 0..3 {
         c.get(format!("{}/__test__/status?code=200", stack.gateway))
-            .header("CF-Connecting-IP", ipv4(300_020 + n))
+            .header("CF-Connecting-IP", stack.ip())
             .send()
             .unwrap();
     }
@@ -352,7 +352,7 @@ fn write_freeze_passes_reads_and_refuses_writes_on_both_branches(stack: &Stack) 
     );
     assert_eq!(code, 200, "{body}");
     std::thread::sleep(Duration::from_millis(CONFIG_CACHE_MS + 200));
-    let ip = ipv4(300_030);
+    let ip = stack.ip();
     let c = client();
     let legacy_read = c
         .get(format!("{}/__test__/status?code=200", stack.gateway))
@@ -414,7 +414,7 @@ fn full_maintenance_answers_503_page_or_json(stack: &Stack) {
     std::thread::sleep(Duration::from_millis(CONFIG_CACHE_MS + 200));
     let c = client();
     let url = format!("{}/__test__/status?code=200", stack.gateway);
-    let ip = ipv4(300_040);
+    let ip = stack.ip();
     let page = c
         .get(&url)
         .header("CF-Connecting-IP", &ip)
@@ -472,7 +472,7 @@ fn beta_request(stack: &Stack, ip: &str) -> reqwest::blocking::Response {
 /// Locally green is not deployed (its binding is "not connected"): a switch to
 /// it fails its health check unless forced; blue is the healthy target.
 fn deployment_switch_requires_a_healthy_target(stack: &Stack) {
-    let ip = ipv4(300_050);
+    let ip = stack.ip();
     let jwt = admin_jwt(stack);
     assert_eq!(deployment(stack, &jwt)["version"], "blue");
 
@@ -554,10 +554,11 @@ fn app_errors_reach_metrics_and_the_cron_alerts_once_and_rolls_back(stack: &Stac
     let green_before = before["branches"]["app-green"]["errors"]
         .as_u64()
         .unwrap_or(0);
+    // 50 per client stays under the rate limiter's 100 per minute.
+    let clients = stack.ips(errors.div_ceil(50) as usize);
     let sent_at = Instant::now();
     for n in 0..errors {
-        // 50 per client stays under the rate limiter's 100 per minute.
-        let resp = beta_request(stack, &ipv4(300_100 + (n / 50) as u32));
+        let resp = beta_request(stack, &clients[(n / 50) as usize]);
         assert_eq!(served_by(&resp), "app-green");
         assert!(resp.status().as_u16() >= 500);
     }

@@ -5,7 +5,7 @@
 
 use crate::admin::{jwt, metrics, ADMIN_TOKEN};
 use crate::common::{header, run_browser, send_json, served_by, unique};
-use e2e::{client, ipv4, Stack, CONFIG_CACHE_MS, ROUTING_SECRET};
+use e2e::{client, Stack, CONFIG_CACHE_MS, ROUTING_SECRET};
 use reqwest::Method;
 use serde_json::{json, Value};
 use shared::jwt::TokenType;
@@ -23,7 +23,7 @@ crate::tests!(
 fn admin(method: Method, stack: &Stack, path: &str, bearer: Option<&str>) -> (u16, Value) {
     let mut req = client()
         .request(method, format!("{}{path}", stack.gateway))
-        .header("CF-Connecting-IP", ipv4(370_000));
+        .header("CF-Connecting-IP", stack.ip());
     if let Some(b) = bearer {
         req = req.bearer_auth(b);
     }
@@ -195,7 +195,7 @@ fn cookie_routes_to(stack: &Stack, token: &str, ip: &str, expected: &str) {
 
 fn revoked_expired_and_forged_tokens_are_refused_cleanly(stack: &Stack) {
     stack.set_percentage("0");
-    let ip = ipv4(370_010);
+    let ip = stack.ip();
     let (id, token, _) = issue(stack, &unique("revocable-"), "1d");
     let resp = join(stack, &token, &ip, false);
     assert_eq!(resp.status(), 302);
@@ -253,7 +253,7 @@ fn revoked_expired_and_forged_tokens_are_refused_cleanly(stack: &Stack) {
             .contains("<h1>Invitation not valid</h1>"));
     }
     // Refusals spend the client's rate limit like any traffic.
-    let guesser = ipv4(370_011);
+    let guesser = stack.ip();
     let statuses: Vec<u16> = (0..105)
         .map(|_| {
             join(stack, "v1.1.x.guess", &guesser, false)
@@ -269,10 +269,11 @@ fn the_signed_x_beta_user_works_with_the_plain_header_off(stack: &Stack) {
     stack.set_percentage("0");
     stack.kv_put("MIGRATION_KV", "beta_header_enabled", "false");
     let (_, token, _) = issue(stack, &unique("api-client-"), "1h");
+    let ip = stack.ip();
     let with = |value: &str| {
         client()
             .get(format!("{}/api/", stack.gateway))
-            .header("CF-Connecting-IP", ipv4(370_020))
+            .header("CF-Connecting-IP", &ip)
             .header("X-Beta-User", value)
             .send()
             .unwrap()

@@ -22,7 +22,8 @@ crate::tests!(
 );
 
 /// People using the app through the gateway the whole time (the plain beta
-/// header sends them to whichever slot serves); who answered, counted.
+/// header sends them to whichever slot serves), all from the one address `ip`;
+/// who answered, counted.
 struct Traffic {
     stop: Arc<AtomicBool>,
     seen: Arc<Mutex<BTreeMap<String, u64>>>,
@@ -30,7 +31,7 @@ struct Traffic {
 }
 
 impl Traffic {
-    fn start(gateway: &str) -> Traffic {
+    fn start(gateway: &str, ip: String) -> Traffic {
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(BTreeMap::new()));
         let (url, halt, counts) = (format!("{gateway}/"), stop.clone(), seen.clone());
@@ -40,7 +41,7 @@ impl Traffic {
                 let key = match http
                     .get(&url)
                     .header("X-Beta-User", "true")
-                    .header("CF-Connecting-IP", "198.51.100.77")
+                    .header("CF-Connecting-IP", &ip)
                     .send()
                 {
                     Ok(resp) => format!("{} {}", served_by(&resp), resp.status().as_u16()),
@@ -107,7 +108,7 @@ fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
 fn a_release_is_smoked_on_the_idle_slot_switched_watched_and_switched_back_when_it_fails(
     stack: &Stack,
 ) {
-    let (stand_in, mut stand_in_process) = stack.start_stand_in("bluegreen", 4_000, &[]);
+    let stand_in = stack.start_stand_in("bluegreen", 4_000, &[]);
     let pair = stack.start_pair(&stand_in);
     let dir = stack.dir.join(unique("blue-green"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -166,7 +167,7 @@ fn a_release_is_smoked_on_the_idle_slot_switched_watched_and_switched_back_when_
 
     // Green up: smoked there while blue serves everyone, switched, watched.
     let green = stack.start_green(&pair);
-    let traffic = Traffic::start(&pair.gateway);
+    let traffic = Traffic::start(&pair.gateway, stack.ip());
     let (out, report) = run(&["--skip-deploy", "--watch-secs", "8"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(report["outcome"], "done", "{report}");
@@ -246,5 +247,5 @@ fn a_release_is_smoked_on_the_idle_slot_switched_watched_and_switched_back_when_
     );
     drop(traffic);
     drop(pair);
-    stand_in_process.stop();
+    drop(stand_in);
 }

@@ -46,13 +46,6 @@ pub fn native_cut(bytes: &[u8], columns: &[&str], filters: &[(&str, &str)]) -> V
 /// The app's `MAX_FILE_SIZE` in the local config.
 pub const MAX_FILE_SIZE: usize = 52_428_800;
 
-/// The next client address of a module's own range `next..end`.
-pub fn next_ip(next: &std::sync::atomic::AtomicU32, end: u32) -> String {
-    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    assert!(n < end, "this module's address range is used up");
-    e2e::ipv4(n)
-}
-
 /// Runs a browser script of `e2e/browser/` with `node`, fails the test when it
 /// fails, and returns the JSON it printed last (what it saw).
 pub fn run_browser(stack: &e2e::Stack, script: &str, args: &[&str]) -> Value {
@@ -75,11 +68,12 @@ pub fn run_browser(stack: &e2e::Stack, script: &str, args: &[&str]) -> Value {
 /// (once), promoted in D1 and signed in through the gateway.
 pub fn app_admin_token(stack: &e2e::Stack, name: &str) -> String {
     let password = "correct horse 42";
+    let ip = stack.ip();
     let app = |path: &str| {
         e2e::client()
             .post(format!("{}{path}", stack.gateway))
             .header("X-Beta-User", "true")
-            .header("CF-Connecting-IP", "198.51.100.78")
+            .header("CF-Connecting-IP", &ip)
     };
     // A second run of this finds the name taken; that is fine.
     app("/api/accounts/register/")

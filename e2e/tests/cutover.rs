@@ -2,20 +2,18 @@
 //! legacy data set of its own: a database `cutover_<pid>` on the stand-in's
 //! PostgreSQL, its own media folder and its own stand-in process serving them, so
 //! what the suite's other modules leave in the `legacy` database cannot change
-//! these expectations. Its user ids start high (see [`Source::start`]) so they
+//! these expectations. Its user ids start high (see [`FIRST_ID`]) so they
 //! never meet the ids other modules put into D1. Target: the app Worker in local
 //! workerd through the gateway (which sends `/api/admin/*` to the app).
 
-use crate::common::{next_ip as next_in, unique};
-use e2e::process::Group;
-use e2e::{client, sha256_hex, Stack};
+use crate::common::unique;
+use e2e::{client, sha256_hex, Stack, StandIn};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::AtomicU32;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 crate::tests!(
@@ -32,70 +30,42 @@ crate::tests!(
 
 use e2e::ADMIN_TOKEN as TOKEN;
 const PASSWORD: &str = "legacy pass 1!";
-/// First auth_user id of the module's database.
+/// First auth_user id of the module's database (the stack's stand-in `cutover`).
 const FIRST_ID: u32 = 700_000_001;
 
-fn next_ip() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(750_000);
-    next_in(&NEXT, 800_000)
-}
-
-/// A legacy side of the module: database, media folder, stand-in.
+/// A legacy side of the module: a stand-in with its database and media folder,
+/// and the tool's checkpoint against it.
 struct Source {
-    db: String,
-    media: PathBuf,
-    url: String,
+    legacy: Arc<StandIn>,
     state: PathBuf,
-    env: Vec<(&'static str, String)>,
     root: PathBuf,
     /// Where the tool sends: the stack's gateway, unless set.
     app_url: Option<String>,
 }
 
-/// The module's stand-in processes; [`shutdown`] stops them.
-static PROCESSES: Mutex<Vec<Group>> = Mutex::new(Vec::new());
-
-/// Stops the module's stand-ins (the suite calls it before the stack goes down).
-pub fn shutdown() {
-    for mut process in PROCESSES.lock().unwrap().drain(..) {
-        process.stop();
-    }
-}
-
 impl Source {
-    fn get(stack: &Stack) -> &'static Source {
-        static SOURCE: OnceLock<Source> = OnceLock::new();
-        SOURCE.get_or_init(|| Source::start(stack, "cutover", FIRST_ID, &[]))
+    /// The module's shared source: the stack starts its stand-in once and stops
+    /// it with the rest.
+    fn get(stack: &Stack) -> Source {
+        Source::on(stack, "cutover", stack.stand_in("cutover", FIRST_ID))
     }
 
-    /// A database `<name>_<pid>` with its media folder and stand-in (run with
-    /// `extra` env), whose user ids start at `first_id`.
-    fn start(stack: &Stack, name: &str, first_id: u32, extra: &[(&'static str, &str)]) -> Source {
-        let (stand_in, group) = stack.start_stand_in(name, first_id, extra);
-        PROCESSES.lock().unwrap().push(group);
+    /// The stand-in `legacy` (database `<name>_<pid>`), checkpointed in
+    /// `<name>-state.json`.
+    fn on(stack: &Stack, name: &str, legacy: Arc<StandIn>) -> Source {
         Source {
+            legacy,
             state: stack.dir.join(format!("{name}-state.json")),
-            db: stand_in.db,
-            media: stand_in.media,
-            url: stand_in.url,
-            env: stand_in.env,
             root: stack.root.clone(),
             app_url: None,
         }
-    }
-
-    fn database_url(&self, stack: &Stack) -> String {
-        format!(
-            "postgresql://postgres@127.0.0.1:{}/{}",
-            stack.pg_port, self.db
-        )
     }
 
     fn manage(&self, args: &[&str]) {
         let out = Command::new(self.root.join("e2e/legacy/.venv/bin/python"))
             .arg(self.root.join("e2e/legacy/manage.py"))
             .args(args)
-            .envs(self.env.clone())
+            .envs(self.legacy.env.clone())
             .output()
             .unwrap();
         assert!(out.status.success(), "manage.py {args:?}: {out:?}");
@@ -117,8 +87,8 @@ impl Source {
                 self.app_url.as_deref().unwrap_or(&stack.gateway),
             )
             .env("ADMIN_API_TOKEN", TOKEN)
-            .env("LEGACY_DATABASE_URL", self.database_url(stack))
-            .env("LEGACY_MEDIA_ROOT", &self.media);
+            .env("LEGACY_DATABASE_URL", &self.legacy.database_url)
+            .env("LEGACY_MEDIA_ROOT", &self.legacy.media);
         cmd
     }
 
@@ -151,7 +121,7 @@ impl Source {
         self.manage(&args);
         let token = self.login(&name, PASSWORD).expect("login on legacy");
         let me: Value = client()
-            .get(format!("{}/api/accounts/user/", self.url))
+            .get(format!("{}/api/accounts/user/", self.legacy.url))
             .bearer_auth(&token)
             .send()
             .unwrap()
@@ -162,7 +132,7 @@ impl Source {
 
     fn login(&self, name: &str, password: &str) -> Option<String> {
         let resp = client()
-            .post(format!("{}/api/accounts/login/", self.url))
+            .post(format!("{}/api/accounts/login/", self.legacy.url))
             .json(&json!({"username": name, "password": password}))
             .send()
             .unwrap();
@@ -172,7 +142,10 @@ impl Source {
 
     fn req(&self, token: &str, method: reqwest::Method, path: &str) -> RequestBuilder {
         client()
-            .request(method, format!("{}/api/list_cutter/{path}", self.url))
+            .request(
+                method,
+                format!("{}/api/list_cutter/{path}", self.legacy.url),
+            )
             .bearer_auth(token)
     }
 
@@ -212,7 +185,7 @@ impl Source {
     }
 
     fn sql(&self, stack: &Stack, sql: &str) -> String {
-        stack.psql_in(&self.db, sql)
+        stack.psql_in(&self.legacy.db, sql)
     }
 }
 
@@ -242,7 +215,7 @@ fn app(method: reqwest::Method, stack: &Stack, path: &str) -> RequestBuilder {
     client()
         .request(method, format!("{}{path}", stack.gateway))
         .header("X-Beta-User", "true")
-        .header("CF-Connecting-IP", next_ip())
+        .header("CF-Connecting-IP", stack.ip())
 }
 
 fn app_login(stack: &Stack, name: &str, password: &str) -> (u16, Value) {
@@ -350,7 +323,7 @@ fn migrate_then_verify_logins_downloads_and_lineage(stack: &Stack) {
         stack,
         &format!("SELECT file_name FROM list_cutter_savedfile WHERE file_id = '{root}'"),
     );
-    let root_path = src.media.join("uploads").join(root_name.trim());
+    let root_path = src.legacy.media.join("uploads").join(root_name.trim());
     let mut altered = root_bytes.clone();
     altered[20] ^= 1;
     std::fs::write(&root_path, &altered).unwrap();
@@ -396,7 +369,8 @@ fn migrate_then_verify_logins_downloads_and_lineage(stack: &Stack) {
             stack,
             &format!("SELECT file_name FROM list_cutter_savedfile WHERE file_id = '{id}'"),
         );
-        let legacy_bytes = std::fs::read(src.media.join("uploads").join(name.trim())).unwrap();
+        let legacy_bytes =
+            std::fs::read(src.legacy.media.join("uploads").join(name.trim())).unwrap();
         let resp = app(
             reqwest::Method::GET,
             stack,
@@ -497,7 +471,7 @@ fn bulk_files(stack: &Stack, src: &Source, owner: i64, count: usize, size: usize
     for i in 0..count {
         let id = format!("00000000-0000-4000-8000-{:012}", owner as usize * 1000 + i);
         let name = format!("bulk-{owner}-{i}.csv");
-        let path = src.media.join("uploads").join(&name);
+        let path = src.legacy.media.join("uploads").join(&name);
         std::fs::write(&path, e2e::sample_csv(size + i)).unwrap();
         values.push(format!(
             "({owner}, '{id}', '{name}', '{}', now(), ARRAY['uploaded'], NULL, NULL)",
@@ -520,7 +494,7 @@ fn killed_migrate_resumes_without_duplicates(stack: &Stack) {
     let src = Source::get(stack);
     let (_, owner) = src.user(false);
     let count = 120;
-    let ids = bulk_files(stack, src, owner, count, 200_000);
+    let ids = bulk_files(stack, &src, owner, count, 200_000);
     // The checkpoint is written after every batch: it shows the progress.
     let checkpointed = || {
         let state: Value = std::fs::read(&src.state)
@@ -773,7 +747,10 @@ fn reverse_sync_makes_app_activity_work_on_legacy(stack: &Stack) {
     let erin_legacy = src.login(&erin, erin_password).expect("login on legacy");
     let name = erin_file["file_name"].as_str().unwrap();
     let resp = client()
-        .get(format!("{}/api/list_cutter/download/{name}/", src.url))
+        .get(format!(
+            "{}/api/list_cutter/download/{name}/",
+            src.legacy.url
+        ))
         .send()
         .unwrap();
     assert_eq!(resp.status(), 200);
@@ -998,12 +975,12 @@ fn rollout_drives_the_gateway(stack: &Stack) {
 /// own (so the main stack's imports cannot count as files this legacy lacks).
 fn a_neo4j_era_legacy_migrates_verifies_and_takes_app_cuts_back(stack: &Stack) {
     let app_alone = stack.start_app_alone(&[]);
-    let mut src = Source::start(
-        stack,
+    let legacy = stack.start_stand_in(
         "neo4j",
         720_000_001,
         &[("LEGACY_LINEAGE_STORE", "metadata")],
     );
+    let mut src = Source::on(stack, "neo4j", Arc::new(legacy));
     src.app_url = Some(app_alone.url.clone());
     let on_app = |method: reqwest::Method, path: &str| {
         client().request(method, format!("{}{path}", app_alone.url))
@@ -1023,7 +1000,7 @@ fn a_neo4j_era_legacy_migrates_verifies_and_takes_app_cuts_back(stack: &Stack) {
     let root = src.upload(&token, &format!("{alice}.csv"), &csv("root", 20));
     let neo4j_cut = |name: &str, bytes: Vec<u8>, original: &str| {
         let metadata = json!({"generated_file_details": {
-            "source_file": format!("{}/uploads/x.csv", src.media.display()),
+            "source_file": format!("{}/uploads/x.csv", src.legacy.media.display()),
             "columns": ["id", "name"], "column_filters": {"id": "> 1"},
             "original_file_id": original}});
         file_id_of(
@@ -1133,7 +1110,7 @@ fn a_neo4j_era_legacy_migrates_verifies_and_takes_app_cuts_back(stack: &Stack) {
         let resp = client()
             .get(format!(
                 "{}/api/list_cutter/download/{}/",
-                src.url,
+                src.legacy.url,
                 file["file_name"].as_str().unwrap()
             ))
             .send()

@@ -7,7 +7,6 @@ use e2e::{client, sample_csv, Stack};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use serde_json::{json, Value};
-use std::sync::atomic::AtomicU32;
 
 crate::tests!(
     cutter:
@@ -21,18 +20,14 @@ crate::tests!(
     upload_and_cut_50mb_through_the_gateway,
 );
 
-/// A new client address for each request: the gateway allows 100 a minute per IP.
-fn next_ip() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(400_000);
-    crate::common::next_ip(&NEXT, 500_000)
-}
-
-/// A POST to the app through the gateway (beta header).
-fn post(base: &str, path: &str) -> RequestBuilder {
+/// A POST to `base`, the gateway (as a beta tester: the app serves) or the
+/// stand-in, from a new client address each time (the gateway allows 100 a
+/// minute per address).
+fn post(stack: &Stack, base: &str, path: &str) -> RequestBuilder {
     client()
         .post(format!("{base}{path}"))
         .header("X-Beta-User", "true")
-        .header("CF-Connecting-IP", next_ip())
+        .header("CF-Connecting-IP", stack.ip())
 }
 
 fn file_form(name: &str, bytes: Vec<u8>) -> Form {
@@ -40,8 +35,8 @@ fn file_form(name: &str, bytes: Vec<u8>) -> Form {
 }
 
 /// Uploads a file; returns (status, served-by, JSON).
-fn upload(base: &str, name: &str, bytes: &[u8]) -> (u16, String, Value) {
-    let resp = post(base, "/api/list_cutter/csv_cutter/")
+fn upload(stack: &Stack, base: &str, name: &str, bytes: &[u8]) -> (u16, String, Value) {
+    let resp = post(stack, base, "/api/list_cutter/csv_cutter/")
         .multipart(file_form(name, bytes.to_vec()))
         .send()
         .expect("upload");
@@ -67,8 +62,8 @@ impl Export {
     }
 }
 
-fn export(base: &str, request: &Value) -> Export {
-    let resp = post(base, "/api/list_cutter/export_csv/")
+fn export(stack: &Stack, base: &str, request: &Value) -> Export {
+    let resp = post(stack, base, "/api/list_cutter/export_csv/")
         .json(request)
         .send()
         .expect("export");
@@ -83,14 +78,14 @@ fn export(base: &str, request: &Value) -> Export {
 
 /// Uploads through the gateway and returns the `file_path`.
 fn upload_ok(stack: &Stack, name: &str, bytes: &[u8]) -> String {
-    let (status, by, body) = upload(&stack.gateway, name, bytes);
+    let (status, by, body) = upload(stack, &stack.gateway, name, bytes);
     assert_eq!((status, by.as_str()), (200, "app-blue"), "{body}");
     body["file_path"].as_str().expect("file_path").to_string()
 }
 
 fn upload_answers_columns_and_stores_under_anon(stack: &Stack) {
     let before = stack.r2().state();
-    let (status, by, body) = upload(&stack.gateway, "people.csv", PEOPLE.as_bytes());
+    let (status, by, body) = upload(stack, &stack.gateway, "people.csv", PEOPLE.as_bytes());
     assert_eq!((status, by.as_str()), (200, "app-blue"), "{body}");
     assert_eq!(keys(&body), ["columns", "file_path"]);
     assert_eq!(body["columns"], json!(["name", "age", "city", "salary"]));
@@ -104,6 +99,7 @@ fn upload_answers_columns_and_stores_under_anon(stack: &Stack) {
 
     // A `.txt` name and a BOM are accepted too (the BOM is not part of the name).
     let (status, _, body) = upload(
+        stack,
         &stack.gateway,
         "x.TXT",
         "\u{feff}a,a,,b\n1,2,3,4\n".as_bytes(),
@@ -128,6 +124,7 @@ fn filters_keep_the_expected_rows(stack: &Stack) {
     ];
     for (filters, expected) in cases {
         let r = export(
+            stack,
             &stack.gateway,
             &json!({"columns": ["name"], "file_path": id, "filters": filters}),
         );
@@ -145,7 +142,7 @@ fn filters_keep_the_expected_rows(stack: &Stack) {
         );
     }
     // Without `filters` at all, and with the path's trailing slash left out.
-    let resp = post(&stack.gateway, "/api/list_cutter/export_csv")
+    let resp = post(stack, &stack.gateway, "/api/list_cutter/export_csv")
         .json(&json!({"columns": ["salary", "name"], "file_path": id}))
         .send()
         .unwrap();
@@ -161,6 +158,7 @@ fn columns_in_request_order_with_rfc4180_quoting(stack: &Stack) {
         "id,text,n\r\n1,\"a, b\",10\r\n2,\"say \"\"hi\"\"\",20\r\n3,\"two\nlines\",30\r\n4,,40\r\n";
     let id = upload_ok(stack, "q.csv", file.as_bytes());
     let r = export(
+        stack,
         &stack.gateway,
         &json!({"columns": ["n", "text", "id"], "file_path": id, "filters": {"n": ">= 20"}}),
     );
@@ -177,19 +175,20 @@ fn bad_uploads_get_4xx_json_and_leave_r2_unchanged(stack: &Stack) {
     let cases: Vec<(&str, RequestBuilder, u16, &str)> = vec![
         (
             "no file part",
-            post(gw, "/api/list_cutter/csv_cutter/").multipart(Form::new().text("note", "hello")),
+            post(stack, gw, "/api/list_cutter/csv_cutter/")
+                .multipart(Form::new().text("note", "hello")),
             400,
             "No file uploaded",
         ),
         (
             "not multipart",
-            post(gw, "/api/list_cutter/csv_cutter/").json(&json!({"file": "a,b"})),
+            post(stack, gw, "/api/list_cutter/csv_cutter/").json(&json!({"file": "a,b"})),
             400,
             "multipart",
         ),
         (
             "truncated body",
-            post(gw, "/api/list_cutter/csv_cutter/")
+            post(stack, gw, "/api/list_cutter/csv_cutter/")
                 .header("content-type", "multipart/form-data; boundary=b0")
                 .body(
                     "--b0\r\nContent-Disposition: form-data; name=\"file\"; \
@@ -200,48 +199,48 @@ fn bad_uploads_get_4xx_json_and_leave_r2_unchanged(stack: &Stack) {
         ),
         (
             "no body at all",
-            post(gw, "/api/list_cutter/csv_cutter/")
+            post(stack, gw, "/api/list_cutter/csv_cutter/")
                 .header("content-type", "multipart/form-data; boundary=b0"),
             400,
             "",
         ),
         (
             "empty file",
-            post(gw, "/api/list_cutter/csv_cutter/").multipart(file_form("e.csv", vec![])),
+            post(stack, gw, "/api/list_cutter/csv_cutter/").multipart(file_form("e.csv", vec![])),
             400,
             "empty",
         ),
         (
             "header-less file",
-            post(gw, "/api/list_cutter/csv_cutter/")
+            post(stack, gw, "/api/list_cutter/csv_cutter/")
                 .multipart(file_form("h.csv", b",,\n1,2,3\n".to_vec())),
             400,
             "header",
         ),
         (
             "invalid UTF-8 after the header",
-            post(gw, "/api/list_cutter/csv_cutter/")
+            post(stack, gw, "/api/list_cutter/csv_cutter/")
                 .multipart(file_form("u.csv", b"a,b\n1,2\n\xff\xfe,3\n".to_vec())),
             400,
             "UTF-8",
         ),
         (
             "not a CSV name",
-            post(gw, "/api/list_cutter/csv_cutter/")
+            post(stack, gw, "/api/list_cutter/csv_cutter/")
                 .multipart(file_form("p.png", PEOPLE.as_bytes().to_vec())),
             400,
             "Only CSV and TXT",
         ),
         (
             "binary content under a CSV name",
-            post(gw, "/api/list_cutter/csv_cutter/")
+            post(stack, gw, "/api/list_cutter/csv_cutter/")
                 .multipart(file_form("b.csv", b"a,b\n\x00\x01\x02\n".to_vec())),
             400,
             "NUL",
         ),
         (
             "one byte over MAX_FILE_SIZE, past one R2 part",
-            post(gw, "/api/list_cutter/csv_cutter/")
+            post(stack, gw, "/api/list_cutter/csv_cutter/")
                 .multipart(file_form("big.csv", sample_csv(MAX_FILE_SIZE + 1))),
             413,
             "File size exceeds 50.00MB limit",
@@ -325,7 +324,7 @@ fn bad_exports_get_4xx_json(stack: &Stack) {
         ),
     ];
     for (what, request, status, message) in cases {
-        let r = export(&stack.gateway, request);
+        let r = export(stack, &stack.gateway, request);
         assert_eq!(
             (r.status, r.by.as_str()),
             (*status, "app-blue"),
@@ -337,7 +336,7 @@ fn bad_exports_get_4xx_json(stack: &Stack) {
         assert!(error.contains(message), "{what}: {body}");
     }
     let raw = |body: Vec<u8>| {
-        let resp = post(&stack.gateway, "/api/list_cutter/export_csv/")
+        let resp = post(stack, &stack.gateway, "/api/list_cutter/export_csv/")
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -361,12 +360,12 @@ fn expired_uploads_are_not_found_and_deleted(stack: &Stack) {
     let id = upload_ok(stack, "people.csv", PEOPLE.as_bytes());
     let key = format!("anon/{id}.csv");
     let request = json!({"columns": ["name"], "file_path": id});
-    assert_eq!(export(&stack.gateway, &request).status, 200);
+    assert_eq!(export(stack, &stack.gateway, &request).status, 200);
     stack.r2().set_custom_metadata(
         &key,
         r#"{"expires_at":"2020-01-01T00:00:00Z","original_name":"people.csv"}"#,
     );
-    let r = export(&stack.gateway, &request);
+    let r = export(stack, &stack.gateway, &request);
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(r.json(), json!({"error": "File not found"}));
     assert!(
@@ -377,8 +376,8 @@ fn expired_uploads_are_not_found_and_deleted(stack: &Stack) {
 
 fn matches_the_legacy_endpoints_except_documented_fixes(stack: &Stack) {
     let (app, legacy) = (&stack.gateway, &stack.legacy);
-    let (a_status, _, a_body) = upload(app, "people.csv", PEOPLE.as_bytes());
-    let (l_status, _, l_body) = upload(legacy, "people.csv", PEOPLE.as_bytes());
+    let (a_status, _, a_body) = upload(stack, app, "people.csv", PEOPLE.as_bytes());
+    let (l_status, _, l_body) = upload(stack, legacy, "people.csv", PEOPLE.as_bytes());
     assert_eq!((a_status, l_status), (200, 200));
     assert_eq!(keys(&a_body), keys(&l_body));
     assert_eq!(a_body["columns"], l_body["columns"]);
@@ -387,6 +386,7 @@ fn matches_the_legacy_endpoints_except_documented_fixes(stack: &Stack) {
 
     let cut = |base: &str, file_path: &Value, filters: Value| {
         export(
+            stack,
             base,
             &json!({"columns": ["name", "city"], "file_path": file_path, "filters": filters}),
         )
@@ -403,7 +403,7 @@ fn matches_the_legacy_endpoints_except_documented_fixes(stack: &Stack) {
 
     // Same status and body for a missing file and for missing columns.
     for base in [app, legacy] {
-        let resp = post(base, "/api/list_cutter/csv_cutter/")
+        let resp = post(stack, base, "/api/list_cutter/csv_cutter/")
             .multipart(Form::new().text("note", "x"))
             .send()
             .unwrap();
@@ -415,10 +415,12 @@ fn matches_the_legacy_endpoints_except_documented_fixes(stack: &Stack) {
     }
     let (a, l) = (
         export(
+            stack,
             app,
             &json!({"columns": [], "file_path": a_body["file_path"]}),
         ),
         export(
+            stack,
             legacy,
             &json!({"columns": [], "file_path": l_body["file_path"]}),
         ),
@@ -442,6 +444,7 @@ fn upload_and_cut_50mb_through_the_gateway(stack: &Stack) {
     let filters = [("amount", ">= 50000"), ("city", "IN (NYC, \"São Paulo\")")];
     let columns = ["note", "id", "city"];
     let r = export(
+        stack,
         &stack.gateway,
         &json!({"columns": columns, "file_path": id, "filters": {"amount": filters[0].1, "city": filters[1].1}}),
     );

@@ -71,7 +71,7 @@ fn browser_signs_in_with_an_admin_password(stack: &Stack) {
     let resp = client()
         .post(format!("{}/api/accounts/register/", stack.gateway))
         .header("X-Beta-User", "true")
-        .header("CF-Connecting-IP", "198.51.100.77")
+        .header("CF-Connecting-IP", stack.ip())
         .json(&json!({"username": name, "password": password, "password2": password}))
         .send()
         .unwrap();

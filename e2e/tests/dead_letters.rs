@@ -10,18 +10,12 @@ use crate::session::{self, User};
 use e2e::{client, sha256_hex, Stack};
 use reqwest::Method;
 use serde_json::Value;
-use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
 crate::tests!(
     dead_letters:
     a_checksum_mismatch_and_a_file_that_never_counts_are_shown_everywhere,
 );
-
-fn next_ip() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(982_000);
-    crate::common::next_ip(&NEXT, 983_000)
-}
 
 /// Drops the test's D1 triggers and dead letters, whatever happened: the stack
 /// is shared, and a dead letter left behind would fail every later verify.
@@ -53,7 +47,7 @@ impl Drop for Cleanup<'_> {
 fn admin_api(stack: &Stack, method: Method, path: &str) -> reqwest::blocking::RequestBuilder {
     client()
         .request(method, format!("{}{path}", stack.gateway))
-        .header("CF-Connecting-IP", next_ip())
+        .header("CF-Connecting-IP", stack.ip())
 }
 
 /// The app's dead letters through the gateway (the operator token).
@@ -114,7 +108,7 @@ fn mentions(report: &Value, needle: &str) -> bool {
 
 fn a_checksum_mismatch_and_a_file_that_never_counts_are_shown_everywhere(stack: &Stack) {
     stack.set_percentage("0");
-    let user = User::register(stack, true, &unique("dead"), next_ip);
+    let user = User::register(stack, true, &unique("dead"));
     let (damaged, stuck) = (unique("damaged-"), unique("stuck-"));
     let _cleanup = Cleanup {
         stack,

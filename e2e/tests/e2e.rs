@@ -85,7 +85,6 @@ fn main() {
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
-    cutover::shutdown();
     stack.shutdown();
     conclusion.exit();
 }

@@ -11,7 +11,6 @@ use reqwest::blocking::multipart::Form;
 use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::atomic::AtomicU32;
 
 crate::tests!(
     files:
@@ -19,12 +18,6 @@ crate::tests!(
     other_users_get_404_and_change_nothing,
     bad_inputs_get_4xx_and_leave_d1_and_r2_unchanged,
 );
-
-/// A new client address for each request: the gateway allows 100 a minute per IP.
-fn next_ip() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(500_000);
-    crate::common::next_ip(&NEXT, 600_000)
-}
 
 fn generated_form(file_name: &str, bytes: &[u8], original: Option<&str>) -> Form {
     let form = file_form("blob", bytes)
@@ -41,7 +34,7 @@ type Step = (&'static str, u16, Vec<String>);
 
 /// The journey for one side; asserts what holds on both and returns the steps.
 fn journey(stack: &Stack, app: bool) -> Vec<Step> {
-    let user = User::register(stack, app, &unique(if app { "fa" } else { "fl" }), next_ip);
+    let user = User::register(stack, app, &unique(if app { "fa" } else { "fl" }));
     let mut steps: Vec<Step> = Vec::new();
     let base = unique("journey");
     let name = format!("{base}.csv");
@@ -190,8 +183,8 @@ fn snapshot(stack: &Stack, user: &User) -> (Value, Vec<String>, Vec<Value>) {
 }
 
 fn other_users_get_404_and_change_nothing(stack: &Stack) {
-    let a = User::register(stack, true, &unique("fo_a"), next_ip);
-    let b = User::register(stack, true, &unique("fo_b"), next_ip);
+    let a = User::register(stack, true, &unique("fo_a"));
+    let b = User::register(stack, true, &unique("fo_b"));
     let (status, up) = upload(&a, "secret.csv", PEOPLE.as_bytes());
     assert_eq!(status, 200, "{up}");
     let id = str_of(&up, "file_id");
@@ -245,7 +238,7 @@ fn other_users_get_404_and_change_nothing(stack: &Stack) {
 }
 
 fn bad_inputs_get_4xx_and_leave_d1_and_r2_unchanged(stack: &Stack) {
-    let user = User::register(stack, true, &unique("fb"), next_ip);
+    let user = User::register(stack, true, &unique("fb"));
     let (status, up) = upload(&user, "mine.csv", PEOPLE.as_bytes());
     assert_eq!(status, 200, "{up}");
     let id = str_of(&up, "file_id");
@@ -265,7 +258,7 @@ fn bad_inputs_get_4xx_and_leave_d1_and_r2_unchanged(stack: &Stack) {
             stack.gateway
         ))
         .header("X-Beta-User", "true")
-        .header("CF-Connecting-IP", next_ip());
+        .header("CF-Connecting-IP", stack.ip());
     let cases: Vec<(&str, RequestBuilder, u16)> = vec![
         ("no token", no_token, 401),
         (

@@ -8,7 +8,6 @@ use crate::session::{file_form, send, str_of, User};
 use e2e::{sample_csv, sha256_hex, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
 crate::tests!(
@@ -17,11 +16,6 @@ crate::tests!(
     a_multipart_upload_gets_its_checksum_into_r2_metadata,
     other_users_and_bad_requests_get_4xx_and_change_nothing,
 );
-
-fn next_ip() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(600_000);
-    crate::common::next_ip(&NEXT, 650_000)
-}
 
 /// `POST /api/files/upload`; the file object of the 201.
 pub fn upload(user: &User, name: &str, bytes: &[u8]) -> Value {
@@ -55,7 +49,7 @@ pub fn counted(user: &User, file_id: &str) -> Value {
 }
 
 fn upload_list_ranges_counts_and_delete(stack: &Stack) {
-    let user = User::register(stack, true, &unique("fx"), next_ip);
+    let user = User::register(stack, true, &unique("fx"));
     let bytes = PEOPLE.as_bytes();
     let size = bytes.len();
     let file = upload(&user, "people.csv", bytes);
@@ -141,7 +135,7 @@ fn upload_list_ranges_counts_and_delete(stack: &Stack) {
 /// consumer adds it to the metadata (R2 verifying the bytes), counts the rows,
 /// and the file still downloads byte for byte.
 fn a_multipart_upload_gets_its_checksum_into_r2_metadata(stack: &Stack) {
-    let user = User::register(stack, true, &unique("fm"), next_ip);
+    let user = User::register(stack, true, &unique("fm"));
     let bytes = sample_csv(12 << 20);
     let file = upload(&user, "big.csv", &bytes);
     let id = str_of(&file, "file_id");
@@ -176,8 +170,8 @@ fn file_owner(stack: &Stack, file_id: &str) -> i64 {
 }
 
 fn other_users_and_bad_requests_get_4xx_and_change_nothing(stack: &Stack) {
-    let a = User::register(stack, true, &unique("fxa"), next_ip);
-    let b = User::register(stack, true, &unique("fxb"), next_ip);
+    let a = User::register(stack, true, &unique("fxa"));
+    let b = User::register(stack, true, &unique("fxb"));
     let file = upload(&a, "private.csv", PEOPLE.as_bytes());
     let id = str_of(&file, "file_id");
     counted(&a, &id);

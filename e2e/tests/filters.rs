@@ -9,18 +9,12 @@ use crate::session::{send, str_of, User};
 use e2e::Stack;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::atomic::AtomicU32;
 
 crate::tests!(
     filters:
     create_list_update_apply_and_delete,
     other_users_and_bad_bodies_get_4xx_and_change_nothing,
 );
-
-fn next_ip() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(650_000);
-    crate::common::next_ip(&NEXT, 700_000)
-}
 
 /// The third fixture cut: Jane, Alice and Charlie (Alice, 28, 65000, Chicago,
 /// passes all three filters).
@@ -34,7 +28,7 @@ fn well_paid(file_id: &str) -> Value {
 }
 
 fn create_list_update_apply_and_delete(stack: &Stack) {
-    let user = User::register(stack, true, &unique("sf"), next_ip);
+    let user = User::register(stack, true, &unique("sf"));
     let source = upload(&user, "people.csv", PEOPLE.as_bytes());
     let source_id = str_of(&source, "file_id");
 
@@ -136,8 +130,8 @@ fn create_list_update_apply_and_delete(stack: &Stack) {
 }
 
 fn other_users_and_bad_bodies_get_4xx_and_change_nothing(stack: &Stack) {
-    let a = User::register(stack, true, &unique("sfa"), next_ip);
-    let b = User::register(stack, true, &unique("sfb"), next_ip);
+    let a = User::register(stack, true, &unique("sfa"));
+    let b = User::register(stack, true, &unique("sfb"));
     let source = upload(&a, "people.csv", PEOPLE.as_bytes());
     let source_id = str_of(&source, "file_id");
     let (status, created, _) = send(

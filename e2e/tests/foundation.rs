@@ -16,14 +16,12 @@ crate::tests!(
     a_gateway_without_its_metrics_object_or_kv_still_routes,
 );
 
-const IP: &str = "198.51.100.10";
-
 fn legacy_serves_at_zero_percent(stack: &Stack) {
     stack.set_percentage("0");
     let (status, by, body) = send_json(
         client()
             .get(format!("{}/api/accounts/user/", stack.gateway))
-            .header("CF-Connecting-IP", IP),
+            .header("CF-Connecting-IP", stack.ip()),
     );
     assert_eq!(by, "legacy");
     assert_eq!(status, 401);
@@ -38,7 +36,7 @@ fn app_serves_at_hundred_percent(stack: &Stack) {
     stack.set_percentage("100");
     let resp = client()
         .get(format!("{}/api/no-such-endpoint", stack.gateway))
-        .header("CF-Connecting-IP", IP)
+        .header("CF-Connecting-IP", stack.ip())
         .send()
         .unwrap();
     assert_eq!(served_by(&resp), "app-blue");
@@ -54,12 +52,13 @@ fn legacy_accounts_work_through_gateway(stack: &Stack) {
     stack.set_percentage("0");
     let api = |path: &str| format!("{}/api/accounts/{path}", stack.gateway);
     let c = client();
+    let ip = stack.ip();
     let user = json!({"username": "gw_alice", "email": "alice@example.org",
                       "password": "s3cret-pass", "password2": "s3cret-pass"});
 
     let (status, by, body) = send_json(
         c.post(api("register/"))
-            .header("CF-Connecting-IP", IP)
+            .header("CF-Connecting-IP", &ip)
             .json(&user),
     );
     assert_eq!((status, by.as_str()), (201, "legacy"), "{body}");
@@ -67,7 +66,7 @@ fn legacy_accounts_work_through_gateway(stack: &Stack) {
 
     let (status, _, body) = send_json(
         c.post(api("register/"))
-            .header("CF-Connecting-IP", IP)
+            .header("CF-Connecting-IP", &ip)
             .json(&user),
     );
     assert_eq!(status, 400);
@@ -79,7 +78,7 @@ fn legacy_accounts_work_through_gateway(stack: &Stack) {
     let login = json!({"username": "gw_alice", "password": "s3cret-pass"});
     let (status, by, tokens) = send_json(
         c.post(api("login/"))
-            .header("CF-Connecting-IP", IP)
+            .header("CF-Connecting-IP", &ip)
             .json(&login),
     );
     assert_eq!((status, by.as_str()), (200, "legacy"));
@@ -87,7 +86,7 @@ fn legacy_accounts_work_through_gateway(stack: &Stack) {
 
     let (status, _, me) = send_json(
         c.get(api("user/"))
-            .header("CF-Connecting-IP", IP)
+            .header("CF-Connecting-IP", &ip)
             .bearer_auth(tokens["access"].as_str().unwrap()),
     );
     assert_eq!(status, 200);
@@ -98,7 +97,7 @@ fn legacy_accounts_work_through_gateway(stack: &Stack) {
     let wrong = json!({"username": "gw_alice", "password": "nope"});
     let (status, _, body) = send_json(
         c.post(api("login/"))
-            .header("CF-Connecting-IP", IP)
+            .header("CF-Connecting-IP", &ip)
             .json(&wrong),
     );
     assert_eq!(status, 401);
@@ -212,8 +211,8 @@ fn a_gateway_without_its_metrics_object_or_kv_still_routes(stack: &Stack) {
     for binding in ["METRICS", "MIGRATION_KV"] {
         let gateway = stack.start_gateway_without(binding);
         let user = || client().get(format!("{}/api/accounts/user/", gateway.url));
-        for n in 0..5 {
-            let ip = format!("198.51.100.{}", 70 + n);
+        for _ in 0..5 {
+            let ip = stack.ip();
             let (status, by, body) = send_json(user().header("CF-Connecting-IP", &ip));
             assert_eq!(
                 (status, by.as_str()),

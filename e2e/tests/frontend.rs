@@ -12,7 +12,6 @@ use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::atomic::AtomicU32;
 
 crate::tests!(
     frontend:
@@ -20,11 +19,6 @@ crate::tests!(
     browser_anonymous_cutter,
     browser_journey_from_register_to_delete,
 );
-
-fn next_ip() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(700_000);
-    crate::common::next_ip(&NEXT, 750_000)
-}
 
 /// All traffic on the app while it lives (the frontend is the app's), back to
 /// legacy afterwards even when an assertion fails.
@@ -46,7 +40,7 @@ impl Drop for AllOnApp<'_> {
 fn get(stack: &Stack, method: Method, path: &str) -> RequestBuilder {
     client()
         .request(method, format!("{}{path}", stack.gateway))
-        .header("CF-Connecting-IP", next_ip())
+        .header("CF-Connecting-IP", stack.ip())
 }
 
 fn served_with_spa_fallback_caching_and_csp(stack: &Stack) {
@@ -157,7 +151,7 @@ fn served_with_spa_fallback_caching_and_csp(stack: &Stack) {
 /// Runs one scenario of `e2e/browser/frontend.mjs`; returns what it saw.
 fn browse(stack: &Stack, scenario: &str, options: Value) -> Value {
     let mut options = options;
-    options["ip"] = json!(next_ip());
+    options["ip"] = json!(stack.ip());
     options["artifacts"] = json!(stack.root.join("e2e/artifacts").to_str().unwrap());
     options["fixture"] = json!(PEOPLE);
     run_browser(

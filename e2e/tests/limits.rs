@@ -2,14 +2,13 @@
 //! health probes spend nothing, a signed-in person has a budget of their own
 //! whoever shares their address, and credential attempts run out long before
 //! reads. The local limits (`wrangler.gateway.toml`): auth 30, write 60, read 100
-//! per 60 s. Each test uses addresses of its own (980_000..982_000).
+//! per 60 s. Each test sends from addresses of its own ([`Stack::ip`]).
 
 use crate::common::{header, served_by};
 use e2e::{client, Stack, JWT_SECRET};
 use reqwest::blocking::{RequestBuilder, Response};
 use serde_json::Value;
 use shared::jwt::{issue, JwtConfig, TokenType, TokenUser};
-use std::sync::atomic::AtomicU32;
 
 crate::tests!(
     limits:
@@ -25,11 +24,6 @@ const AUTH_ATTEMPTS: usize = 30;
 
 /// A cheap read on the legacy side (0%).
 const PROBE: &str = "/__test__/status?code=204";
-
-fn next_ip() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(980_000);
-    crate::common::next_ip(&NEXT, 982_000)
-}
 
 fn get(stack: &Stack, path: &str, ip: &str) -> RequestBuilder {
     client()
@@ -88,7 +82,7 @@ fn assert_limited(resp: Response, class: &str) {
 
 fn static_assets_and_health_probes_are_never_limited(stack: &Stack) {
     stack.set_percentage("0");
-    let ip = next_ip();
+    let ip = stack.ip();
     // The frontend is the app's: a beta tester's browser loads it at 0%.
     let page = || {
         get(stack, "/", &ip)
@@ -132,7 +126,7 @@ fn static_assets_and_health_probes_are_never_limited(stack: &Stack) {
 
 fn people_behind_one_address_have_their_own_budgets(stack: &Stack) {
     stack.set_percentage("0");
-    let office = next_ip();
+    let office = stack.ip();
     let (alice, bob) = (token_of(1_980_001), token_of(1_980_002));
     let (n, resp) = first_429(2 * READS + 10, || {
         get(stack, PROBE, &office).bearer_auth(&alice)
@@ -142,7 +136,7 @@ fn people_behind_one_address_have_their_own_budgets(stack: &Stack) {
     assert_limited(resp, "read");
     // Alice's budget goes with her to another address (asked at once: the local
     // limiter starts every key afresh each wall-clock minute).
-    let home = next_ip();
+    let home = stack.ip();
     let resp = get(stack, PROBE, &home).bearer_auth(&alice).send().unwrap();
     assert_eq!(resp.status(), 429, "one person, one budget");
     // Bob at the same address, and anyone there not signed in, still read.
@@ -165,7 +159,7 @@ fn people_behind_one_address_have_their_own_budgets(stack: &Stack) {
 
 fn credential_attempts_run_out_before_reads(stack: &Stack) {
     stack.set_percentage("0");
-    let ip = next_ip();
+    let ip = stack.ip();
     // Refreshing a made-up token is a credential attempt that costs no hash.
     let refresh = || {
         client()

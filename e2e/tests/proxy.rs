@@ -2,7 +2,7 @@
 //! redirects pass unchanged; a dead or slow origin gives a JSON error in time.
 
 use crate::common::{header, headers_all, served_by};
-use e2e::{client, ipv4, sha256_hex, Stack, LEGACY_TIMEOUT_MS};
+use e2e::{client, sha256_hex, Stack, LEGACY_TIMEOUT_MS};
 use serde_json::Value;
 use shared::routing::SECURITY_HEADERS;
 use std::time::{Duration, Instant};
@@ -55,7 +55,7 @@ fn multipart_upload_20mb_arrives_byte_identical(stack: &Stack) {
 
     let resp = client()
         .post(echo(stack))
-        .header("CF-Connecting-IP", ipv4(100_000))
+        .header("CF-Connecting-IP", stack.ip())
         .header(
             "Content-Type",
             format!("multipart/form-data; boundary={boundary}"),
@@ -76,7 +76,7 @@ fn encoded_query_strings_pass_unchanged(stack: &Stack) {
         "q=a%20b&slash=%2F%3F%26%3D&utf=%C3%A9t%C3%A9&plus=a+b&empty=&dup=1&dup=2&raw=~!*()";
     let resp = client()
         .get(format!("{}?{query}", echo(stack)))
-        .header("CF-Connecting-IP", ipv4(100_001))
+        .header("CF-Connecting-IP", stack.ip())
         .send()
         .unwrap();
     let got: Value = resp.json().unwrap();
@@ -86,7 +86,7 @@ fn encoded_query_strings_pass_unchanged(stack: &Stack) {
 
 fn headers_and_forwarding_info_reach_legacy(stack: &Stack) {
     stack.set_percentage("0");
-    let ip = ipv4(100_002);
+    let ip = stack.ip();
     let resp = client()
         .put(echo(stack))
         .header("CF-Connecting-IP", &ip)
@@ -150,7 +150,7 @@ fn several_set_cookie_headers_pass(stack: &Stack) {
     stack.set_percentage("0");
     let resp = client()
         .get(format!("{}/__test__/cookies", stack.gateway))
-        .header("CF-Connecting-IP", ipv4(100_003))
+        .header("CF-Connecting-IP", stack.ip())
         .send()
         .unwrap();
     let cookies = headers_all(&resp, "set-cookie");
@@ -177,7 +177,7 @@ fn several_set_cookie_headers_pass(stack: &Stack) {
 
 fn redirects_are_returned_not_followed(stack: &Stack) {
     stack.set_percentage("0");
-    let ip = ipv4(100_004);
+    let ip = stack.ip();
     let resp = client()
         .get(format!("{}/__test__/redirect", stack.gateway))
         .header("CF-Connecting-IP", &ip)
@@ -203,7 +203,7 @@ fn redirects_are_returned_not_followed(stack: &Stack) {
 
 fn security_headers_on_every_response(stack: &Stack) {
     stack.set_percentage("0");
-    let ip = ipv4(100_005);
+    let ip = stack.ip();
     let c = client();
     let responses = [
         c.get(echo(stack))
@@ -231,7 +231,7 @@ fn security_headers_on_every_response(stack: &Stack) {
 
 fn legacy_down_gives_json_502_then_recovers(stack: &Stack) {
     stack.set_percentage("0");
-    let ip = ipv4(100_006);
+    let ip = stack.ip();
     stack.stop_legacy();
     let started = Instant::now();
     let resp = client()
@@ -275,7 +275,7 @@ fn slow_legacy_gives_json_504_in_time(stack: &Stack) {
             stack.gateway,
             LEGACY_TIMEOUT_MS + 4_000
         ))
-        .header("CF-Connecting-IP", ipv4(100_007))
+        .header("CF-Connecting-IP", stack.ip())
         .send()
         .unwrap();
     let elapsed = started.elapsed();
@@ -296,7 +296,7 @@ fn slow_legacy_gives_json_504_in_time(stack: &Stack) {
 
 fn rate_limit_gives_429_with_retry_after(stack: &Stack) {
     stack.set_percentage("0");
-    let ip = ipv4(100_008);
+    let ip = stack.ip();
     let c = client();
     let mut limited = None;
     // Twice the read budget: the local limiter counts in fixed wall-clock minutes,
@@ -321,7 +321,7 @@ fn rate_limit_gives_429_with_retry_after(stack: &Stack) {
     // Another client is not affected.
     let other = c
         .get(format!("{}/__test__/status?code=204", stack.gateway))
-        .header("CF-Connecting-IP", ipv4(100_009))
+        .header("CF-Connecting-IP", stack.ip())
         .send()
         .unwrap();
     assert_eq!(other.status(), 204);
@@ -337,11 +337,13 @@ fn legacy_204_with_a_body_breaks_no_later_request(stack: &Stack) {
 
     stack.set_percentage("0");
     let name = crate::common::unique("framing");
-    let user = crate::session::User::register(stack, false, &name, || ipv4(360_001));
+    let user = crate::session::User::register(stack, false, &name);
+    // The uploads and deletes below come from one address.
+    let ip = stack.ip();
     let upload = |i: usize| -> String {
         let resp = client()
             .post(format!("{}/api/list_cutter/upload/", stack.gateway))
-            .header("CF-Connecting-IP", ipv4(360_002))
+            .header("CF-Connecting-IP", &ip)
             .bearer_auth(&user.access)
             .multipart(
                 Form::new().part(
@@ -385,7 +387,7 @@ fn legacy_204_with_a_body_breaks_no_later_request(stack: &Stack) {
     // The gateway asks the origin to close the connection after a DELETE.
     let echoed: Value = client()
         .delete(echo(stack))
-        .header("CF-Connecting-IP", ipv4(360_002))
+        .header("CF-Connecting-IP", &ip)
         .send()
         .unwrap()
         .json()
@@ -404,7 +406,7 @@ fn legacy_204_with_a_body_breaks_no_later_request(stack: &Stack) {
         let id = upload(i);
         let resp = client()
             .delete(format!("{}/api/list_cutter/delete/{id}/", stack.gateway))
-            .header("CF-Connecting-IP", ipv4(360_002))
+            .header("CF-Connecting-IP", &ip)
             .bearer_auth(&user.access)
             .send()
             .unwrap();

@@ -7,11 +7,11 @@
 use crate::admin::ADMIN_TOKEN;
 use crate::common::{send_json, served_by, unique};
 use e2e::process::Group;
-use e2e::{client, ipv4, Stack};
+use e2e::{client, Stack};
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::Method;
 use serde_json::{json, Value};
-use shared::routing::{backend_for_bucket, bucket_of, client_key, Backend};
+use shared::routing::Backend;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,15 +25,6 @@ crate::tests!(
 );
 
 const PASSWORD: &str = "replicated pass 5%";
-
-/// The first addresses of 395_000.. that the split at `pct` sends to `side`.
-fn address_on(side: Backend, pct: u8, skip: u32) -> String {
-    (395_000..400_000)
-        .map(ipv4)
-        .filter(|ip| backend_for_bucket(bucket_of(&client_key(Some(ip))), pct) == side)
-        .nth(skip as usize)
-        .expect("an address on each side")
-}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -147,15 +138,23 @@ fn replicate(stack: &Stack, args: &[&str]) -> Command {
     stack.replicate_command("replicate-state.json", args)
 }
 
-fn at_half_each_side_knows_the_others_people_within_ten_seconds(stack: &Stack) {
+/// The stack at 50% with `cutover replicate` running every second (logging to
+/// `log` in the run's dir, stopping when dropped), and an address on each side:
+/// (legacy's, the app's, the replicator).
+fn at_half_replicating(stack: &Stack, log: &str) -> (String, String, Group) {
     stack.set_percentage("50");
-    let on_legacy = address_on(Backend::Legacy, 50, 0);
-    let on_app = address_on(Backend::App, 50, 0);
+    let on_legacy = stack.ip_routed_to(Backend::Legacy, 50);
+    let on_app = stack.ip_routed_to(Backend::App, 50);
     let replicator = Group::spawn(
         "cutover replicate",
         replicate(stack, &["--interval", "1"]),
-        &stack.dir.join("replicate.log"),
+        &stack.dir.join(log),
     );
+    (on_legacy, on_app, replicator)
+}
+
+fn at_half_each_side_knows_the_others_people_within_ten_seconds(stack: &Stack) {
+    let (on_legacy, on_app, replicator) = at_half_replicating(stack, "replicate.log");
 
     // Made on legacy (the address's side), then signed in from an app address.
     let dj = unique("repl_dj");
@@ -306,7 +305,7 @@ fn an_unhealthy_replicator_holds_the_percentage_unless_forced(stack: &Stack) {
 /// twice, none lost; a further round changes nothing.
 fn a_replicator_killed_mid_round_loses_and_repeats_nothing(stack: &Stack) {
     let name = unique("repl_kill");
-    let user = crate::session::User::register(stack, false, &name, || ipv4(399_990));
+    let user = crate::session::User::register(stack, false, &name);
     let ids: Vec<String> = (0..24)
         .map(|i| {
             let mut bytes = format!("n,v\n{i},x\n").into_bytes();
@@ -409,14 +408,7 @@ fn within_ten_seconds(what: &str, mut check: impl FnMut() -> bool) {
 /// tags added on the app reach legacy, and a file tagged on both sides between
 /// two rounds is reported as a conflict and merged on both.
 fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &Stack) {
-    stack.set_percentage("50");
-    let on_legacy = address_on(Backend::Legacy, 50, 3);
-    let on_app = address_on(Backend::App, 50, 3);
-    let replicator = Group::spawn(
-        "cutover replicate",
-        replicate(stack, &["--interval", "1"]),
-        &stack.dir.join("replicate-deletions.log"),
-    );
+    let (on_legacy, on_app, replicator) = at_half_replicating(stack, "replicate-deletions.log");
     let name = unique("repl_del");
     let (status, _, body) = send_json(
         gateway(Method::POST, stack, "/api/accounts/register/", &on_legacy)
@@ -543,7 +535,7 @@ fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &S
     // logs. Deleted on the app, tagged on legacy: an import of the file (what
     // that round would send) is refused as a conflict and brings nothing back.
     // (A fresh token holds its side for the replication bound.)
-    let app_ip = address_on(Backend::App, 50, 3);
+    let app_ip = stack.ip_routed_to(Backend::App, 50);
     let app_token = token_on(stack, &app_ip, &name, "app-blue");
     let gone = &ids[2];
     assert_eq!(
@@ -698,7 +690,7 @@ fn save_cut(
 /// file deleted meanwhile stop waiting.
 fn a_lineage_row_waits_in_legacys_log_for_its_file(stack: &Stack) {
     let name = unique("repl_edge");
-    let user = crate::session::User::register(stack, false, &name, || ipv4(399_980));
+    let user = crate::session::User::register(stack, false, &name);
     let (status, body) = crate::session::upload(&user, &format!("{name}.csv"), b"a\n1\n2\n");
     assert_eq!(status, 200, "{body}");
     let original = body["file_id"].as_str().unwrap().to_string();

@@ -8,9 +8,10 @@
 use crate::admin::ADMIN_TOKEN;
 use crate::common::{send_json, unique};
 use e2e::process::Group;
-use e2e::{client, ipv4, Pair, Stack, StandIn};
+use e2e::{client, Pair, Stack, StandIn};
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::{json, Value};
+use shared::routing::Backend::{App, Legacy};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -111,7 +112,7 @@ fn text(out: &Output) -> String {
 }
 
 fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack: &Stack) {
-    let (stand_in, mut stand_in_process) = stack.start_stand_in("runbook", 2_000, &[]);
+    let stand_in = stack.start_stand_in("runbook", 2_000, &[]);
     let pair = stack.start_pair(&stand_in);
     let sides = Sides {
         stack,
@@ -132,10 +133,10 @@ fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack:
         ]),
         &stack.dir.join("runbook-replicate.log"),
     );
-    // A few people on both sides at 50%.
+    // A few people on both sides at 50%: two sign up on the app, four on legacy.
     sides.set_percentage(50);
-    for n in 0..6 {
-        let ip = ipv4(960_000 + n);
+    for side in [App, App, Legacy, Legacy, Legacy, Legacy] {
+        let ip = stack.ip_routed_to(side, 50);
         let name = unique("rb");
         let gw = |path: &str| format!("{}{path}", pair.gateway);
         let (status, _, body) = send_json(
@@ -240,13 +241,13 @@ fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack:
     wait_for_step(&log, "watch", &mut runner);
     assert_eq!(sides.status()["traffic_percentage"], 100);
     sides.switch(json!({"version": "green", "force": true}));
-    for n in 0..20 {
+    for _ in 0..20 {
         let _ = client()
             .get(format!(
                 "{}/api/list_cutter/list_saved_files/",
                 pair.gateway
             ))
-            .header("CF-Connecting-IP", ipv4(961_000 + n))
+            .header("CF-Connecting-IP", stack.ip())
             .send();
     }
     // The rollback sends everyone to legacy, then waits for the app's changes to
@@ -333,5 +334,5 @@ fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack:
     assert_eq!(run_log(&log)["outcome"], "done");
     assert_eq!(sides.status()["traffic_percentage"], 0);
     drop(pair);
-    stand_in_process.stop();
+    drop(stand_in);
 }

@@ -11,7 +11,6 @@ use base64::Engine;
 use e2e::{client, Stack};
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::atomic::AtomicU32;
 
 crate::tests!(
     security:
@@ -27,17 +26,12 @@ crate::tests!(
     cross_origin_requests_follow_the_allow_list,
 );
 
-fn next_ip() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(880_000);
-    crate::common::next_ip(&NEXT, 900_000)
-}
-
 /// A request through the gateway that the app serves.
 fn app(method: Method, stack: &Stack, path: &str) -> reqwest::blocking::RequestBuilder {
     client()
         .request(method, format!("{}{path}", stack.gateway))
         .header("X-Beta-User", "true")
-        .header("CF-Connecting-IP", next_ip())
+        .header("CF-Connecting-IP", stack.ip())
 }
 
 /// (status of the gateway's `/admin/audit`, status of the app's admin API) for `token`.
@@ -126,21 +120,21 @@ fn the_dashboard_login_is_throttled_and_for_admins_only(stack: &Stack) {
         )
     };
     // One address guessing: five 401s, then the app's 429 with Retry-After.
-    let ip = next_ip();
+    let ip = stack.ip();
     let statuses: Vec<u16> = (0..8)
         .map(|i| login(&ip, &format!("nobody{i}"), "wrong").0)
         .collect();
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
     // One username guessed from many addresses: locked too, as on /api/accounts/login/.
     let statuses: Vec<u16> = (0..6)
-        .map(|_| login(&next_ip(), &name, "wrong").0)
+        .map(|_| login(&stack.ip(), &name, "wrong").0)
         .collect();
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
 
     // A user who is not an admin gets a 403 and no tokens, even with the right password.
     let plain = unique("sec_plain");
-    User::register(stack, true, &plain, next_ip);
-    let (status, by, body) = login(&next_ip(), &plain, "correct horse 42");
+    User::register(stack, true, &plain);
+    let (status, by, body) = login(&stack.ip(), &plain, "correct horse 42");
     assert_eq!((status, by.as_str()), (403, "gateway"), "{body}");
     assert!(
         body.get("access").is_none() && body.get("refresh").is_none(),
@@ -149,7 +143,7 @@ fn the_dashboard_login_is_throttled_and_for_admins_only(stack: &Stack) {
     // An admin signs in.
     let other = unique("sec_dash2");
     app_admin_token(stack, &other);
-    let (status, _, body) = login(&next_ip(), &other, "correct horse 42");
+    let (status, _, body) = login(&stack.ip(), &other, "correct horse 42");
     assert_eq!(status, 200, "{body}");
     assert!(body["access"].is_string(), "{body}");
 }
@@ -165,7 +159,7 @@ fn unknown_methods_are_refused_by_the_gateway_and_never_counted(stack: &Stack) {
                     method.clone(),
                     format!("{}/api/list_cutter/list_saved_files/", stack.gateway),
                 )
-                .header("CF-Connecting-IP", next_ip());
+                .header("CF-Connecting-IP", stack.ip());
             if beta {
                 req = req.header("X-Beta-User", "true");
             }
@@ -191,7 +185,7 @@ fn unknown_methods_are_refused_by_the_gateway_and_never_counted(stack: &Stack) {
 }
 
 fn long_names_are_saved_unique_and_without_invisible_characters(stack: &Stack) {
-    let user = User::register(stack, true, &unique("sec_names"), next_ip);
+    let user = User::register(stack, true, &unique("sec_names"));
     let csv = b"a,b\n1,2\n";
     // 44 characters and more broke D1's LIKE; legacy takes names up to 255.
     for base_len in [44, 120, 251] {
@@ -242,7 +236,7 @@ fn file_with_a_huge_row() -> Vec<u8> {
 }
 
 fn a_row_over_the_limit_is_refused_and_never_cut_short(stack: &Stack) {
-    let user = User::register(stack, true, &unique("sec_rows"), next_ip);
+    let user = User::register(stack, true, &unique("sec_rows"));
     let bytes = file_with_a_huge_row();
     let listed = |user: &User| {
         let (_, body, _) = send(user, user.req(Method::GET, "list_saved_files/"));
@@ -299,7 +293,7 @@ fn a_row_over_the_limit_is_refused_and_never_cut_short(stack: &Stack) {
     );
     assert_eq!(status, 200, "{body}");
     let token = str_of(&body, "access");
-    let legacy_user = User::app_with_token(stack, token, next_ip);
+    let legacy_user = User::app_with_token(stack, token);
     let (status, body, _) = send(
         &legacy_user,
         legacy_user.req(Method::GET, &format!("fetch_saved_file/{file_id}/")),
@@ -340,7 +334,7 @@ fn encoded_paths_do_not_get_past_the_admin_rule(stack: &Stack) {
     ] {
         let resp = client()
             .get(format!("{}{path}", stack.gateway))
-            .header("CF-Connecting-IP", next_ip())
+            .header("CF-Connecting-IP", stack.ip())
             .send()
             .unwrap();
         assert_eq!(served_by(&resp), "gateway", "{path}");
@@ -379,7 +373,7 @@ fn health_is_liveness_and_metrics_are_for_operators(stack: &Stack) {
 }
 
 fn selections_tags_and_usernames_are_bounded(stack: &Stack) {
-    let user = User::register(stack, true, &unique("sec_bounds"), next_ip);
+    let user = User::register(stack, true, &unique("sec_bounds"));
     let (status, body) = upload(&user, "people.csv", crate::common::PEOPLE.as_bytes());
     assert_eq!(status, 200, "{body}");
     let (id, path) = (str_of(&body, "file_id"), str_of(&body, "file_path"));
@@ -411,7 +405,7 @@ fn selections_tags_and_usernames_are_bounded(stack: &Stack) {
 
     // A full-width look-alike of a taken name is that name (NFKC, as Django stores it).
     let name = unique("lookalike");
-    User::register(stack, true, &name, next_ip);
+    User::register(stack, true, &name);
     let wide: String = name
         .chars()
         .map(|c| match c {
@@ -431,7 +425,7 @@ fn selections_tags_and_usernames_are_bounded(stack: &Stack) {
 }
 
 fn formulas_are_neutralised_on_request(stack: &Stack) {
-    let user = User::register(stack, true, &unique("sec_formula"), next_ip);
+    let user = User::register(stack, true, &unique("sec_formula"));
     let csv = b"name,note\nmallory,=cmd|' /C calc'!A0\nalice,-5\nbob,@SUM(A1)\n";
     let (status, body) = upload(&user, "formulas.csv", csv);
     assert_eq!(status, 200, "{body}");

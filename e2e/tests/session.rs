@@ -9,17 +9,17 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 /// A signed-in user on one side.
-pub struct User {
+pub struct User<'s> {
     pub base: String,
     pub app: bool,
     pub access: String,
-    /// The next client address of the calling module's range (the gateway limits
-    /// credential attempts per address).
-    next_ip: fn() -> String,
+    /// Gives each request a fresh client address (the gateway limits credential
+    /// attempts per address).
+    stack: &'s Stack,
 }
 
-impl User {
-    pub fn register(stack: &Stack, app: bool, name: &str, next_ip: fn() -> String) -> User {
+impl<'s> User<'s> {
+    pub fn register(stack: &'s Stack, app: bool, name: &str) -> User<'s> {
         let base = if app {
             stack.gateway.clone()
         } else {
@@ -29,7 +29,7 @@ impl User {
             base,
             app,
             access: String::new(),
-            next_ip,
+            stack,
         };
         let password = "correct horse 42";
         let resp = user
@@ -56,12 +56,12 @@ impl User {
     }
 
     /// An app-side user signed in elsewhere (e.g. an imported legacy account).
-    pub fn app_with_token(stack: &Stack, access: String, next_ip: fn() -> String) -> User {
+    pub fn app_with_token(stack: &'s Stack, access: String) -> User<'s> {
         User {
             base: stack.gateway.clone(),
             app: true,
             access,
-            next_ip,
+            stack,
         }
     }
 
@@ -77,7 +77,7 @@ impl User {
     }
 
     fn side(&self, req: RequestBuilder) -> RequestBuilder {
-        let req = req.header("CF-Connecting-IP", (self.next_ip)());
+        let req = req.header("CF-Connecting-IP", self.stack.ip());
         if self.app {
             req.header("X-Beta-User", "true")
         } else {

@@ -13,7 +13,6 @@ use e2e::{client, Stack, CONFIG_CACHE_MS, SHADOW_TIMEOUT_MS};
 use reqwest::blocking::{RequestBuilder, Response};
 use reqwest::Method;
 use serde_json::{json, Value};
-use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
 crate::tests!(
@@ -31,11 +30,6 @@ const USER: &str = "GET /api/accounts/user/";
 const LIST: &str = "GET /api/list_cutter/list_saved_files/";
 const FETCH: &str = "GET /api/list_cutter/fetch_saved_file/{file_id}/";
 const LINEAGE: &str = "GET /api/list_cutter/fetch_file_lineage/{file_id}/";
-
-fn next_ip() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(920_000);
-    crate::common::next_ip(&NEXT, 950_000)
-}
 
 fn admin(method: Method, stack: &Stack, path: &str) -> RequestBuilder {
     client()
@@ -119,17 +113,17 @@ impl Drop for Shadowing<'_> {
 
 /// A person with one file, on legacy and, after one replication round, on the
 /// app with the same id, file and file id; `access` is a Django token.
-struct Person {
-    user: User,
+struct Person<'s> {
+    user: User<'s>,
     name: String,
     file_id: String,
 }
 
 const PASSWORD: &str = "correct horse 42";
 
-fn person_on_both_sides(stack: &Stack) -> Person {
+fn person_on_both_sides(stack: &Stack) -> Person<'_> {
     let name = unique("shadow_");
-    let user = User::register(stack, false, &name, next_ip);
+    let user = User::register(stack, false, &name);
     let (status, body) = upload(&user, &format!("{name}.csv"), b"name,n\nann,1\nbob,2\n");
     assert_eq!(status, 200, "{body}");
     let out = stack
@@ -154,7 +148,7 @@ fn person_on_both_sides(stack: &Stack) -> Person {
     }
 }
 
-impl Person {
+impl Person<'_> {
     /// A fresh Django token (younger than the replication bound: routed to
     /// legacy whatever the percentage, unless a beta header says otherwise).
     fn sign_in(&mut self, stack: &Stack) {
@@ -188,7 +182,7 @@ impl Person {
         let req = client()
             .request(method, format!("{}{path}", stack.gateway))
             .bearer_auth(&self.user.access)
-            .header("CF-Connecting-IP", next_ip());
+            .header("CF-Connecting-IP", stack.ip());
         if on_app {
             req.header("X-Beta-User", "true")
         } else {
@@ -553,7 +547,7 @@ fn bad_rates_are_refused_and_change_nothing(stack: &Stack) {
     // Only admins, and only the three methods.
     let resp = client()
         .put(format!("{}/admin/shadow", stack.gateway))
-        .header("CF-Connecting-IP", next_ip())
+        .header("CF-Connecting-IP", stack.ip())
         .json(&json!({"rate": 1}))
         .send()
         .unwrap();

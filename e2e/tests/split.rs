@@ -2,8 +2,10 @@
 //! the sticky cookie, the overrides and the fail-safe config.
 
 use crate::common::{header, headers_all, served_by};
-use e2e::{client, ipv4, Stack, ROUTING_SECRET};
-use shared::routing::{bucket_of, client_key, mint_beta_token, SigningKey};
+use e2e::{client, Stack, ROUTING_SECRET};
+use shared::routing::{
+    backend_for_bucket, bucket_of, client_key, mint_beta_token, Backend, SigningKey,
+};
 
 crate::tests!(
     split:
@@ -21,7 +23,7 @@ crate::tests!(
 /// A cheap path on both sides: the stand-in answers 204, the app its
 /// frontend's `index.html` (200).
 const PROBE: &str = "/__test__/status?code=204";
-const CLIENTS: u32 = 10_000;
+const CLIENTS: usize = 10_000;
 
 /// The branch (`X-Served-By`) for each client IP, `threads` requests at a time.
 fn branches(stack: &Stack, ips: &[String]) -> Vec<String> {
@@ -58,18 +60,16 @@ fn branches(stack: &Stack, ips: &[String]) -> Vec<String> {
     })
 }
 
-fn clients(n: u32) -> Vec<String> {
-    (0..n).map(ipv4).collect()
-}
-
 fn app_count(branches: &[String]) -> usize {
     branches.iter().filter(|b| *b == "app-blue").count()
 }
 
 /// One pass over 10 000 clients at 10%, 25% and 50%: the 25% share is within
 /// ±1.5 points, and raising the percentage never moves a client back to legacy.
+/// (Any 10 000 consecutive addresses of [`Stack::ips`] put 2 396 to 2 612 in
+/// the buckets below 25.)
 fn distribution_follows_percentage_and_is_monotonic(stack: &Stack) {
-    let ips = clients(CLIENTS);
+    let ips = stack.ips(CLIENTS);
     let mut previous: Option<Vec<String>> = None;
     for pct in ["10", "25", "50"] {
         stack.set_percentage(pct);
@@ -103,7 +103,7 @@ fn distribution_follows_percentage_and_is_monotonic(stack: &Stack) {
 }
 
 fn zero_and_hundred_percent_are_absolute(stack: &Stack) {
-    let ips = clients(2_000);
+    let ips = stack.ips(2_000);
     for (pct, want) in [("0", 0), ("100", 2_000)] {
         stack.set_percentage(pct);
         assert_eq!(app_count(&branches(stack, &ips)), want, "{pct}%");
@@ -113,6 +113,8 @@ fn zero_and_hundred_percent_are_absolute(stack: &Stack) {
 
 fn ipv6_addresses_in_one_64_land_together(stack: &Stack) {
     stack.set_percentage("50");
+    // Addresses of the test's own, not the stack's (which are IPv4): two in each
+    // /64, in the documentation range 2001:db8::/32 that no other test sends from.
     let mut pairs = Vec::new();
     for n in 0..200u32 {
         pairs.push(format!("2001:db8:{:x}:{:x}::1", n >> 8, n & 0xff));
@@ -142,12 +144,12 @@ fn ipv6_addresses_in_one_64_land_together(stack: &Stack) {
 }
 
 /// An IP whose own bucket sends it to the other branch than `bucket` would.
-fn ip_on_other_side(bucket: u8, pct: u8) -> String {
-    let want_app = bucket >= pct;
-    (50_000..60_000)
-        .map(ipv4)
-        .find(|ip| (bucket_of(&client_key(Some(ip))) < pct) == want_app)
-        .expect("an IP on the other side")
+fn ip_on_other_side(stack: &Stack, bucket: u8, pct: u8) -> String {
+    let other = match backend_for_bucket(bucket, pct) {
+        Backend::App => Backend::Legacy,
+        Backend::Legacy => Backend::App,
+    };
+    stack.ip_routed_to(other, pct)
 }
 
 fn first_visit(stack: &Stack, ip: &str) -> (String, String) {
@@ -170,10 +172,10 @@ fn first_visit(stack: &Stack, ip: &str) -> (String, String) {
 
 fn sticky_cookie_keeps_branch_when_ip_changes(stack: &Stack) {
     stack.set_percentage("50");
-    let home = ipv4(70_001);
+    let home = stack.ip();
     let (branch, cookie) = first_visit(stack, &home);
     let bucket = bucket_of(&client_key(Some(&home)));
-    let roaming = ip_on_other_side(bucket, 50);
+    let roaming = ip_on_other_side(stack, bucket, 50);
 
     let resp = client()
         .get(format!("{}{PROBE}", stack.gateway))
@@ -198,7 +200,7 @@ fn sticky_cookie_keeps_branch_when_ip_changes(stack: &Stack) {
 
 fn tampered_sticky_cookie_is_ignored(stack: &Stack) {
     stack.set_percentage("50");
-    let home = ipv4(70_002);
+    let home = stack.ip();
     let (_, cookie) = first_visit(stack, &home);
     let bucket = bucket_of(&client_key(Some(&home)));
     let (prefix, sig) = cookie.rsplit_once('.').unwrap();
@@ -214,7 +216,7 @@ fn tampered_sticky_cookie_is_ignored(stack: &Stack) {
         ("garbage".to_string(), bucket),
     ];
     for (forged, claimed) in forgeries {
-        let roaming = ip_on_other_side(claimed, 50);
+        let roaming = ip_on_other_side(stack, claimed, 50);
         let expected = if bucket_of(&client_key(Some(&roaming))) < 50 {
             "app-blue"
         } else {
@@ -244,7 +246,7 @@ fn tampered_sticky_cookie_is_ignored(stack: &Stack) {
 
 fn beta_testers_and_staging_reach_app_at_zero(stack: &Stack) {
     stack.set_percentage("0");
-    let ip = ipv4(80_000);
+    let ip = stack.ip();
     let get = || {
         client()
             .get(format!("{}{PROBE}", stack.gateway))
@@ -314,7 +316,7 @@ fn route_pin_wins_over_percentage(stack: &Stack) {
         "route_pins",
         r#"[{"method":"POST","path_prefix":"/__test__/echo","backend":"legacy"}]"#,
     );
-    let ip = ipv4(90_000);
+    let ip = stack.ip();
     let pinned = client()
         .post(format!("{}/__test__/echo", stack.gateway))
         .header("CF-Connecting-IP", &ip)
@@ -335,7 +337,7 @@ fn route_pin_wins_over_percentage(stack: &Stack) {
 }
 
 fn invalid_or_missing_percentage_routes_to_legacy(stack: &Stack) {
-    let ips = clients(200);
+    let ips = stack.ips(200);
     stack.set_percentage("100");
     assert_eq!(
         app_count(&branches(stack, &ips)),
@@ -365,7 +367,7 @@ fn invalid_or_missing_percentage_routes_to_legacy(stack: &Stack) {
 /// issued it (an app registration at 0%, a Django login at 100%).
 fn signed_in_people_keep_their_side_across_addresses(stack: &Stack) {
     use shared::jwt::{issue, JwtConfig, TokenType, TokenUser};
-    use shared::routing::{backend_for_bucket, user_bucket, Backend};
+    use shared::routing::user_bucket;
     let cfg = JwtConfig::new(e2e::JWT_SECRET, "list-cutter", "list-cutter-api");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -399,7 +401,6 @@ fn signed_in_people_keep_their_side_across_addresses(stack: &Stack) {
             header(&resp, "x-route-reason").unwrap_or_default(),
         )
     };
-    let mut n = 0;
     for pct in [10u8, 50, 90] {
         stack.set_percentage(&pct.to_string());
         for id in 880_001..880_011 {
@@ -409,8 +410,7 @@ fn signed_in_people_keep_their_side_across_addresses(stack: &Stack) {
                 Backend::Legacy => "legacy",
             };
             for _ in 0..6 {
-                n += 1;
-                let got = side(&token, &ipv4(390_000 + n));
+                let got = side(&token, &stack.ip());
                 assert_eq!(
                     got,
                     (expected.to_string(), "identity".to_string()),
@@ -422,14 +422,14 @@ fn signed_in_people_keep_their_side_across_addresses(stack: &Stack) {
     stack.set_percentage("0");
     let fresh_app = token_of(1_000_880_001, now);
     assert_eq!(
-        side(&fresh_app, &ipv4(390_900)),
+        side(&fresh_app, &stack.ip()),
         ("app-blue".into(), "identity_fresh".into())
     );
     stack.set_percentage("100");
     let name = crate::common::unique("fresh_dj");
-    let legacy_user = crate::session::User::register(stack, false, &name, || ipv4(390_901));
+    let legacy_user = crate::session::User::register(stack, false, &name);
     assert_eq!(
-        side(&legacy_user.access, &ipv4(390_902)),
+        side(&legacy_user.access, &stack.ip()),
         ("legacy".into(), "identity_fresh".into())
     );
     stack.set_percentage("0");

@@ -255,9 +255,10 @@ fn remove(stack: &Stack, id: &Value, username: &str) -> (u16, Value) {
 fn the_admin_api_removes_only_an_empty_account_of_that_name(stack: &Stack) {
     let name = unique("rmuser");
     let password = "remove me 12345";
+    let ip = stack.ip();
     let app = |req: reqwest::blocking::RequestBuilder| {
         req.header("X-Beta-User", "true")
-            .header("CF-Connecting-IP", "198.51.100.91")
+            .header("CF-Connecting-IP", &ip)
     };
     let url = |path: &str| format!("{}{path}", stack.gateway);
     let (status, _, registered) = send_json(
@@ -328,7 +329,7 @@ fn the_admin_api_removes_only_an_empty_account_of_that_name(stack: &Stack) {
 /// deletions to be replicated, removes the account wherever a round has copied
 /// it, and a later round brings nothing back.
 fn with_a_replicator_the_account_is_removed_from_both_sides(stack: &Stack) {
-    let (stand_in, mut stand_in_process) = stack.start_stand_in("validate", 3_000, &[]);
+    let stand_in = stack.start_stand_in("validate", 3_000, &[]);
     let pair = stack.start_pair(&stand_in);
     let cutover = || stack.cutover_command(&pair.gateway, &stand_in.database_url, &stand_in.media);
     let mut replicate = cutover();
@@ -384,5 +385,5 @@ fn with_a_replicator_the_account_is_removed_from_both_sides(stack: &Stack) {
     );
     assert_eq!(left[0]["n"], 0);
     drop(pair);
-    stand_in_process.stop();
+    drop(stand_in);
 }

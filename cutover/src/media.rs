@@ -10,6 +10,7 @@ use std::time::UNIX_EPOCH;
 
 use sha2::{Digest, Sha256};
 
+use crate::error::{Error, Result};
 use crate::state::Known;
 
 pub fn uploads(media: &Path) -> PathBuf {
@@ -90,14 +91,13 @@ fn candidate(name: &str, n: u32) -> String {
 /// (legacy's names are global to the folder), only if its SHA-256 is `expected`.
 /// The bytes go to a temporary file first and are linked under the final name, so
 /// no half-written file and no overwrite of another file can happen.
-pub fn store(
-    media: &Path,
-    name: &str,
-    reader: impl Read,
-    expected: &str,
-) -> Result<PathBuf, String> {
+pub fn store(media: &Path, name: &str, reader: impl Read, expected: &str) -> Result<PathBuf> {
     let dir = uploads(media);
-    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        role: None,
+        path: dir.clone(),
+        source,
+    })?;
     // Several files are stored at once: each writes its own part file.
     static PART: AtomicU64 = AtomicU64::new(0);
     let n = PART.fetch_add(1, Ordering::Relaxed);
@@ -109,14 +109,18 @@ pub fn store(
         Ok::<_, io::Error>(sha)
     })();
     let outcome = match written {
-        Err(e) => Err(format!("writing {}: {e}", tmp.display())),
-        Ok(sha) if sha != expected => Err(format!(
+        Err(source) => Err(Error::Io {
+            role: Some("writing"),
+            path: tmp.clone(),
+            source,
+        }),
+        Ok(sha) if sha != expected => Err(Error::Check(format!(
             "checksum mismatch: the app recorded {expected}, received {sha}"
-        )),
+        ))),
         Ok(_) => (0..10_000)
             .map(|n| dir.join(candidate(name, n)))
             .find(|path| fs::hard_link(&tmp, path).is_ok())
-            .ok_or_else(|| format!("no free name for {name} in {}", dir.display())),
+            .ok_or_else(|| Error::Check(format!("no free name for {name} in {}", dir.display()))),
     };
     let _ = fs::remove_file(&tmp);
     outcome

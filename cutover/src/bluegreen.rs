@@ -263,3 +263,19 @@ pub fn run(opts: &Options, log: &mut RunLog) -> Result<()> {
         source: Box::new(why),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn green_is_the_environment_s_green_worker() {
+        let d = Deploy {
+            wrangler: "wrangler".into(),
+            config_dir: ".".into(),
+            env: "production".into(),
+        };
+        assert_eq!(d.env_of(Slot::Blue), "production");
+        assert_eq!(d.env_of(Slot::Green), "production-green");
+    }
+}

@@ -223,3 +223,49 @@ fn validated(opts: &validate::Options, path: &Path, dry_run: bool) -> Result<Str
         Err(_) => Err(Error::Check(failed.join("; "))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_deploys_both_app_slots() {
+        assert_eq!(app_envs("production"), ["production", "production-green"]);
+        assert_eq!(app_envs("staging"), ["staging"]);
+    }
+
+    #[test]
+    fn a_step_shows_its_last_three_lines() {
+        assert_eq!(last_lines("a\nb\nc\nd\n\n", 3), "b | c | d");
+        assert_eq!(last_lines("  only  ", 3), "only");
+        assert_eq!(last_lines("", 3), "");
+    }
+
+    #[test]
+    fn a_wrangler_step_is_shown_without_its_path() {
+        let (shown, cmd) = wrangler(
+            Path::new("node_modules/.bin/wrangler"),
+            &["deploy", "-c", "w.toml"],
+        );
+        assert_eq!(shown, "wrangler deploy -c w.toml");
+        assert_eq!(cmd.get_program(), "node_modules/.bin/wrangler");
+    }
+
+    #[test]
+    fn a_validation_log_stands_beside_the_deploy_log() {
+        let opts = Options {
+            root: ".".into(),
+            config_dir: "conf".into(),
+            wrangler: "wrangler".into(),
+            skip_tests: false,
+            skip_build: false,
+            targets: Vec::new(),
+            run_log: "logs/cutover-deploy.json".into(),
+        };
+        assert_eq!(
+            opts.validate_log("staging"),
+            Path::new("logs/cutover-deploy.validate-staging.json")
+        );
+        assert_eq!(opts.config("gateway"), "conf/wrangler.gateway.toml");
+    }
+}

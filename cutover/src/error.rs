@@ -245,3 +245,160 @@ impl<T, E: Into<Error>> Context<T> for std::result::Result<T, E> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    use super::*;
+
+    fn status(status: u16) -> Error {
+        Error::Status {
+            call: "/api/admin/import/users".into(),
+            status,
+            message: "No user 7".into(),
+        }
+    }
+
+    #[test]
+    fn an_answer_says_the_call_its_status_and_reason() {
+        assert_eq!(
+            status(409).to_string(),
+            "/api/admin/import/users: HTTP 409: No user 7"
+        );
+        let not_expected = Error::NotExpected {
+            call: "register".into(),
+            status: 500,
+            expected: 201,
+            served_by: " (served by legacy)".into(),
+            excerpt: "oops".into(),
+        };
+        assert_eq!(
+            not_expected.to_string(),
+            "register: HTTP 500, expected 201 (served by legacy): oops"
+        );
+        let not_envelope = Error::NotEnvelope {
+            call: "GET /zones".into(),
+            status: 502,
+            excerpt: "<html>".into(),
+        };
+        assert_eq!(
+            not_envelope.to_string(),
+            "GET /zones: HTTP 502, not Cloudflare's envelope: <html>"
+        );
+    }
+
+    #[test]
+    fn a_refusal_is_a_4xx_other_than_429() {
+        assert!(status(400).is_refusal());
+        assert!(status(404).is_refusal());
+        assert!(!status(429).is_refusal());
+        assert!(!status(500).is_refusal());
+        assert!(!status(503).is_refusal());
+        assert!(!Error::Check("no answer".into()).is_refusal());
+        assert_eq!(status(404).status(), Some((404, "No user 7")));
+        assert_eq!(Error::Check("x".into()).status(), None);
+    }
+
+    #[test]
+    fn a_file_is_named_with_its_role() {
+        let gone = || std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let io = Error::Io {
+            role: Some("checkpoint"),
+            path: "state.json".into(),
+            source: gone(),
+        };
+        assert_eq!(io.to_string(), "checkpoint state.json: gone");
+        let bare = Error::Io {
+            role: None,
+            path: "media/uploads".into(),
+            source: gone(),
+        };
+        assert_eq!(bare.to_string(), "media/uploads: gone");
+        let line = Error::DotenvLine {
+            line: 2,
+            why: "not NAME=value",
+        };
+        let parse = Error::Parse {
+            role: "secrets file",
+            path: "prod.env".into(),
+            source: Box::new(line),
+        };
+        assert_eq!(
+            parse.to_string(),
+            "secrets file prod.env: line 2: not NAME=value"
+        );
+        assert!(std::error::Error::source(&parse).is_some());
+    }
+
+    #[test]
+    fn json_says_what_it_was_when_told() {
+        let bad = || serde_json::from_str::<u8>("x").unwrap_err();
+        let cause = bad().to_string();
+        assert_eq!(Error::from(bad()).to_string(), cause);
+        let named = Error::Json {
+            what: Some("GET /zones".into()),
+            source: bad(),
+        };
+        assert_eq!(named.to_string(), format!("GET /zones: {cause}"));
+    }
+
+    #[test]
+    fn a_program_says_how_it_ended() {
+        let failed = |program| Error::CommandFailed {
+            program,
+            status: ExitStatus::from_raw(256),
+            output: "a | b".into(),
+        };
+        assert_eq!(failed(None).to_string(), "failed (exit status: 1): a | b");
+        assert_eq!(
+            failed(Some("wrangler")).to_string(),
+            "wrangler failed (exit status: 1): a | b"
+        );
+        let spawn = Error::Spawn {
+            program: "wrangler".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        };
+        assert_eq!(spawn.to_string(), "wrangler: no such file");
+    }
+
+    #[test]
+    fn outcomes_of_runs_name_what_failed_and_what_was_done() {
+        let strict = Error::Strict {
+            item: "user 3".into(),
+            error: "bad email".into(),
+        };
+        assert_eq!(strict.to_string(), "user 3: bad email (--strict)");
+        let rolled = Error::RolledBack {
+            step: "drain".into(),
+            source: Box::new(Error::Check("no round".into())),
+        };
+        assert_eq!(rolled.to_string(), "drain failed (no round); rolled back");
+        let back = Error::SwitchedBack {
+            from: Slot::Blue,
+            to: Slot::Green,
+            source: Box::new(Error::Check("app error rate 9.0% > 5%".into())),
+        };
+        assert_eq!(
+            back.to_string(),
+            "green failed its watch (app error rate 9.0% > 5%); blue serves again"
+        );
+        let refused = Error::Refused("--interval must be 0 to 3600 seconds".into());
+        assert_eq!(refused.to_string(), "--interval must be 0 to 3600 seconds");
+    }
+
+    #[test]
+    fn context_comes_before_the_cause() {
+        let failed: Result<()> = Err(status(404));
+        let err = failed
+            .context("removing account 7 on the app")
+            .context("cleanup")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cleanup: removing account 7 on the app: /api/admin/import/users: HTTP 404: No user 7"
+        );
+        // Only an answer itself is a refusal, not an error that tells of one.
+        assert!(!err.is_refusal());
+    }
+}

@@ -85,6 +85,23 @@ pub struct LegacyFile {
     pub metadata: Option<String>,
 }
 
+#[cfg(test)]
+impl LegacyFile {
+    /// A row for tests: `f1` of user 1, `a.csv`, with a system and a user tag.
+    pub fn sample() -> LegacyFile {
+        LegacyFile {
+            file_id: "f1".into(),
+            user_id: 1,
+            file_name: "a.csv".into(),
+            file_path: "/srv/uploads/a.csv".into(),
+            uploaded_at: "2024-01-01T00:00:00.000000Z".into(),
+            system_tags: vec!["uploaded".into()],
+            user_tags: vec!["x".into()],
+            metadata: None,
+        }
+    }
+}
+
 /// What became of an account to remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gone {

@@ -863,3 +863,157 @@ fn migration_path(action: Rollout, reason: Option<&str>) -> String {
         .unwrap_or_default();
     format!("/admin/migration?{query}{reason}")
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cutover").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_migrate_takes_its_defaults() {
+        let cli = parse(&[
+            "migrate",
+            "--database-url",
+            "postgresql://x",
+            "--media",
+            "m",
+        ])
+        .unwrap();
+        let Command::Migrate(run) = cli.command else {
+            panic!("not migrate")
+        };
+        assert_eq!((run.batch, run.source.jobs, run.strict), (100, 4, false));
+        assert_eq!(run.state, PathBuf::from("cutover-state.json"));
+        assert_eq!(run.source.media, PathBuf::from("m"));
+    }
+
+    #[test]
+    fn a_batch_is_1_to_500_rows() {
+        let with = |batch: &str| {
+            parse(&[
+                "sync",
+                "--database-url",
+                "postgresql://x",
+                "--media",
+                "m",
+                "--batch",
+                batch,
+            ])
+        };
+        assert!(with("1").is_ok() && with("500").is_ok());
+        assert!(with("0").is_err() && with("501").is_err());
+    }
+
+    #[test]
+    fn global_options_go_after_the_subcommand_too() {
+        let cli = parse(&[
+            "rollout",
+            "status",
+            "--json",
+            "--app",
+            "http://gw/",
+            "--reason",
+            "x",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.app, "http://gw/");
+        assert!(matches!(
+            cli.command,
+            Command::Rollout {
+                action: Rollout::Status,
+                reason: Some(_)
+            }
+        ));
+    }
+
+    #[test]
+    fn removing_the_capture_is_not_a_round() {
+        let args = [
+            "replicate",
+            "--database-url",
+            "postgresql://x",
+            "--media",
+            "m",
+        ];
+        assert!(parse(&[&args[..], &["--once"]].concat()).is_ok());
+        assert!(parse(&[&args[..], &["--once", "--remove-capture"]].concat()).is_err());
+    }
+
+    #[test]
+    fn slots_and_environments_are_the_known_ones() {
+        let beta = |slot: &str| parse(&["beta", "issue", "--label", "l", "--slot", slot]);
+        assert!(beta("green").is_ok());
+        assert!(beta("purple").is_err());
+        let deploy = |env: &str| {
+            parse(&[
+                "deploy",
+                "--env",
+                env,
+                "--staging-url",
+                "https://s",
+                "--staging-database-url",
+                "postgresql://s",
+                "--url",
+                "https://p",
+                "--database-url",
+                "postgresql://p",
+            ])
+        };
+        assert!(deploy("production").is_ok());
+        assert!(deploy("qa").is_err());
+    }
+
+    #[test]
+    fn rollout_actions_become_the_gateway_s_queries() {
+        let cases = [
+            (Rollout::Status, None, "action=get_status"),
+            (
+                Rollout::Set { percentage: 25 },
+                Some("ramp up"),
+                "action=update_percentage&percentage=25&reason=ramp%20up",
+            ),
+            (
+                Rollout::Maintenance { mode: Mode::Full },
+                None,
+                "action=enable_maintenance&mode=full",
+            ),
+            (
+                Rollout::Maintenance {
+                    mode: Mode::WriteFreeze,
+                },
+                None,
+                "action=enable_maintenance&mode=write_freeze",
+            ),
+            (
+                Rollout::Maintenance { mode: Mode::Off },
+                Some("done"),
+                "action=disable_maintenance&reason=done",
+            ),
+        ];
+        for (action, reason, query) in cases {
+            assert_eq!(
+                migration_path(action, reason),
+                format!("/admin/migration?{query}")
+            );
+        }
+        let cli = parse(&["rollout", "maintenance", "write-freeze"]).unwrap();
+        let Command::Rollout { action, .. } = cli.command else {
+            panic!("not rollout")
+        };
+        assert_eq!(
+            migration_path(action, None),
+            "/admin/migration?action=enable_maintenance&mode=write_freeze"
+        );
+    }
+}

@@ -125,3 +125,45 @@ pub fn store(media: &Path, name: &str, reader: impl Read, expected: &str) -> Res
     let _ = fs::remove_file(&tmp);
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_base_name_of_a_row_s_path_is_trusted() {
+        let media = Path::new("/srv/media");
+        let at = |path: &str| locate(media, path, "fallback.csv");
+        assert_eq!(
+            at("/var/www/media/uploads/a.csv"),
+            Path::new("/srv/media/uploads/a.csv")
+        );
+        assert_eq!(
+            at("C:\\uploads\\b.csv"),
+            Path::new("/srv/media/uploads/b.csv")
+        );
+        for escape in ["/etc/..", "uploads/", "", "."] {
+            assert_eq!(at(escape), Path::new("/srv/media/uploads/fallback.csv"));
+        }
+    }
+
+    #[test]
+    fn a_taken_name_gets_a_number_before_its_extension() {
+        assert_eq!(candidate("cut.csv", 0), "cut.csv");
+        assert_eq!(candidate("cut.csv", 2), "cut_2.csv");
+        assert_eq!(candidate("a.b.csv", 1), "a.b_1.csv");
+        assert_eq!(candidate("README", 1), "README_1");
+        assert_eq!(candidate(".hidden", 1), ".hidden_1");
+    }
+
+    #[test]
+    fn a_hash_is_of_every_byte_read_and_copied() {
+        let mut copy = Vec::new();
+        let (sha, n) = sha256_of(&b"abc"[..], &mut copy).unwrap();
+        assert_eq!(
+            sha,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!((n, copy.as_slice()), (3, &b"abc"[..]));
+    }
+}

@@ -586,3 +586,53 @@ pub fn run(
     run.state.save()?;
     Ok(run.report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_edge_key_is_the_app_row_either_way_round() {
+        let cut_to = edge_of_change("p c CUT_TO").unwrap();
+        let cut_from = edge_of_change("p c CUT_FROM").unwrap();
+        assert_eq!(
+            (cut_to.parent_id.as_str(), cut_to.child_id.as_str()),
+            ("p", "c")
+        );
+        assert_eq!(
+            (cut_from.parent_id.as_str(), cut_from.child_id.as_str()),
+            ("p", "c")
+        );
+        assert!(edge_of_change("p c SIBLING").is_none());
+        assert!(edge_of_change("p c").is_none());
+    }
+
+    #[test]
+    fn a_legacy_row_becomes_the_app_record_with_its_bytes_known() {
+        let row = LegacyFile {
+            user_id: 4,
+            metadata: Some("{}".into()),
+            ..LegacyFile::sample()
+        };
+        let known = Known {
+            size: 12,
+            mtime_ns: 5,
+            sha256: "ab".into(),
+        };
+        let r = record(&row, &known);
+        assert_eq!((r.file_id.as_str(), r.user_id, r.size), ("f1", 4, 12));
+        assert_eq!(
+            (r.sha256.as_str(), r.metadata.as_deref()),
+            ("ab", Some("{}"))
+        );
+        assert_eq!(r.user_tags, ["x"]);
+    }
+
+    #[test]
+    fn a_report_names_a_row_by_its_table() {
+        assert_eq!(
+            [Table::Users, Table::Files, Table::Relationships].map(Table::item),
+            ["user", "file", "relationship"]
+        );
+    }
+}

@@ -32,3 +32,18 @@ pub fn parallel<T: Sync, R: Send>(
         .map(|r| r.expect("every item ran"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parallel;
+
+    #[test]
+    fn results_come_back_in_the_order_of_the_items() {
+        let items: Vec<u32> = (0..37).collect();
+        for jobs in [0, 1, 4, 100] {
+            let doubled = parallel(&items, jobs, |i| i * 2);
+            assert_eq!(doubled, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        }
+        assert!(parallel(&[] as &[u32], 4, |i| *i).is_empty());
+    }
+}

@@ -14,3 +14,15 @@ pub fn encode(value: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::encode;
+
+    #[test]
+    fn only_unreserved_bytes_stay_as_they_are() {
+        assert_eq!(encode("Az09-_.~"), "Az09-_.~");
+        assert_eq!(encode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(encode(""), "");
+    }
+}

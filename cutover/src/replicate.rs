@@ -348,3 +348,36 @@ fn publish(api: &Api, last: &RoundReport, as_json: bool) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_direction_s_last_success_moves_only_on_a_clean_round() {
+        let previous = Direction {
+            last_success_started_ms: Some(100),
+            ..Direction::default()
+        };
+        let mut report = Report::new("replicate");
+        report.files.count("created");
+        report.files.count("conflict");
+        report.problem("file f1", "checksum mismatch");
+        let mut ok = Outcome::default();
+        ok.add(&report);
+        let d = ok.direction(200, &previous, 7);
+        assert_eq!(d.last_success_started_ms, Some(200));
+        assert_eq!((d.changes, d.conflicts, d.errors, d.backlog), (1, 1, 1, 7));
+        assert_eq!(d.last_error, None);
+        let failed = Outcome {
+            failure: Some("file f2: /api/admin/export: HTTP 503: busy".into()),
+            ..Outcome::default()
+        };
+        let d = failed.direction(300, &previous, 0);
+        assert_eq!(d.last_success_started_ms, Some(100));
+        assert_eq!(
+            d.last_error.as_deref(),
+            Some("file f2: /api/admin/export: HTTP 503: busy")
+        );
+    }
+}

@@ -427,3 +427,48 @@ fn insert(
     }
     Ok(("created", f.size))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_file_counts_by_why_and_says_it() {
+        let cases = [
+            (
+                Refusal::OwnerMissing(7),
+                "missing",
+                "owner user 7 is not on legacy",
+            ),
+            (
+                Refusal::OtherOwner(3),
+                "failed",
+                "legacy has this file as user 3's",
+            ),
+            (
+                Refusal::DeletionWins,
+                "conflict",
+                "deleted on legacy while the app changed it: the deletion wins",
+            ),
+            (
+                Refusal::Failed(Error::Check("checksum mismatch".into())),
+                "failed",
+                "checksum mismatch",
+            ),
+        ];
+        for (why, status, text) in cases {
+            assert_eq!((why.status(), why.to_string().as_str()), (status, text));
+        }
+    }
+
+    #[test]
+    fn a_logged_edge_key_names_the_app_row() {
+        let edge = edge_of("p c CUT_FROM").unwrap();
+        assert_eq!(
+            (edge.parent_id.as_str(), edge.child_id.as_str()),
+            ("p", "c")
+        );
+        assert_eq!(edge.relationship, "CUT_FROM");
+        assert!(edge_of("only-one").is_none());
+    }
+}

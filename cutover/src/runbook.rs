@@ -157,3 +157,61 @@ impl RunLog {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    /// A dry run's log: it writes nothing.
+    fn dry_log() -> RunLog {
+        let path = std::env::temp_dir().join("cutover-runbook-test-none.json");
+        RunLog::open(&path, "execute-cutover", true, true).unwrap()
+    }
+
+    #[test]
+    fn a_dry_run_does_only_what_changes_nothing() {
+        let mut log = dry_log();
+        let mut ran = Vec::new();
+        log.step("preflight", Effect::Reads, "check", || {
+            ran.push("preflight");
+            Ok("all well".into())
+        })
+        .unwrap();
+        log.step("freeze", Effect::Changes, "freeze writes", || {
+            ran.push("freeze");
+            Ok("frozen".into())
+        })
+        .unwrap();
+        assert_eq!(ran, ["preflight"]);
+        assert_eq!(log.steps.len(), 1);
+        assert!(log.done("preflight") && !log.done("freeze"));
+        assert_eq!(log.steps[0].detail, "all well");
+    }
+
+    #[test]
+    fn a_failed_step_keeps_why_and_a_done_one_is_not_run_again() {
+        let mut log = dry_log();
+        let failed = log.step("verify", Effect::Reads, "verify", || {
+            Err(Error::Check("verify found 1 mismatches: user 3".into()))
+        });
+        assert_eq!(
+            failed.unwrap_err().to_string(),
+            "verify found 1 mismatches: user 3"
+        );
+        assert_eq!(log.steps[0].ok, Some(false));
+        assert_eq!(log.steps[0].detail, "verify found 1 mismatches: user 3");
+        // Run again, it replaces the failed record; once done, it is skipped.
+        log.step("verify", Effect::Reads, "verify", || Ok("green".into()))
+            .unwrap();
+        log.step("verify", Effect::Reads, "verify", || {
+            unreachable!("done already")
+        })
+        .unwrap();
+        assert_eq!(log.steps.len(), 1);
+        assert!(log.reached("ver") && !log.reached("rollback:"));
+        log.finish("done").unwrap();
+        assert_eq!(log.to_json()["outcome"], "done");
+        assert_eq!(log.to_json()["dry_run"], true);
+    }
+}

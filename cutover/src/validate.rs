@@ -525,3 +525,27 @@ pub fn run(opts: &Options, log: &mut RunLog) -> Result<()> {
     log.finish(if result.is_ok() { "done" } else { "failed" })?;
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_csv_answer_is_its_records_whatever_the_line_endings() {
+        assert_eq!(records("name,amount\r\nada,12\r\ncyd,7"), EXPECTED);
+        assert_eq!(records("name,amount\nada,12\ncyd,7\n"), EXPECTED);
+    }
+
+    #[test]
+    fn a_throwaway_name_is_a_valid_username() {
+        let name = throwaway_name();
+        assert!(name.starts_with("validate_"), "{name}");
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    }
+
+    #[test]
+    fn a_step_after_the_upload_says_there_was_none() {
+        let err = uploaded(&None, "cut").map(|_| ()).unwrap_err();
+        assert_eq!(err.to_string(), "cut: nothing uploaded");
+    }
+}

@@ -558,3 +558,148 @@ fn check_bytes(api: &Api, media_root: &Path, l: &LegacyFile, a: &FileRecord) -> 
     }
     problems
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64, password: &str) -> UserRecord {
+        UserRecord {
+            id,
+            username: format!("u{id}"),
+            email: String::new(),
+            password: password.into(),
+            is_active: true,
+            is_admin: false,
+            created_at: "2024-01-01T00:00:00.000000Z".into(),
+            last_login: None,
+        }
+    }
+
+    fn app_file(l: &LegacyFile) -> FileRecord {
+        FileRecord {
+            file_id: l.file_id.clone(),
+            user_id: l.user_id,
+            file_name: l.file_name.clone(),
+            system_tags: l.system_tags.clone(),
+            user_tags: l.user_tags.clone(),
+            metadata: l.metadata.clone(),
+            uploaded_at: l.uploaded_at.clone(),
+            size: 3,
+            sha256: "00".into(),
+        }
+    }
+
+    #[test]
+    fn users_agree_on_what_a_login_depends_on() {
+        let mut later = user(1, "pbkdf2$a");
+        later.last_login = Some("2025-01-01T00:00:00.000000Z".into());
+        assert!(same_user(&user(1, "pbkdf2$a"), &later));
+        assert!(!same_user(&user(1, "pbkdf2$a"), &user(1, "pbkdf2$b")));
+    }
+
+    #[test]
+    fn a_file_differs_by_owner_name_tags_or_metadata() {
+        let l = LegacyFile::sample();
+        let same = app_file(&l);
+        assert_eq!(file_difference(&l, &same, true), None);
+        let mut more_tags = app_file(&l);
+        more_tags.user_tags.push("added on the app".into());
+        assert_eq!(file_difference(&l, &more_tags, true), None);
+        let mut owner = app_file(&l);
+        owner.user_id = 2;
+        assert_eq!(
+            file_difference(&l, &owner, false).as_deref(),
+            Some("owner 1 on legacy, 2 on the app")
+        );
+        let mut renamed = app_file(&l);
+        renamed.file_name = "a_1.csv".into();
+        // Written back under a free name: only an imported file must keep it.
+        assert_eq!(file_difference(&l, &renamed, false), None);
+        assert_eq!(
+            file_difference(&l, &renamed, true).as_deref(),
+            Some("name \"a.csv\" on legacy, \"a_1.csv\" on the app")
+        );
+        let mut tags = app_file(&l);
+        tags.user_tags.clear();
+        assert_eq!(
+            file_difference(&l, &tags, true).as_deref(),
+            Some("tags differ")
+        );
+        let mut metadata = app_file(&l);
+        metadata.metadata = Some("{}".into());
+        assert_eq!(
+            file_difference(&l, &metadata, true).as_deref(),
+            Some("metadata differs")
+        );
+    }
+
+    #[test]
+    fn an_edge_mismatch_waits_on_the_edge_and_both_its_files() {
+        let e = EdgeRecord {
+            parent_id: "p".into(),
+            child_id: "c".into(),
+            relationship: "CUT_FROM".into(),
+        };
+        let m = Mismatch::edge(&e, "relationship".into());
+        assert_eq!(
+            m.records,
+            [
+                ("edge", "p c CUT_FROM".to_string()),
+                ("file", "p".to_string()),
+                ("file", "c".to_string())
+            ]
+        );
+        assert!(Mismatch::standing("dead letter".into()).records.is_empty());
+    }
+
+    #[test]
+    fn every_page_is_read_and_unreadable_rows_are_mismatches() {
+        let pages = [
+            Page {
+                rows: vec![1, 2],
+                unreadable: vec![("user 3".to_string(), "unreadable row: bad".to_string())],
+                last: Some(3),
+            },
+            Page {
+                rows: vec![4],
+                unreadable: Vec::new(),
+                last: Some(4),
+            },
+        ];
+        let mut afters = Vec::new();
+        let mut pages = pages.into_iter();
+        let mut mismatches = Vec::new();
+        let rows = read_all(
+            |after| {
+                afters.push(after);
+                Ok(pages.next().unwrap_or(Page {
+                    rows: Vec::new(),
+                    unreadable: Vec::new(),
+                    last: None,
+                }))
+            },
+            &mut mismatches,
+        )
+        .unwrap();
+        assert_eq!(rows, [1, 2, 4]);
+        assert_eq!(afters, [0, 3, 4]);
+        assert_eq!(mismatches.len(), 1);
+        assert_eq!(mismatches[0].text, "user 3: unreadable row: bad");
+        assert!(mismatches[0].records.is_empty());
+    }
+
+    #[test]
+    fn a_table_reports_its_five_counts() {
+        let t = Table {
+            legacy: 3,
+            app: 2,
+            missing: 1,
+            ..Table::default()
+        };
+        assert_eq!(
+            t.to_json(),
+            json!({"legacy": 3, "app": 2, "missing": 1, "different": 0, "extra": 0})
+        );
+    }
+}

@@ -13,24 +13,9 @@ use serde_json::Value;
 use shared::migration::bundle::bundle_head;
 use shared::migration::FileRecord;
 
-use crate::reverse::Logged;
+use crate::error::{Error, Result};
 
 const ATTEMPTS: u32 = 4;
-
-/// Why a call did not succeed: the app refused it (a 4xx: the request is wrong),
-/// or no answer came (connection, 5xx) after the retries.
-pub enum CallError {
-    Refused(String),
-    Failed(String),
-}
-
-impl From<CallError> for String {
-    fn from(e: CallError) -> String {
-        match e {
-            CallError::Refused(why) | CallError::Failed(why) => why,
-        }
-    }
-}
 
 #[derive(Clone)]
 pub struct Api {
@@ -40,12 +25,12 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(base: &str, token: &str) -> Result<Api, String> {
+    pub fn new(base: &str, token: &str) -> Result<Api> {
         let http = Client::builder()
             .timeout(Duration::from_secs(600))
             .pool_max_idle_per_host(16)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(Error::Client)?;
         Ok(Api {
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
@@ -57,22 +42,16 @@ impl Api {
         format!("{}{path}", self.base)
     }
 
-    /// Sends `make()` until it is answered without a retryable failure.
-    fn send(
-        &self,
-        what: &str,
-        make: impl Fn() -> Result<RequestBuilder, String>,
-    ) -> Result<Response, CallError> {
-        let mut last = String::new();
+    /// Sends `make()` until it is answered without a retryable failure: a
+    /// refusal ([`Error::is_refusal`]) comes back at once, no answer (or a 5xx)
+    /// after the retries.
+    fn send(&self, what: &str, make: impl Fn() -> Result<RequestBuilder>) -> Result<Response> {
+        let mut last = None;
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
                 std::thread::sleep(Duration::from_millis(250 << attempt));
             }
-            match make()
-                .map_err(CallError::Failed)?
-                .bearer_auth(&self.token)
-                .send()
-            {
+            match make()?.bearer_auth(&self.token).send() {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -81,21 +60,31 @@ impl Api {
                         .ok()
                         .and_then(|v| v["error"].as_str().map(str::to_string))
                         .unwrap_or(body);
-                    last = format!("{what}: HTTP {status}: {message}");
-                    if status < 500 && status != 429 {
-                        return Err(CallError::Refused(last));
+                    let refused = Error::Status {
+                        call: what.to_string(),
+                        status,
+                        message,
+                    };
+                    if refused.is_refusal() {
+                        return Err(refused);
                     }
+                    last = Some(refused);
                 }
-                Err(e) => last = format!("{what}: {e}"),
+                Err(source) => {
+                    last = Some(Error::Unanswered {
+                        call: what.to_string(),
+                        source,
+                    })
+                }
             }
         }
-        Err(CallError::Failed(last))
+        Err(last.expect("at least one attempt"))
     }
 
-    pub fn get(&self, path: &str) -> Result<Value, String> {
+    pub fn get(&self, path: &str) -> Result<Value> {
         self.send(path, || Ok(self.http.get(self.url(path))))?
             .json()
-            .map_err(|e| format!("{path}: {e}"))
+            .map_err(|source| unanswered(path, source))
     }
 
     /// One call of the gateway's admin API, sent once (an issue or a revoke is
@@ -105,7 +94,7 @@ impl Api {
         method: reqwest::Method,
         path: &str,
         body: Option<&Value>,
-    ) -> Result<Value, String> {
+    ) -> Result<Value> {
         let mut req = self
             .http
             .request(method, self.url(path))
@@ -113,51 +102,46 @@ impl Api {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req.send().map_err(|e| format!("{path}: {e}"))?;
+        let resp = req.send().map_err(|source| unanswered(path, source))?;
         let status = resp.status();
         let answer: Value = resp.json().unwrap_or(Value::Null);
         if !status.is_success() {
-            let why = answer["error"].as_str().unwrap_or("no reason given");
-            return Err(format!("{path}: HTTP {}: {why}", status.as_u16()));
+            return Err(Error::Status {
+                call: path.to_string(),
+                status: status.as_u16(),
+                message: answer["error"]
+                    .as_str()
+                    .unwrap_or("no reason given")
+                    .to_string(),
+            });
         }
         Ok(answer)
     }
 
     /// The `results` of an import batch, or the app's refusal of the whole batch
     /// (`Ok(Err)`, to report per record); `Err` when the app could not answer.
-    pub fn import(
-        &self,
-        what: &str,
-        key: &str,
-        items: Value,
-    ) -> Result<Result<Vec<Value>, String>, String> {
+    pub fn import(&self, what: &str, key: &str, items: Value) -> Result<Result<Vec<Value>>> {
         let path = format!("/api/admin/import/{what}");
         let body = serde_json::json!({ key: items });
-        match self.send(&path, || Ok(self.http.post(self.url(&path)).json(&body))) {
-            Ok(resp) => {
-                let answer: Value = resp.json().map_err(|e| format!("{path}: {e}"))?;
-                Ok(Ok(answer["results"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()))
-            }
-            Err(CallError::Refused(why)) => Ok(Err(why)),
-            Err(CallError::Failed(why)) => Err(why),
-        }
+        let sent = self.send(&path, || Ok(self.http.post(self.url(&path)).json(&body)));
+        refusal_apart(sent, |resp| {
+            let answer: Value = resp.json().map_err(|source| unanswered(&path, source))?;
+            Ok(answer["results"].as_array().cloned().unwrap_or_default())
+        })
     }
 
     /// Streams the file at `path` as the bytes of `record`.
     /// A refusal (`Ok(Err)`) is this record's; `Err` when the app could not answer.
-    pub fn put_file(
-        &self,
-        record: &FileRecord,
-        path: &Path,
-    ) -> Result<Result<Value, String>, String> {
-        let header = base64::engine::general_purpose::STANDARD
-            .encode(serde_json::to_vec(record).map_err(|e| e.to_string())?);
+    pub fn put_file(&self, record: &FileRecord, path: &Path) -> Result<Result<Value>> {
+        let header = base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(record)?);
         let url = self.url(&format!("/api/admin/import/files/{}", record.file_id));
-        let sent = self.send(&format!("file {}", record.file_id), || {
-            let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let what = format!("file {}", record.file_id);
+        let sent = self.send(&what, || {
+            let file = std::fs::File::open(path).map_err(|source| Error::Io {
+                role: None,
+                path: path.to_path_buf(),
+                source,
+            })?;
             let body = reqwest::blocking::Body::sized(file, record.size);
             Ok(self
                 .http
@@ -166,27 +150,28 @@ impl Api {
                 .header("Content-Type", "application/octet-stream")
                 .body(body))
         });
-        match sent {
-            Ok(resp) => resp.json().map(Ok).map_err(|e| e.to_string()),
-            Err(CallError::Refused(why)) => Ok(Err(why)),
-            Err(CallError::Failed(why)) => Err(why),
-        }
+        refusal_apart(sent, |resp| {
+            resp.json().map_err(|source| unanswered(&what, source))
+        })
     }
 
     /// Sends small files in one request (`shared::migration::bundle`), read
     /// whole into memory. The app's answer per file, in order; a refusal of the
     /// bundle, or a file that could not be read, is `Ok(Err)` (the caller sends
     /// them one by one to learn which); `Err` when the app could not answer.
-    pub fn put_bundle(
-        &self,
-        files: &[(&FileRecord, &Path)],
-    ) -> Result<Result<Vec<Value>, String>, String> {
+    pub fn put_bundle(&self, files: &[(&FileRecord, &Path)]) -> Result<Result<Vec<Value>>> {
         let records: Vec<&FileRecord> = files.iter().map(|(r, _)| *r).collect();
         let mut body = bundle_head(&records);
         for (_, path) in files {
             match std::fs::read(path) {
                 Ok(bytes) => body.extend_from_slice(&bytes),
-                Err(e) => return Ok(Err(format!("{}: {e}", path.display()))),
+                Err(source) => {
+                    return Ok(Err(Error::Io {
+                        role: None,
+                        path: path.to_path_buf(),
+                        source,
+                    }))
+                }
             }
         }
         let path = "/api/admin/import/files/bundle";
@@ -197,28 +182,26 @@ impl Api {
                 .header("Content-Type", "application/octet-stream")
                 .body(body.clone()))
         });
-        match sent {
-            Ok(resp) => {
-                let answer: Value = resp.json().map_err(|e| format!("{path}: {e}"))?;
-                match answer["results"].as_array() {
-                    Some(results) if results.len() == files.len() => Ok(Ok(results.clone())),
-                    _ => Err(format!("{path}: not one result per file: {answer}")),
-                }
+        refusal_apart(sent, |resp| {
+            let answer: Value = resp.json().map_err(|source| unanswered(path, source))?;
+            match answer["results"].as_array() {
+                Some(results) if results.len() == files.len() => Ok(results.clone()),
+                _ => Err(Error::Check(format!(
+                    "{path}: not one result per file: {answer}"
+                ))),
             }
-            Err(CallError::Refused(why)) => Ok(Err(why)),
-            Err(CallError::Failed(why)) => Err(why),
-        }
+        })
     }
 
     /// The stored bytes of an app file, as a reader, and the checksum the app
     /// recorded; `None` when the app has no such file (any more).
-    /// A refusal and an app that cannot be reached (or answers 5xx after the
-    /// retries) are told apart: the first concerns this file, the second the run.
-    pub fn download(&self, file_id: &str) -> Result<Option<(impl Read, String)>, CallError> {
+    /// A refusal ([`Error::is_refusal`]) concerns this file; no answer (or a
+    /// 5xx after the retries) concerns the run.
+    pub fn download(&self, file_id: &str) -> Result<Option<(impl Read, String)>> {
         let path = format!("/api/admin/export/files/{file_id}/content");
         let resp = match self.send(&path, || Ok(self.http.get(self.url(&path)))) {
             Ok(resp) => resp,
-            Err(CallError::Refused(why)) if why.contains(": HTTP 404:") => return Ok(None),
+            Err(e) if e.status().is_some_and(|(status, _)| status == 404) => return Ok(None),
             Err(e) => return Err(e),
         };
         let sha = resp
@@ -237,8 +220,8 @@ impl Api {
         key: &str,
         start_after: i64,
         query: &str,
-        mut each: impl FnMut(Value) -> Result<(), String>,
-    ) -> Result<(), String> {
+        mut each: impl FnMut(Value) -> Result<()>,
+    ) -> Result<()> {
         let mut after = start_after;
         loop {
             let page = self.get(&format!("/api/admin/export/{what}?after={after}{query}"))?;
@@ -251,32 +234,31 @@ impl Api {
             }
         }
     }
+
+    /// The app's `USER_ID_OFFSET`: ids below it are legacy's, from it up the app's.
+    pub fn user_id_offset(&self) -> Result<i64> {
+        self.get("/api/admin/export/summary")?["user_id_offset"]
+            .as_i64()
+            .ok_or_else(|| Error::Check("the app's summary has no user_id_offset".into()))
+    }
 }
 
-/// Up to `limit` entries of the app's change log after `after`, with the log's
-/// last sequence number.
-pub fn changes(api: &Api, after: i64, limit: i64) -> Result<(Vec<Logged>, i64), String> {
-    let page = api.get(&format!(
-        "/api/admin/export/changes?after={after}&limit={limit}"
-    ))?;
-    let changes = serde_json::from_value(page["changes"].clone())
-        .map_err(|e| format!("the app's change log: {e}"))?;
-    Ok((changes, page["head"].as_i64().unwrap_or(0)))
+fn unanswered(call: &str, source: reqwest::Error) -> Error {
+    Error::Unanswered {
+        call: call.to_string(),
+        source,
+    }
 }
 
-/// Tells the app its log is applied up to `through` (it prunes those entries).
-pub fn acknowledge(api: &Api, through: i64) -> Result<(), String> {
-    api.admin(
-        reqwest::Method::POST,
-        "/api/admin/changes/ack",
-        Some(&serde_json::json!({ "through": through })),
-    )
-    .map(|_| ())
-}
-
-/// The app's `USER_ID_OFFSET`: ids below it are legacy's, from it up the app's.
-pub fn user_id_offset(api: &Api) -> Result<i64, String> {
-    api.get("/api/admin/export/summary")?["user_id_offset"]
-        .as_i64()
-        .ok_or_else(|| "the app's summary has no user_id_offset".to_string())
+/// A sent request's answer read by `read`; a refusal apart (`Ok(Err)`), to be
+/// reported for the request's records, from an app that could not answer.
+fn refusal_apart<T>(
+    sent: Result<Response>,
+    read: impl FnOnce(Response) -> Result<T>,
+) -> Result<Result<T>> {
+    match sent {
+        Ok(resp) => read(resp).map(Ok),
+        Err(e) if e.is_refusal() => Ok(Err(e)),
+        Err(e) => Err(e),
+    }
 }

@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 use shared::routing::Slot;
 
 use crate::api::Api;
+use crate::error::{Context, Error, Result};
 use crate::runbook::{Effect, RunLog};
 use crate::{deploy, execute, validate};
 
@@ -62,16 +63,16 @@ impl Deploy {
     }
 }
 
-fn serving(api: &Api) -> Result<Slot, String> {
+fn serving(api: &Api) -> Result<Slot> {
     let current = api.admin(reqwest::Method::GET, "/admin/deployment/current", None)?;
     current["version"]
         .as_str()
         .unwrap_or_default()
         .parse()
-        .map_err(|_| format!("the gateway names no slot: {current}"))
+        .map_err(|_| Error::Check(format!("the gateway names no slot: {current}")))
 }
 
-fn switch(api: &Api, to: Slot, force: bool, reason: &str) -> Result<Value, String> {
+fn switch(api: &Api, to: Slot, force: bool, reason: &str) -> Result<Value> {
     api.admin(
         reqwest::Method::POST,
         "/admin/deployment/switch",
@@ -80,7 +81,7 @@ fn switch(api: &Api, to: Slot, force: bool, reason: &str) -> Result<Value, Strin
 }
 
 /// Waits up to `wait` for the gateway to find `slot` ready to take traffic.
-fn ready(api: &Api, slot: Slot, wait: Duration) -> Result<String, String> {
+fn ready(api: &Api, slot: Slot, wait: Duration) -> Result<String> {
     let until = Instant::now() + wait;
     loop {
         let path = format!("/admin/deployment/check?version={slot}");
@@ -94,11 +95,11 @@ fn ready(api: &Api, slot: Slot, wait: Duration) -> Result<String, String> {
             ));
         }
         if Instant::now() >= until {
-            return Err(format!(
+            return Err(Error::Check(format!(
                 "{slot} is not ready after {} s: {}",
                 wait.as_secs(),
                 check["failing"]
-            ));
+            )));
         }
         std::thread::sleep(Duration::from_secs(1));
     }
@@ -106,7 +107,7 @@ fn ready(api: &Api, slot: Slot, wait: Duration) -> Result<String, String> {
 
 /// The journey through the gateway with a token pinned to `slot`; every answer
 /// must come from it. The token is revoked whatever happened.
-fn smoke(opts: &Options, slot: Slot) -> Result<String, String> {
+fn smoke(opts: &Options, slot: Slot) -> Result<String> {
     let at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -120,20 +121,22 @@ fn smoke(opts: &Options, slot: Slot) -> Result<String, String> {
         })),
     )?;
     let (Some(id), Some(token)) = (issued["id"].as_str(), issued["token"].as_str()) else {
-        return Err(format!("the gateway issued no beta token: {issued}"));
+        return Err(Error::Check(format!(
+            "the gateway issued no beta token: {issued}"
+        )));
     };
     let outcome = journey(opts, slot, token);
     let revoked = opts.api.admin(
         reqwest::Method::DELETE,
-        &format!("/admin/beta/{}", crate::encode(id)),
+        &format!("/admin/beta/{}", crate::percent::encode(id)),
         None,
     );
     let said = outcome?;
-    revoked.map_err(|why| format!("{said}; but revoking its beta token {id}: {why}"))?;
+    revoked.context(format!("{said}; but revoking its beta token {id}"))?;
     Ok(format!("{said}; beta token {id} revoked"))
 }
 
-fn journey(opts: &Options, slot: Slot, token: &str) -> Result<String, String> {
+fn journey(opts: &Options, slot: Slot, token: &str) -> Result<String> {
     let validate = validate::Options {
         admin: opts.api.clone(),
         url: opts.url.clone(),
@@ -145,7 +148,7 @@ fn journey(opts: &Options, slot: Slot, token: &str) -> Result<String, String> {
     let mut log = RunLog::open(&opts.smoke_log, "validate", true, false)?;
     let outcome = validate::run(&validate, &mut log);
     if let Some(failed) = log.steps.iter().find(|s| s.ok == Some(false)) {
-        return Err(format!("{}: {}", failed.name, failed.detail));
+        return Err(Error::Check(format!("{}: {}", failed.name, failed.detail)));
     }
     outcome?;
     let served = format!("(served by {})", slot.branch());
@@ -156,12 +159,12 @@ fn journey(opts: &Options, slot: Slot, token: &str) -> Result<String, String> {
         .map(|s| s.name.as_str())
         .collect();
     if !elsewhere.is_empty() {
-        return Err(format!(
+        return Err(Error::Check(format!(
             "not served by {}: {} (see {})",
             slot.branch(),
             elsewhere.join(", "),
             opts.smoke_log.display()
-        ));
+        )));
     }
     Ok(format!(
         "{} steps of validate, each served by {} (run log {})",
@@ -172,7 +175,7 @@ fn journey(opts: &Options, slot: Slot, token: &str) -> Result<String, String> {
 }
 
 /// Runs the release; Ok when the new slot serves and passed its watch.
-pub fn run(opts: &Options, log: &mut RunLog) -> Result<(), String> {
+pub fn run(opts: &Options, log: &mut RunLog) -> Result<()> {
     let mut slots = None;
     log.step(
         "current",
@@ -182,7 +185,9 @@ pub fn run(opts: &Options, log: &mut RunLog) -> Result<(), String> {
             let from = serving(&opts.api)?;
             let to = opts.to.unwrap_or(from.other());
             if to == from {
-                return Err(format!("{to} serves already: nothing to switch to"));
+                return Err(Error::Refused(format!(
+                    "{to} serves already: nothing to switch to"
+                )));
             }
             slots = Some((from, to));
             Ok(format!("{from} serves; the release goes to {to}"))
@@ -252,7 +257,25 @@ pub fn run(opts: &Options, log: &mut RunLog) -> Result<(), String> {
             }
         },
     )?;
-    Err(format!(
-        "{to} failed its watch ({why}); {from} serves again"
-    ))
+    Err(Error::SwitchedBack {
+        from,
+        to,
+        source: Box::new(why),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn green_is_the_environment_s_green_worker() {
+        let d = Deploy {
+            wrangler: "wrangler".into(),
+            config_dir: ".".into(),
+            env: "production".into(),
+        };
+        assert_eq!(d.env_of(Slot::Blue), "production");
+        assert_eq!(d.env_of(Slot::Green), "production-green");
+    }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use shared::migration::changes::Change;
 
+use crate::error::{Error, Result};
 use crate::legacy::{Legacy, EDGES, FILES, USERS};
 
 pub const LOG: &str = "cutover_changes";
@@ -75,7 +76,7 @@ impl Legacy {
     }
 
     /// Creates (or re-creates) the log and its triggers, in one transaction.
-    pub fn install_capture(&mut self) -> Result<(), String> {
+    pub fn install_capture(&mut self) -> Result<()> {
         let mut sql = format!("BEGIN;\n{FUNCTION}\n");
         for table in self.logged_tables() {
             sql.push_str(&format!(
@@ -85,13 +86,14 @@ impl Legacy {
             ));
         }
         sql.push_str("COMMIT;");
-        self.db
-            .batch_execute(&sql)
-            .map_err(|e| format!("installing the change log on legacy: {e}"))
+        self.db.batch_execute(&sql).map_err(|source| Error::Legacy {
+            doing: Some("installing the change log on legacy".into()),
+            source,
+        })
     }
 
     /// Drops the triggers, the function and the log.
-    pub fn remove_capture(&mut self) -> Result<(), String> {
+    pub fn remove_capture(&mut self) -> Result<()> {
         let mut sql = String::from("BEGIN;\n");
         for table in [USERS, FILES, EDGES] {
             sql.push_str(&format!(
@@ -102,24 +104,25 @@ impl Legacy {
         sql.push_str(&format!(
             "DROP FUNCTION IF EXISTS cutover_log_change();\nDROP TABLE IF EXISTS {LOG};\nCOMMIT;"
         ));
-        self.db
-            .batch_execute(&sql)
-            .map_err(|e| format!("removing the change log from legacy: {e}"))
+        self.db.batch_execute(&sql).map_err(|source| Error::Legacy {
+            doing: Some("removing the change log from legacy".into()),
+            source,
+        })
     }
 
     /// From now on this connection's writes are the replicator's: not logged.
-    pub fn mark_replicating(&mut self) -> Result<(), String> {
+    pub fn mark_replicating(&mut self) -> Result<()> {
         self.db
             .batch_execute("SET cutover.replicating = 'on'")
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 
     /// How many changes the log holds (not yet applied on the app).
-    pub fn log_len(&mut self) -> Result<i64, String> {
+    pub fn log_len(&mut self) -> Result<i64> {
         self.db
             .query_one(&format!("SELECT COUNT(*)::bigint FROM {LOG}"), &[])
             .map(|r| r.get(0))
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 
     /// The first `limit` changes in the log, in order. The log is a queue, not a
@@ -128,24 +131,23 @@ impl Legacy {
     /// can appear after a higher one was read. Entries leave the log only when
     /// applied ([`Legacy::acknowledge`]). An entry of a kind or operation this
     /// version does not know is an error, not skipped.
-    pub fn changes(&mut self, limit: i64) -> Result<Vec<Change>, String> {
-        let rows = self
-            .db
-            .query(
-                &format!("SELECT seq, kind, key, op, {AT} FROM {LOG} ORDER BY seq LIMIT $1"),
-                &[&limit],
-            )
-            .map_err(|e| e.to_string())?;
+    pub fn changes(&mut self, limit: i64) -> Result<Vec<Change>> {
+        let rows = self.db.query(
+            &format!("SELECT seq, kind, key, op, {AT} FROM {LOG} ORDER BY seq LIMIT $1"),
+            &[&limit],
+        )?;
         rows.iter()
             .map(|r| {
                 let (kind, op): (String, String) = (r.get(1), r.get(3));
                 Ok(Change {
                     seq: r.get(0),
-                    kind: serde_json::from_value(serde_json::json!(kind))
-                        .map_err(|_| format!("legacy change log: unknown kind {kind:?}"))?,
+                    kind: serde_json::from_value(serde_json::json!(kind)).map_err(|_| {
+                        Error::Check(format!("legacy change log: unknown kind {kind:?}"))
+                    })?,
                     key: r.get(2),
-                    op: serde_json::from_value(serde_json::json!(op))
-                        .map_err(|_| format!("legacy change log: unknown op {op:?}"))?,
+                    op: serde_json::from_value(serde_json::json!(op)).map_err(|_| {
+                        Error::Check(format!("legacy change log: unknown op {op:?}"))
+                    })?,
                     at: r.get(4),
                 })
             })
@@ -156,7 +158,7 @@ impl Legacy {
     /// time kept) unless they were logged more than `patience` ago; returns
     /// the (former) numbers of those it kept. What it does not keep,
     /// [`Legacy::acknowledge`] drops.
-    pub fn requeue(&mut self, waiting: &[Change], patience: Duration) -> Result<Vec<i64>, String> {
+    pub fn requeue(&mut self, waiting: &[Change], patience: Duration) -> Result<Vec<i64>> {
         let seqs: Vec<i64> = waiting.iter().map(|c| c.seq).collect();
         let seconds = patience.as_secs_f64();
         self.db
@@ -170,17 +172,16 @@ impl Legacy {
                 &[&seqs, &seconds],
             )
             .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 
     /// Whether the log holds a deletion of this file not yet applied on the app
     /// (false when there is no log: nothing captures legacy's changes).
-    pub fn deletion_pending(&mut self, file_id: &str) -> Result<bool, String> {
+    pub fn deletion_pending(&mut self, file_id: &str) -> Result<bool> {
         let logged: Option<String> = self
             .db
             .query_one(&format!("SELECT to_regclass('{LOG}')::text"), &[])
-            .map(|r| r.get(0))
-            .map_err(|e| e.to_string())?;
+            .map(|r| r.get(0))?;
         if logged.is_none() {
             return Ok(false);
         }
@@ -193,15 +194,15 @@ impl Legacy {
                 &[&file_id],
             )
             .map(|r| r.get(0))
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 
     /// Drops these applied entries from the log.
-    pub fn acknowledge(&mut self, applied: &[Change]) -> Result<(), String> {
+    pub fn acknowledge(&mut self, applied: &[Change]) -> Result<()> {
         let seqs: Vec<i64> = applied.iter().map(|c| c.seq).collect();
         self.db
             .execute(&format!("DELETE FROM {LOG} WHERE seq = ANY($1)"), &[&seqs])
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 }

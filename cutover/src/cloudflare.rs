@@ -9,9 +9,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::error::{Error, Result};
+use crate::files::read_toml;
+use crate::percent::encode;
 use crate::runbook::{Effect, RunLog};
 
 /// A DNS record as `deploy/dns.toml` names it and Cloudflare's API takes it.
@@ -76,33 +80,33 @@ pub struct Desired {
 
 /// Reads `env`'s part of the dns config and the gateway's routes in its wrangler
 /// config; refuses placeholders, unknown record types and routes of other zones.
-pub fn desired(config: &Path, env: &str) -> Result<Desired, String> {
-    let text = std::fs::read_to_string(config)
-        .map_err(|e| format!("dns config {}: {e}", config.display()))?;
-    let mut envs: BTreeMap<String, EnvConfig> =
-        toml::from_str(&text).map_err(|e| format!("dns config {}: {e}", config.display()))?;
+pub fn desired(config: &Path, env: &str) -> Result<Desired> {
+    let mut envs: BTreeMap<String, EnvConfig> = read_toml(config, "dns config")?;
     let cfg = envs.remove(env).ok_or_else(|| {
-        format!(
+        Error::Config(format!(
             "dns config {}: no [{env}] (it has {:?})",
             config.display(),
             envs.keys().collect::<Vec<_>>()
-        )
+        ))
     })?;
     for r in &cfg.records {
         if !["A", "AAAA", "CNAME", "TXT"].contains(&r.kind.as_str()) {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "record {}: type {} is not managed here (A, AAAA, CNAME, TXT)",
                 r.name, r.kind
-            ));
+            )));
         }
         if r.content.contains("REPLACE_ME") {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "record {} {}: the placeholder {} must be replaced",
                 r.kind, r.name, r.content
-            ));
+            )));
         }
         if r.name != cfg.zone && !r.name.ends_with(&format!(".{}", cfg.zone)) {
-            return Err(format!("record {}: not in the zone {}", r.name, cfg.zone));
+            return Err(Error::Config(format!(
+                "record {}: not in the zone {}",
+                r.name, cfg.zone
+            )));
         }
     }
     let wrangler = config
@@ -118,19 +122,18 @@ pub fn desired(config: &Path, env: &str) -> Result<Desired, String> {
 }
 
 /// `[env.<env>]`'s `routes`, for the Worker its `name` deploys.
-fn gateway_routes(wrangler: &Path, env: &str, zone: &str) -> Result<Vec<Route>, String> {
-    let text = std::fs::read_to_string(wrangler)
-        .map_err(|e| format!("gateway config {}: {e}", wrangler.display()))?;
-    let doc: toml::Table =
-        toml::from_str(&text).map_err(|e| format!("gateway config {}: {e}", wrangler.display()))?;
-    let section = doc
-        .get("env")
-        .and_then(|e| e.get(env))
-        .ok_or_else(|| format!("gateway config {}: no [env.{env}]", wrangler.display()))?;
+fn gateway_routes(wrangler: &Path, env: &str, zone: &str) -> Result<Vec<Route>> {
+    let doc: toml::Table = read_toml(wrangler, "gateway config")?;
+    let section = doc.get("env").and_then(|e| e.get(env)).ok_or_else(|| {
+        Error::Config(format!(
+            "gateway config {}: no [env.{env}]",
+            wrangler.display()
+        ))
+    })?;
     let script = section
         .get("name")
         .and_then(|n| n.as_str())
-        .ok_or_else(|| format!("gateway config [env.{env}]: no name"))?;
+        .ok_or_else(|| Error::Config(format!("gateway config [env.{env}]: no name")))?;
     let routes = section.get("routes").and_then(|r| r.as_array());
     routes
         .into_iter()
@@ -143,9 +146,9 @@ fn gateway_routes(wrangler: &Path, env: &str, zone: &str) -> Result<Vec<Route>, 
                     pattern: p.to_string(),
                     script: script.to_string(),
                 }),
-                _ => Err(format!(
+                _ => Err(Error::Config(format!(
                     "gateway config [env.{env}]: route {r} is not a pattern of the zone {zone}"
-                )),
+                ))),
             }
         })
         .collect()
@@ -154,7 +157,7 @@ fn gateway_routes(wrangler: &Path, env: &str, zone: &str) -> Result<Vec<Route>, 
 /// One API request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
-    pub method: &'static str,
+    pub method: Method,
     /// Below the API base, e.g. `/zones/<id>/dns_records`.
     pub path: String,
     pub body: Option<Value>,
@@ -180,31 +183,27 @@ fn clash(a: &str, b: &str) -> bool {
 /// name that differs is overwritten (PUT), a missing one created (POST); a name
 /// held by a record that cannot coexist with a desired one (a CNAME beside
 /// anything) is refused before any write, as is a desired type twice on a name.
-pub fn plan_records(
-    zone_id: &str,
-    desired: &[Record],
-    existing: &[Existing],
-) -> Result<Vec<Call>, String> {
+pub fn plan_records(zone_id: &str, desired: &[Record], existing: &[Existing]) -> Result<Vec<Call>> {
     let mut calls = Vec::new();
     for (i, want) in desired.iter().enumerate() {
         if desired[..i]
             .iter()
             .any(|d| d.name == want.name && (d.kind == want.kind || clash(&d.kind, &want.kind)))
         {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "dns config: {} {} clashes with another record of that name",
                 want.kind, want.name
-            ));
+            )));
         }
         let on_name: Vec<&Existing> = existing
             .iter()
             .filter(|e| e.record.name == want.name)
             .collect();
         if let Some(other) = on_name.iter().find(|e| clash(&e.record.kind, &want.kind)) {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "{} {} cannot be added beside the zone's {} {} -> {} (id {}): remove that record or list it in the dns config",
                 want.kind, want.name, other.record.kind, other.record.name, other.record.content, other.id
-            ));
+            )));
         }
         // An address of the other family left unproxied would send part of the
         // clients around the route (e.g. the legacy server's A record).
@@ -214,23 +213,23 @@ pub fn plan_records(
                 && e.record.kind != want.kind
                 && e.record.kind != "TXT"
         }) {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "{} {} is unproxied (-> {}, id {}): clients would bypass the route; proxy or remove it, or list it in the dns config",
                 other.record.kind, other.record.name, other.record.content, other.id
-            ));
+            )));
         }
         let step = format!("record {} {}", want.kind, want.name);
         let body = Some(json!(want));
         match on_name.iter().find(|e| e.record.kind == want.kind) {
             Some(have) if have.record == *want => {}
             Some(have) => calls.push(Call {
-                method: "PUT",
+                method: Method::PUT,
                 path: format!("/zones/{zone_id}/dns_records/{}", have.id),
                 body,
                 step,
             }),
             None => calls.push(Call {
-                method: "POST",
+                method: Method::POST,
                 path: format!("/zones/{zone_id}/dns_records"),
                 body,
                 step,
@@ -250,13 +249,13 @@ pub fn plan_routes(zone_id: &str, desired: &[Route], existing: &[ExistingRoute])
             match existing.iter().find(|e| e.pattern == want.pattern) {
                 Some(have) if have.script.as_deref() == Some(&want.script) => None,
                 Some(have) => Some(Call {
-                    method: "PUT",
+                    method: Method::PUT,
                     path: format!("/zones/{zone_id}/workers/routes/{}", have.id),
                     body,
                     step,
                 }),
                 None => Some(Call {
-                    method: "POST",
+                    method: Method::POST,
                     path: format!("/zones/{zone_id}/workers/routes"),
                     body,
                     step,
@@ -274,20 +273,19 @@ pub struct Cloudflare {
 }
 
 impl Cloudflare {
-    pub fn new(base: &str, token: &str) -> Result<Cloudflare, String> {
+    pub fn new(base: &str, token: &str) -> Result<Cloudflare> {
         Ok(Cloudflare {
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
             http: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
-                .map_err(|e| e.to_string())?,
+                .map_err(Error::Client)?,
         })
     }
 
     /// One request; the envelope's `result`, or its errors.
-    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+    pub fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
         let shown = format!("{method} {path}");
         let mut req = self
             .http
@@ -296,14 +294,17 @@ impl Cloudflare {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req.send().map_err(|e| format!("{shown}: {e}"))?;
+        let unanswered = |source| Error::Unanswered {
+            call: shown.clone(),
+            source,
+        };
+        let resp = req.send().map_err(unanswered)?;
         let status = resp.status().as_u16();
-        let text = resp.text().map_err(|e| format!("{shown}: {e}"))?;
-        let envelope: Value = serde_json::from_str(&text).map_err(|_| {
-            format!(
-                "{shown}: HTTP {status}, not Cloudflare's envelope: {}",
-                text.chars().take(200).collect::<String>()
-            )
+        let text = resp.text().map_err(unanswered)?;
+        let envelope: Value = serde_json::from_str(&text).map_err(|_| Error::NotEnvelope {
+            call: shown.clone(),
+            status,
+            excerpt: text.chars().take(200).collect(),
         })?;
         if envelope["success"] == true && (200..300).contains(&status) {
             return Ok(envelope["result"].clone());
@@ -320,26 +321,27 @@ impl Cloudflare {
                 )
             })
             .collect();
-        Err(format!("{shown}: HTTP {status}: {}", errors.join("; ")))
+        Err(Error::Status {
+            call: shown,
+            status,
+            message: errors.join("; "),
+        })
     }
 
-    fn list<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, String> {
-        serde_json::from_value(self.call("GET", path, None)?)
-            .map_err(|e| format!("GET {path}: {e}"))
+    fn list<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Vec<T>> {
+        serde_json::from_value(self.call(Method::GET, path, None)?).map_err(|source| Error::Json {
+            what: Some(format!("GET {path}")),
+            source,
+        })
     }
-}
-
-/// Percent-encodes a query value.
-fn query(value: &str) -> String {
-    crate::encode(value)
 }
 
 /// `cutover dns`: looks up the zone, lists its records of the desired names and
 /// its routes, then sends each write as a step. A dry run sends nothing, not even
 /// the reads (it works offline): it prints them, and the writes for a zone that
 /// holds none of the desired records and routes yet.
-pub fn run(cf: &Cloudflare, want: &Desired, log: &mut RunLog, dry_run: bool) -> Result<(), String> {
-    let zone_lookup = format!("/zones?name={}", query(&want.zone));
+pub fn run(cf: &Cloudflare, want: &Desired, log: &mut RunLog, dry_run: bool) -> Result<()> {
+    let zone_lookup = format!("/zones?name={}", encode(&want.zone));
     let names: Vec<&String> = {
         let mut n: Vec<&String> = want.records.iter().map(|r| &r.name).collect();
         n.sort();
@@ -353,7 +355,7 @@ pub fn run(cf: &Cloudflare, want: &Desired, log: &mut RunLog, dry_run: bool) -> 
             eprintln!(
                 "dns: would GET {}/zones/{zone_id}/dns_records?name={}&per_page=100",
                 cf.base,
-                query(name)
+                encode(name)
             );
         }
         eprintln!("dns: would GET {}/zones/{zone_id}/workers/routes", cf.base);
@@ -377,16 +379,16 @@ pub fn run(cf: &Cloudflare, want: &Desired, log: &mut RunLog, dry_run: bool) -> 
                     .into_iter()
                     .next()
                     .ok_or_else(|| {
-                        format!(
+                        Error::Check(format!(
                             "no zone {} in this account (or the token cannot see it)",
                             want.zone
-                        )
+                        ))
                     })?
                     .id;
                 for name in &names {
                     records.extend(cf.list::<Existing>(&format!(
                         "/zones/{zone_id}/dns_records?name={}&per_page=100",
-                        query(name)
+                        encode(name)
                     ))?);
                 }
                 routes = cf.list(&format!("/zones/{zone_id}/workers/routes"))?;
@@ -407,8 +409,8 @@ pub fn run(cf: &Cloudflare, want: &Desired, log: &mut RunLog, dry_run: bool) -> 
     }
     for call in &calls {
         log.step(&call.step, Effect::Changes, &call.show(&cf.base), || {
-            let result = cf.call(call.method, &call.path, call.body.as_ref())?;
-            let done = if call.method == "POST" {
+            let result = cf.call(call.method.clone(), &call.path, call.body.as_ref())?;
+            let done = if call.method == Method::POST {
                 "created"
             } else {
                 "updated"
@@ -459,7 +461,7 @@ mod tests {
         let calls = plan_records("z", &want, &existing).unwrap();
         assert_eq!(calls.len(), 2);
         assert_eq!(
-            (calls[0].method, calls[0].path.as_str()),
+            (calls[0].method.as_str(), calls[0].path.as_str()),
             ("POST", "/zones/z/dns_records")
         );
         assert_eq!(
@@ -467,7 +469,7 @@ mod tests {
             &json!({"type": "AAAA", "name": "a.example.com", "content": "100::", "proxied": true, "ttl": 1})
         );
         assert_eq!(
-            (calls[1].method, calls[1].path.as_str()),
+            (calls[1].method.as_str(), calls[1].path.as_str()),
             ("PUT", "/zones/z/dns_records/r2")
         );
         assert_eq!(calls[1].step, "record AAAA b.example.com");
@@ -483,7 +485,7 @@ mod tests {
             "r9",
             rec("CNAME", "b.example.com", "elsewhere.example.net"),
         )];
-        let err = plan_records("z", &want, &existing).unwrap_err();
+        let err = plan_records("z", &want, &existing).unwrap_err().to_string();
         assert!(
             err.contains("CNAME b.example.com") && err.contains("r9"),
             "{err}"
@@ -495,7 +497,9 @@ mod tests {
         assert!(plan_records("z", &twice, &[]).is_err());
         let mut legacy = rec("A", "a.example.com", "192.0.2.7");
         legacy.proxied = false;
-        let err = plan_records("z", &want[..1], &[have("r3", legacy)]).unwrap_err();
+        let err = plan_records("z", &want[..1], &[have("r3", legacy)])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bypass"), "{err}");
         // A and AAAA share a name.
         let both = [
@@ -537,7 +541,7 @@ mod tests {
         assert_eq!(
             calls
                 .iter()
-                .map(|c| (c.method, c.path.as_str()))
+                .map(|c| (c.method.as_str(), c.path.as_str()))
                 .collect::<Vec<_>>(),
             [
                 ("PUT", "/zones/z/workers/routes/2"),
@@ -572,6 +576,7 @@ mod tests {
         assert_eq!(production.routes.len(), 3);
         assert!(desired(&config, "nowhere")
             .unwrap_err()
+            .to_string()
             .contains("no [nowhere]"));
     }
 }

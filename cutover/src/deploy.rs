@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::error::{Error, Result};
 use crate::runbook::{Effect, RunLog};
 use crate::validate;
 
@@ -54,20 +55,35 @@ pub fn wrangler(program: &Path, args: &[&str]) -> (String, Command) {
 }
 
 /// Runs `cmd`; its last lines of output are the step's detail either way.
-pub fn run_command(mut cmd: Command) -> Result<String, String> {
-    let shown = format!("{cmd:?}");
-    let out = cmd.output().map_err(|e| format!("{shown}: {e}"))?;
-    let said = format!(
+pub fn run_command(mut cmd: Command) -> Result<String> {
+    let out = cmd.output().map_err(|source| Error::Spawn {
+        program: format!("{cmd:?}"),
+        source,
+    })?;
+    let tail = last_lines(&output_of(&out), 3);
+    match out.status.success() {
+        true => Ok(tail),
+        false => Err(Error::CommandFailed {
+            program: None,
+            status: out.status,
+            output: tail,
+        }),
+    }
+}
+
+/// What a program printed: its stdout, then its stderr.
+pub fn output_of(out: &std::process::Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    let tail: Vec<&str> = said.trim().lines().rev().take(3).collect();
-    let tail = tail.into_iter().rev().collect::<Vec<_>>().join(" | ");
-    match out.status.success() {
-        true => Ok(tail),
-        false => Err(format!("failed ({}): {tail}", out.status)),
-    }
+    )
+}
+
+/// The last `n` lines of `said`, joined by ` | `.
+fn last_lines(said: &str, n: usize) -> String {
+    let tail: Vec<&str> = said.trim().lines().rev().take(n).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
 }
 
 impl Options {
@@ -104,7 +120,7 @@ fn skippable(
     skip: Option<&str>,
     what: &str,
     cmd: Command,
-) -> Result<(), String> {
+) -> Result<()> {
     match skip {
         Some(flag) => log.step(name, Effect::Reads, what, || {
             Ok(format!("skipped ({flag})"))
@@ -113,7 +129,7 @@ fn skippable(
     }
 }
 
-pub fn run(opts: &Options, log: &mut RunLog, dry_run: bool) -> Result<(), String> {
+pub fn run(opts: &Options, log: &mut RunLog, dry_run: bool) -> Result<()> {
     for t in &opts.targets {
         let mut check = opts.script("check-deploy-config");
         check
@@ -192,7 +208,7 @@ pub fn run(opts: &Options, log: &mut RunLog, dry_run: bool) -> Result<(), String
 
 /// `validate` with a run log of its own; the step says which of its steps
 /// failed, or how many passed.
-fn validated(opts: &validate::Options, path: &Path, dry_run: bool) -> Result<String, String> {
+fn validated(opts: &validate::Options, path: &Path, dry_run: bool) -> Result<String> {
     let mut log = RunLog::open(path, "validate", true, dry_run)?;
     let outcome = validate::run(opts, &mut log);
     let failed: Vec<String> = log
@@ -204,6 +220,52 @@ fn validated(opts: &validate::Options, path: &Path, dry_run: bool) -> Result<Str
     match outcome {
         Ok(()) => Ok(format!("{} steps ok ({})", log.steps.len(), opts.url)),
         Err(why) if failed.is_empty() => Err(why),
-        Err(_) => Err(failed.join("; ")),
+        Err(_) => Err(Error::Check(failed.join("; "))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_deploys_both_app_slots() {
+        assert_eq!(app_envs("production"), ["production", "production-green"]);
+        assert_eq!(app_envs("staging"), ["staging"]);
+    }
+
+    #[test]
+    fn a_step_shows_its_last_three_lines() {
+        assert_eq!(last_lines("a\nb\nc\nd\n\n", 3), "b | c | d");
+        assert_eq!(last_lines("  only  ", 3), "only");
+        assert_eq!(last_lines("", 3), "");
+    }
+
+    #[test]
+    fn a_wrangler_step_is_shown_without_its_path() {
+        let (shown, cmd) = wrangler(
+            Path::new("node_modules/.bin/wrangler"),
+            &["deploy", "-c", "w.toml"],
+        );
+        assert_eq!(shown, "wrangler deploy -c w.toml");
+        assert_eq!(cmd.get_program(), "node_modules/.bin/wrangler");
+    }
+
+    #[test]
+    fn a_validation_log_stands_beside_the_deploy_log() {
+        let opts = Options {
+            root: ".".into(),
+            config_dir: "conf".into(),
+            wrangler: "wrangler".into(),
+            skip_tests: false,
+            skip_build: false,
+            targets: Vec::new(),
+            run_log: "logs/cutover-deploy.json".into(),
+        };
+        assert_eq!(
+            opts.validate_log("staging"),
+            Path::new("logs/cutover-deploy.validate-staging.json")
+        );
+        assert_eq!(opts.config("gateway"), "conf/wrangler.gateway.toml");
     }
 }

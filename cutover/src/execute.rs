@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::api::Api;
+use crate::error::{Context, Error, Result};
 use crate::runbook::{Effect, RunLog};
 use crate::verify;
 
@@ -38,7 +39,7 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn migration(api: &Api, query: &str, command: &str) -> Result<Value, String> {
+fn migration(api: &Api, query: &str, command: &str) -> Result<Value> {
     api.get(&format!("/admin/migration?{query}&reason={command}"))
 }
 
@@ -52,7 +53,7 @@ const LIVE_SAMPLE: usize = 200;
 /// while people still write: records with a change on its way are in flight,
 /// a mismatch seen because a change landed while the tables were read is given
 /// two more tries, and only a random sample of the files is hashed.
-fn verified(api: &Api, opts: &Options, live: bool) -> Result<String, String> {
+fn verified(api: &Api, opts: &Options, live: bool) -> Result<String> {
     let vopts = verify::Options {
         sample: live.then_some(LIVE_SAMPLE),
         seed: now_ms(),
@@ -82,11 +83,11 @@ fn verified(api: &Api, opts: &Options, live: bool) -> Result<String, String> {
             .take(5)
             .filter_map(|m| m.as_str().map(str::to_string))
             .collect();
-        Err(format!(
+        Err(Error::Check(format!(
             "verify found {} mismatches: {}",
             mismatches.len(),
             first.join("; ")
-        ))
+        )))
     }
 }
 
@@ -98,12 +99,7 @@ const TO_LEGACY: &[&str] = &["app_to_legacy"];
 
 /// Waits for a replication round that started after `since_ms` and left the
 /// logs of `directions` empty.
-pub fn drained(
-    api: &Api,
-    since_ms: u64,
-    timeout: Duration,
-    directions: &[&str],
-) -> Result<String, String> {
+pub fn drained(api: &Api, since_ms: u64, timeout: Duration, directions: &[&str]) -> Result<String> {
     let deadline = Instant::now() + timeout;
     loop {
         let state = api.admin(reqwest::Method::GET, "/admin/replication", None)?;
@@ -116,41 +112,43 @@ pub fn drained(
             return Ok(format!("replicated, lag {}", state["lag_seconds"]));
         }
         if Instant::now() >= deadline {
-            return Err(format!(
+            return Err(Error::Check(format!(
                 "no replication round that started after {since_ms} emptied the {} log(s) within {} s (state {}; is `cutover replicate` running?)",
                 directions.join(" and "),
                 timeout.as_secs(),
                 state["state"]
-            ));
+            )));
         }
         std::thread::sleep(Duration::from_millis(500));
     }
 }
 
 /// The gateway's deep health, which must be `healthy` (both sides answer).
-pub fn healthy(api: &Api) -> Result<String, String> {
-    let health = api.admin(reqwest::Method::GET, "/health", None);
-    let health = match health {
-        Ok(h) => h,
-        Err(why) => return Err(format!("gateway health: {why}")),
-    };
+pub fn healthy(api: &Api) -> Result<String> {
+    let health = gateway_health(api)?;
     match health["status"].as_str() {
         Some("healthy") => Ok("gateway, app and legacy healthy".into()),
-        other => Err(format!("gateway health is {other:?}: {health}")),
+        other => Err(Error::Check(format!(
+            "gateway health is {other:?}: {health}"
+        ))),
     }
+}
+
+/// The gateway's deep health report.
+fn gateway_health(api: &Api) -> Result<Value> {
+    api.admin(reqwest::Method::GET, "/health", None)
+        .context("gateway health")
 }
 
 /// The gateway's deep health as far as the app goes: once the app serves
 /// everyone, a slow legacy is noted, not a reason to send people back to it.
-fn app_healthy(api: &Api) -> Result<String, String> {
-    let health = api
-        .admin(reqwest::Method::GET, "/health", None)
-        .map_err(|why| format!("gateway health: {why}"))?;
+fn app_healthy(api: &Api) -> Result<String> {
+    let health = gateway_health(api)?;
     if health["checks"]["app"]["ok"] != true {
-        return Err(format!(
+        return Err(Error::Check(format!(
             "the app is not healthy: {}",
             health["checks"]["app"]
-        ));
+        )));
     }
     Ok(match health["status"].as_str() {
         Some("healthy") => "gateway, app and legacy healthy".into(),
@@ -165,7 +163,7 @@ fn app_healthy(api: &Api) -> Result<String, String> {
 pub const APP_BRANCHES: [&str; 2] = ["app-blue", "app-green"];
 
 /// (requests, errors) the `branches` answered, from `/metrics`.
-fn answers(api: &Api, branches: &[&str]) -> Result<(u64, u64), String> {
+fn answers(api: &Api, branches: &[&str]) -> Result<(u64, u64)> {
     let m = api.admin(reqwest::Method::GET, "/metrics", None)?;
     let mut total = (0, 0);
     for branch in branches {
@@ -183,7 +181,7 @@ pub fn watch(
     branches: &[&str],
     window: Duration,
     max_error_rate: f64,
-) -> Result<String, String> {
+) -> Result<String> {
     let start = answers(api, branches)?;
     let until = Instant::now() + window;
     loop {
@@ -194,9 +192,9 @@ pub fn watch(
             n => errors as f64 * 100.0 / n as f64,
         };
         if requests >= MIN_WATCHED && rate > max_error_rate {
-            return Err(format!(
+            return Err(Error::Check(format!(
                 "app error rate {rate:.1}% > {max_error_rate}% ({errors} of {requests} answers)"
-            ));
+            )));
         }
         app_healthy(api)?;
         if Instant::now() >= until {
@@ -210,13 +208,13 @@ pub fn watch(
 }
 
 /// A step's work: what it did, or why it failed.
-type Action<'a> = Box<dyn Fn() -> Result<String, String> + 'a>;
+type Action<'a> = Box<dyn Fn() -> Result<String> + 'a>;
 
 const EXECUTE: &str = "execute-cutover";
 const ROLLBACK: &str = "rollback-cutover";
 
 /// execute-cutover; on a failure after the freeze, the rollback. Ok(true): done.
-pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool, String> {
+pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool> {
     if log.reached("rollback:") {
         // Interrupted while rolling back: finish that.
         return rollback(api, opts, log, "rollback:").map(|_| false);
@@ -228,10 +226,10 @@ pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool, Stri
         || {
             let state = api.admin(reqwest::Method::GET, "/admin/replication", None)?;
             if state["state"] != "healthy" {
-                return Err(format!(
+                return Err(Error::Check(format!(
                     "replication is {} {}: start `cutover replicate` and let it catch up",
                     state["state"], state["problems"]
-                ));
+                )));
             }
             // One slow probe under load is not a verdict: three tries.
             let mut tries = 0;
@@ -247,7 +245,7 @@ pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool, Stri
     );
     if let Err(why) = preflight {
         log.finish("failed")?;
-        return Err(format!("preflight failed, nothing was changed: {why}"));
+        return Err(why).context("preflight failed, nothing was changed");
     }
     let freeze_at = now_ms() + 2_000;
     let steps: [(&str, &str, Action); 7] = [
@@ -304,7 +302,10 @@ pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool, Stri
     for (name, what, run) in &steps {
         if let Err(why) = log.step(name, Effect::Changes, what, run) {
             rollback(api, opts, log, "rollback:")?;
-            return Err(format!("{name} failed ({why}); rolled back"));
+            return Err(Error::RolledBack {
+                step: name.to_string(),
+                source: Box::new(why),
+            });
         }
     }
     log.finish("done")?;
@@ -313,7 +314,7 @@ pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool, Stri
 
 /// rollback-cutover, or the rollback of an execute-cutover run (step names
 /// under `prefix`).
-pub fn rollback(api: &Api, opts: &Options, log: &mut RunLog, prefix: &str) -> Result<(), String> {
+pub fn rollback(api: &Api, opts: &Options, log: &mut RunLog, prefix: &str) -> Result<()> {
     let named = |step: &str| format!("{prefix}{step}");
     let back_at = now_ms();
     log.step(

@@ -12,6 +12,8 @@ use shared::migration::{
     edges_from_metadata, metadata_with_original, EdgeRecord, LineageSource, UserRecord,
 };
 
+use crate::error::{Error, Result};
+
 pub const USERS: &str = "auth_user";
 pub const FILES: &str = "list_cutter_savedfile";
 pub const EDGES: &str = "list_cutter_filerelationship";
@@ -83,6 +85,23 @@ pub struct LegacyFile {
     pub metadata: Option<String>,
 }
 
+#[cfg(test)]
+impl LegacyFile {
+    /// A row for tests: `f1` of user 1, `a.csv`, with a system and a user tag.
+    pub fn sample() -> LegacyFile {
+        LegacyFile {
+            file_id: "f1".into(),
+            user_id: 1,
+            file_name: "a.csv".into(),
+            file_path: "/srv/uploads/a.csv".into(),
+            uploaded_at: "2024-01-01T00:00:00.000000Z".into(),
+            system_tags: vec!["uploaded".into()],
+            user_tags: vec!["x".into()],
+            metadata: None,
+        }
+    }
+}
+
 /// What became of an account to remove.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gone {
@@ -105,14 +124,16 @@ pub struct Page<T> {
 }
 
 impl Legacy {
-    pub fn connect(url: &str) -> Result<Legacy, String> {
-        let mut db = Client::connect(url, NoTls).map_err(|e| format!("PostgreSQL {url}: {e}"))?;
+    pub fn connect(url: &str) -> Result<Legacy> {
+        let mut db = Client::connect(url, NoTls).map_err(|source| Error::Legacy {
+            doing: Some(format!("PostgreSQL {url}")),
+            source,
+        })?;
         let has_table: bool = db
             .query_one(
                 "SELECT to_regclass(quote_ident(current_schema()) || '.' || $1) IS NOT NULL",
                 &[&EDGES],
-            )
-            .map_err(|e| e.to_string())?
+            )?
             .get(0);
         let lineage = match has_table {
             true => LineageSource::Table,
@@ -127,7 +148,7 @@ impl Legacy {
     }
 
     /// The tables whose schema is not the expected one, each with what is missing.
-    pub fn schema_problems(&mut self) -> Result<Vec<(&'static str, String)>, String> {
+    pub fn schema_problems(&mut self) -> Result<Vec<(&'static str, String)>> {
         let mut problems = Vec::new();
         for (table, columns) in SCHEMA {
             let present: Vec<String> = self
@@ -136,8 +157,7 @@ impl Legacy {
                     "SELECT column_name::text FROM information_schema.columns \
                      WHERE table_schema = current_schema() AND table_name = $1",
                     &[table],
-                )
-                .map_err(|e| e.to_string())?
+                )?
                 .iter()
                 .map(|r| r.get(0))
                 .collect();
@@ -162,11 +182,10 @@ impl Legacy {
         Ok(problems)
     }
 
-    pub fn count(&mut self, table: &str) -> Result<i64, String> {
+    pub fn count(&mut self, table: &str) -> Result<i64> {
         let row = self
             .db
-            .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
-            .map_err(|e| e.to_string())?;
+            .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])?;
         Ok(row.get(0))
     }
 
@@ -178,12 +197,9 @@ impl Legacy {
         sql: &str,
         (after, limit): (i64, i64),
         item: &str,
-        read: impl Fn(&Row) -> Result<T, String>,
-    ) -> Result<Page<T>, String> {
-        let rows = self
-            .db
-            .query(sql, &[&after, &limit])
-            .map_err(|e| e.to_string())?;
+        read: impl Fn(&Row) -> Result<T>,
+    ) -> Result<Page<T>> {
+        let rows = self.db.query(sql, &[&after, &limit])?;
         let mut page = Page {
             rows: Vec::new(),
             unreadable: Vec::new(),
@@ -194,14 +210,14 @@ impl Legacy {
                 Ok(record) => page.rows.push(record),
                 Err(e) => page
                     .unreadable
-                    .push((format!("{item}{}", row.get::<_, i64>(0)), e)),
+                    .push((format!("{item}{}", row.get::<_, i64>(0)), e.to_string())),
             }
         }
         Ok(page)
     }
 
     /// Users with `id > after`, and the rows that could not be read.
-    pub fn users(&mut self, after: i64, limit: i64) -> Result<Page<UserRecord>, String> {
+    pub fn users(&mut self, after: i64, limit: i64) -> Result<Page<UserRecord>> {
         let sql = format!(
             "{} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
             user_select()
@@ -212,7 +228,7 @@ impl Legacy {
     }
 
     /// Saved files with primary key `> after`.
-    pub fn files(&mut self, after: i64, limit: i64) -> Result<Page<LegacyFile>, String> {
+    pub fn files(&mut self, after: i64, limit: i64) -> Result<Page<LegacyFile>> {
         let sql = format!(
             "{} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
             file_select()
@@ -224,21 +240,18 @@ impl Legacy {
 
     /// The saved files of these file ids (those that still exist), and the rows
     /// that could not be read.
-    pub fn files_by_id(
-        &mut self,
-        ids: &[String],
-    ) -> Result<(Vec<LegacyFile>, Vec<Unreadable>), String> {
+    pub fn files_by_id(&mut self, ids: &[String]) -> Result<(Vec<LegacyFile>, Vec<Unreadable>)> {
         let sql = format!(
             "{} WHERE file_id = ANY($1::text[]) ORDER BY id",
             file_select()
         );
         let mut found = (Vec::new(), Vec::new());
-        for row in &self.db.query(&sql, &[&ids]).map_err(|e| e.to_string())? {
+        for row in &self.db.query(&sql, &[&ids])? {
             match file_row(row) {
                 Ok(f) => found.0.push(f),
                 Err(e) => found.1.push((
                     format!("saved file #{}", row.get::<_, i64>(0)),
-                    unreadable(e),
+                    unreadable(e).to_string(),
                 )),
             }
         }
@@ -246,11 +259,10 @@ impl Legacy {
     }
 
     /// The users of these ids (those that still exist).
-    pub fn users_by_id(&mut self, ids: &[i64]) -> Result<Vec<UserRecord>, String> {
+    pub fn users_by_id(&mut self, ids: &[i64]) -> Result<Vec<UserRecord>> {
         let sql = format!("{} WHERE id = ANY($1::bigint[]) ORDER BY id", user_select());
         self.db
-            .query(&sql, &[&ids])
-            .map_err(|e| e.to_string())?
+            .query(&sql, &[&ids])?
             .iter()
             .map(|r| user_row(r).map_err(unreadable))
             .collect()
@@ -258,23 +270,21 @@ impl Legacy {
 
     /// Deletes a saved file with its lineage rows; the path of its bytes, to
     /// remove, when it was there.
-    pub fn delete_file(&mut self, file_id: &str) -> Result<Option<String>, String> {
-        let mut tx = self.db.transaction().map_err(|e| e.to_string())?;
+    pub fn delete_file(&mut self, file_id: &str) -> Result<Option<String>> {
+        let mut tx = self.db.transaction()?;
         if self.lineage == LineageSource::Table {
             tx.execute(
                 &format!("DELETE FROM {EDGES} WHERE source_file_id = $1 OR target_file_id = $1"),
                 &[&file_id],
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
         }
         let path = tx
             .query_opt(
                 &format!("DELETE FROM {FILES} WHERE file_id = $1 RETURNING file_path"),
                 &[&file_id],
-            )
-            .map_err(|e| e.to_string())?
+            )?
             .map(|r| r.get(0));
-        tx.commit().map_err(|e| e.to_string())?;
+        tx.commit()?;
         Ok(path)
     }
 
@@ -282,34 +292,27 @@ impl Legacy {
     /// holds no file, with the lineage rows legacy keeps of deleted files
     /// (`file_ids`, which were the account's). Not logged for replication: the
     /// caller removes the account on the app too.
-    pub fn remove_account(
-        &mut self,
-        id: i64,
-        username: &str,
-        file_ids: &[String],
-    ) -> Result<Gone, String> {
-        let mut tx = self.db.transaction().map_err(|e| e.to_string())?;
-        tx.batch_execute("SET LOCAL cutover.replicating = 'on'")
-            .map_err(|e| e.to_string())?;
-        let row = tx
-            .query_opt(
-                &format!(
-                    "SELECT is_staff OR is_superuser, \
+    pub fn remove_account(&mut self, id: i64, username: &str, file_ids: &[String]) -> Result<Gone> {
+        let mut tx = self.db.transaction()?;
+        tx.batch_execute("SET LOCAL cutover.replicating = 'on'")?;
+        let row = tx.query_opt(
+            &format!(
+                "SELECT is_staff OR is_superuser, \
                      (SELECT count(*) FROM {FILES} WHERE user_id = $1::bigint) \
                      FROM {USERS} WHERE id = $1::bigint AND username = $2"
-                ),
-                &[&id, &username],
-            )
-            .map_err(|e| e.to_string())?;
+            ),
+            &[&id, &username],
+        )?;
         let gone = match row {
-            Some(r) if r.get::<_, bool>(0) => return Err("a staff account is never removed".into()),
+            Some(r) if r.get::<_, bool>(0) => {
+                return Err(Error::Refused("a staff account is never removed".into()))
+            }
             Some(r) if r.get::<_, i64>(1) > 0 => return Ok(Gone::HoldsFiles),
             Some(_) => {
                 tx.execute(
                     &format!("DELETE FROM {USERS} WHERE id = $1::bigint"),
                     &[&id],
-                )
-                .map_err(|e| e.to_string())?;
+                )?;
                 Gone::Removed
             }
             None => Gone::Absent,
@@ -320,16 +323,15 @@ impl Legacy {
                     "DELETE FROM {EDGES} WHERE source_file_id = ANY($1) OR target_file_id = ANY($1)"
                 ),
                 &[&file_ids],
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
         }
-        tx.commit().map_err(|e| e.to_string())?;
+        tx.commit()?;
         Ok(gone)
     }
 
     /// Deletes the legacy form of an app lineage row (lineage table only; in the
     /// Neo4j era it goes with its file).
-    pub fn delete_edge(&mut self, e: &EdgeRecord) -> Result<bool, String> {
+    pub fn delete_edge(&mut self, e: &EdgeRecord) -> Result<bool> {
         if self.lineage == LineageSource::Metadata {
             return Ok(false);
         }
@@ -343,7 +345,7 @@ impl Legacy {
                 &[&source, &target, &e.relationship],
             )
             .map(|n| n > 0)
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 
     /// Which of these app lineage rows legacy's lineage table still has, with
@@ -353,7 +355,7 @@ impl Legacy {
     pub fn edges_present(
         &mut self,
         edges: &[EdgeRecord],
-    ) -> Result<std::collections::HashSet<EdgeRecord>, String> {
+    ) -> Result<std::collections::HashSet<EdgeRecord>> {
         if self.lineage == LineageSource::Metadata || edges.is_empty() {
             return Ok(Default::default());
         }
@@ -364,20 +366,17 @@ impl Legacy {
             targets.push(target);
             kinds.push(e.relationship.as_str());
         }
-        let rows = self
-            .db
-            .query(
-                &format!(
-                    "SELECT e.source_file_id, e.target_file_id, e.relationship_type \
+        let rows = self.db.query(
+            &format!(
+                "SELECT e.source_file_id, e.target_file_id, e.relationship_type \
                      FROM unnest($1::text[], $2::text[], $3::text[]) AS w(s, t, k) \
                      JOIN {EDGES} e ON e.source_file_id = w.s AND e.target_file_id = w.t \
                      AND e.relationship_type = w.k \
                      WHERE EXISTS (SELECT 1 FROM {FILES} f WHERE f.file_id = e.source_file_id) \
                      AND EXISTS (SELECT 1 FROM {FILES} f WHERE f.file_id = e.target_file_id)"
-                ),
-                &[&sources, &targets, &kinds],
-            )
-            .map_err(|e| e.to_string())?;
+            ),
+            &[&sources, &targets, &kinds],
+        )?;
         Ok(rows
             .iter()
             .filter_map(|r| {
@@ -388,11 +387,10 @@ impl Legacy {
     }
 
     /// Every saved file's id (to find what legacy deleted).
-    pub fn file_ids(&mut self) -> Result<std::collections::HashSet<String>, String> {
+    pub fn file_ids(&mut self) -> Result<std::collections::HashSet<String>> {
         Ok(self
             .db
-            .query(&format!("SELECT file_id FROM {FILES}"), &[])
-            .map_err(|e| e.to_string())?
+            .query(&format!("SELECT file_id FROM {FILES}"), &[])?
             .iter()
             .map(|r| r.get(0))
             .collect())
@@ -401,7 +399,7 @@ impl Legacy {
     /// Lineage edges as the app's rows, a page after the primary key `after`: of the
     /// lineage table, or (Neo4j era) of the saved files, each generated file giving
     /// the rows its metadata names.
-    pub fn edges(&mut self, after: i64, limit: i64) -> Result<Page<EdgeRecord>, String> {
+    pub fn edges(&mut self, after: i64, limit: i64) -> Result<Page<EdgeRecord>> {
         if self.lineage == LineageSource::Metadata {
             return self.edges_in_metadata(after, limit);
         }
@@ -413,11 +411,11 @@ impl Legacy {
             let (source, target, kind): (String, String, String) =
                 (row.get(1), row.get(2), row.get(3));
             EdgeRecord::from_legacy(&source, &target, &kind)
-                .ok_or_else(|| format!("unknown type {kind:?}"))
+                .ok_or_else(|| Error::Check(format!("unknown type {kind:?}")))
         })
     }
 
-    fn edges_in_metadata(&mut self, after: i64, limit: i64) -> Result<Page<EdgeRecord>, String> {
+    fn edges_in_metadata(&mut self, after: i64, limit: i64) -> Result<Page<EdgeRecord>> {
         let page = self.files(after, limit)?;
         Ok(Page {
             rows: page
@@ -431,25 +429,25 @@ impl Legacy {
     }
 
     /// The id of the user called `username`, if any.
-    pub fn user_id_of(&mut self, username: &str) -> Result<Option<i64>, String> {
+    pub fn user_id_of(&mut self, username: &str) -> Result<Option<i64>> {
         self.db
             .query_opt(
                 &format!("SELECT id::bigint FROM {USERS} WHERE username = $1"),
                 &[&username],
             )
             .map(|r| r.map(|r| r.get(0)))
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 
-    pub fn user(&mut self, id: i64) -> Result<Option<UserRecord>, String> {
+    pub fn user(&mut self, id: i64) -> Result<Option<UserRecord>> {
         let sql = format!("{} WHERE id = $1::bigint", user_select());
-        let row = self.db.query_opt(&sql, &[&id]).map_err(|e| e.to_string())?;
+        let row = self.db.query_opt(&sql, &[&id])?;
         row.map(|r| user_row(&r).map_err(unreadable)).transpose()
     }
 
     /// Inserts or updates a user of the app (`is_staff` and `is_superuser` both
     /// from `is_admin`, as `seed_user --staff` sets them).
-    pub fn upsert_user(&mut self, u: &UserRecord) -> Result<(), String> {
+    pub fn upsert_user(&mut self, u: &UserRecord) -> Result<()> {
         self.db
             .execute(
                 &format!(
@@ -474,14 +472,11 @@ impl Legacy {
                 ],
             )
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 
     /// `(user_id, user_tags)` of a saved file.
-    pub fn file_owner_and_tags(
-        &mut self,
-        file_id: &str,
-    ) -> Result<Option<(i64, Vec<String>)>, String> {
+    pub fn file_owner_and_tags(&mut self, file_id: &str) -> Result<Option<(i64, Vec<String>)>> {
         self.db
             .query_opt(
                 &format!(
@@ -497,21 +492,21 @@ impl Legacy {
                     )
                 })
             })
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 
-    pub fn set_user_tags(&mut self, file_id: &str, tags: &[String]) -> Result<(), String> {
+    pub fn set_user_tags(&mut self, file_id: &str, tags: &[String]) -> Result<()> {
         self.db
             .execute(
                 &format!("UPDATE {FILES} SET user_tags = $2::text[] WHERE file_id = $1"),
                 &[&file_id, &tags],
             )
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 
     /// Inserts a saved-file row; `metadata` becomes a jsonb string as legacy stored it.
-    pub fn insert_file(&mut self, f: &LegacyFile) -> Result<(), String> {
+    pub fn insert_file(&mut self, f: &LegacyFile) -> Result<()> {
         self.db
             .execute(
                 &format!(
@@ -523,13 +518,13 @@ impl Legacy {
                 &[&f.user_id, &f.file_id, &f.file_name, &f.file_path, &f.uploaded_at, &f.system_tags, &f.user_tags, &f.metadata],
             )
             .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 
     /// Writes the legacy form of an app lineage row; false when it was already
     /// there. Neo4j era: the child's metadata names the parent (both rows of a cut
     /// write the same thing).
-    pub fn insert_edge(&mut self, e: &EdgeRecord) -> Result<bool, String> {
+    pub fn insert_edge(&mut self, e: &EdgeRecord) -> Result<bool> {
         if self.lineage == LineageSource::Metadata {
             return self.write_original(&e.child_id, &e.parent_id);
         }
@@ -544,20 +539,19 @@ impl Legacy {
                 &[&source, &target, &e.relationship],
             )
             .map(|n| n > 0)
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 }
 
 impl Legacy {
-    fn write_original(&mut self, child: &str, parent: &str) -> Result<bool, String> {
+    fn write_original(&mut self, child: &str, parent: &str) -> Result<bool> {
         let row = self
             .db
             .query_opt(
                 &format!("SELECT metadata::text FROM {FILES} WHERE file_id = $1"),
                 &[&child],
-            )
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("saved file {child} is not on legacy"))?;
+            )?
+            .ok_or_else(|| Error::Check(format!("saved file {child} is not on legacy")))?;
         let current = row.get::<_, Option<String>>(0).map(|t| metadata_text(&t));
         let Some(updated) = metadata_with_original(current.as_deref(), parent) else {
             return Ok(false);
@@ -568,7 +562,7 @@ impl Legacy {
                 &[&child, &updated],
             )
             .map(|n| n > 0)
-            .map_err(|e| e.to_string())
+            .map_err(Error::from)
     }
 }
 
@@ -623,8 +617,11 @@ fn user_row(row: &Row) -> Result<UserRecord, postgres::Error> {
     })
 }
 
-fn unreadable(e: postgres::Error) -> String {
-    format!("unreadable row: {e}")
+fn unreadable(source: postgres::Error) -> Error {
+    Error::Legacy {
+        doing: Some("unreadable row".into()),
+        source,
+    }
 }
 
 /// The app's `metadata` text of a jsonb value: a JSON string is the client's text

@@ -8,14 +8,19 @@
 //! items reported as not done (conflicts, missing files, unreadable rows).
 
 mod api;
+mod app_log;
 mod bluegreen;
 mod capture;
 mod cloudflare;
 mod deploy;
+mod error;
 mod execute;
+mod files;
 mod legacy;
 mod media;
 mod migrate;
+mod parallel;
+mod percent;
 mod replicate;
 mod report;
 mod reverse;
@@ -32,6 +37,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use api::Api;
+use error::{Error, Result};
+use percent::encode;
 use report::{print_report, Report};
 
 #[derive(Parser)]
@@ -449,7 +456,7 @@ fn run_runbook(
     rollback: bool,
     (watch_secs, max_error_rate): (u64, f64),
     as_json: bool,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode> {
     let opts = execute::Options {
         database_url: args.source.database_url,
         media: args.source.media,
@@ -468,25 +475,23 @@ fn run_runbook(
         true => execute::rollback(api, &opts, &mut log, ""),
         false => execute::execute(api, &opts, &mut log).and_then(|done| match done {
             true => Ok(()),
-            false => Err("the interrupted rollback is finished; the cutover is not".into()),
+            false => Err(Error::Check(
+                "the interrupted rollback is finished; the cutover is not".into(),
+            )),
         }),
     };
     Ok(reported(&log, outcome, as_json))
 }
 
-/// A runbook command's end: the run log as the report; 0 when the run did its
-/// job, 1 otherwise.
 /// A run's outcome (`done` or `failed`) written to its log, then reported.
-fn concluded(
-    log: &mut runbook::RunLog,
-    outcome: Result<(), String>,
-    as_json: bool,
-) -> Result<ExitCode, String> {
+fn concluded(log: &mut runbook::RunLog, outcome: Result<()>, as_json: bool) -> Result<ExitCode> {
     log.finish(if outcome.is_ok() { "done" } else { "failed" })?;
     Ok(reported(log, outcome, as_json))
 }
 
-fn reported(log: &runbook::RunLog, outcome: Result<(), String>, as_json: bool) -> ExitCode {
+/// A runbook command's end: the run log as the report; 0 when the run did its
+/// job, 1 otherwise.
+fn reported(log: &runbook::RunLog, outcome: Result<()>, as_json: bool) -> ExitCode {
     print_report(&log.to_json(), as_json);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -497,7 +502,7 @@ fn reported(log: &runbook::RunLog, outcome: Result<(), String>, as_json: bool) -
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode, String> {
+fn run(cli: Cli) -> Result<ExitCode> {
     let api = Api::new(&cli.app, &cli.token)?;
     match cli.command {
         Command::Migrate(r) => migrate_or_sync("migrate", &api, r, false, cli.json),
@@ -545,7 +550,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             ..
         } => {
             if !(0.0..=3_600.0).contains(&interval) {
-                return Err("--interval must be 0 to 3600 seconds".into());
+                return Err(Error::Refused(
+                    "--interval must be 0 to 3600 seconds".into(),
+                ));
             }
             let opts = replicate::Options {
                 interval: std::time::Duration::from_secs_f64(interval),
@@ -592,7 +599,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             settle_secs,
         } => {
             if cli.token.is_empty() {
-                return Err("validate needs the operator token (--admin-token or ADMIN_API_TOKEN): the deep health and the test account's removal ask the admin APIs".into());
+                return Err(Error::Refused("validate needs the operator token (--admin-token or ADMIN_API_TOKEN): the deep health and the test account's removal ask the admin APIs".into()));
             }
             let opts = validate::Options::new(
                 &url,
@@ -625,17 +632,17 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             dry_run,
         } => {
             if cli.token.is_empty() {
-                return Err("deploy needs the operator token (--admin-token or ADMIN_API_TOKEN): validating a deployment asks its admin APIs".into());
+                return Err(Error::Refused("deploy needs the operator token (--admin-token or ADMIN_API_TOKEN): validating a deployment asks its admin APIs".into()));
             }
             if !dry_run
                 && std::env::var("CLOUDFLARE_API_TOKEN")
                     .unwrap_or_default()
                     .is_empty()
             {
-                return Err(
+                return Err(Error::Refused(
                     "deploy needs CLOUDFLARE_API_TOKEN (wrangler deploys with it); nothing was run"
                         .into(),
-                );
+                ));
             }
             let mut places = vec![("staging", staging_url, staging_database_url)];
             if let (true, Some(url), Some(db)) = (env == "production", url, database_url) {
@@ -658,7 +665,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         )?,
                     })
                 })
-                .collect::<Result<Vec<_>, String>>()?;
+                .collect::<Result<Vec<_>>>()?;
             let opts = deploy::Options {
                 config_dir: config_dir.unwrap_or_else(|| root.clone()),
                 root,
@@ -687,7 +694,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             dry_run,
         } => {
             if cli.token.is_empty() {
-                return Err("blue-green needs the operator token (--admin-token or ADMIN_API_TOKEN): it drives the gateway's admin API".into());
+                return Err(Error::Refused("blue-green needs the operator token (--admin-token or ADMIN_API_TOKEN): it drives the gateway's admin API".into()));
             }
             let needs_cloudflare = !skip_deploy && !dry_run;
             if needs_cloudflare
@@ -695,7 +702,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     .unwrap_or_default()
                     .is_empty()
             {
-                return Err("blue-green needs CLOUDFLARE_API_TOKEN to deploy (or --skip-deploy); nothing was run".into());
+                return Err(Error::Refused("blue-green needs CLOUDFLARE_API_TOKEN to deploy (or --skip-deploy); nothing was run".into()));
             }
             let url = url.trim_end_matches('/').to_string();
             let stem = run_log
@@ -706,7 +713,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let opts = bluegreen::Options {
                 api: Api::new(&url, &cli.token)?,
                 url,
-                to: to.map(|t| t.parse()).transpose()?,
+                to: to.map(|t| t.parse()).transpose().map_err(Error::Refused)?,
                 deploy: (!skip_deploy).then_some(bluegreen::Deploy {
                     wrangler,
                     config_dir,
@@ -737,7 +744,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => {
             let want = cloudflare::desired(&config, &env)?;
             if api_token.is_empty() && !dry_run {
-                return Err("dns needs a Cloudflare API token (--api-token or CLOUDFLARE_API_TOKEN); nothing was sent".into());
+                return Err(Error::Refused("dns needs a Cloudflare API token (--api-token or CLOUDFLARE_API_TOKEN); nothing was sent".into()));
             }
             let cf = cloudflare::Cloudflare::new(&api_base, &api_token)?;
             let mut log = runbook::RunLog::open(&run_log, "dns", true, dry_run)?;
@@ -769,23 +776,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             Ok(finished(report, cli.json))
         }
         Command::Rollout { action, reason } => {
-            let query = match action {
-                Rollout::Status => "action=get_status".to_string(),
-                Rollout::Set { percentage } => {
-                    format!("action=update_percentage&percentage={percentage}")
-                }
-                Rollout::Maintenance { mode: Mode::Off } => "action=disable_maintenance".into(),
-                Rollout::Maintenance { mode: Mode::Full } => {
-                    "action=enable_maintenance&mode=full".into()
-                }
-                Rollout::Maintenance {
-                    mode: Mode::WriteFreeze,
-                } => "action=enable_maintenance&mode=write_freeze".into(),
-            };
-            let reason = reason
-                .map(|r| format!("&reason={}", encode(&r)))
-                .unwrap_or_default();
-            let answer = api.get(&format!("/admin/migration?{query}{reason}"))?;
+            let answer = api.get(&migration_path(action, reason.as_deref()))?;
             print_report(&answer, cli.json);
             Ok(ExitCode::SUCCESS)
         }
@@ -838,7 +829,7 @@ fn migrate_or_sync(
     r: Run,
     deletions: bool,
     as_json: bool,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode> {
     let opts = migrate::Options {
         batch: r.batch,
         jobs: r.source.jobs,
@@ -856,15 +847,173 @@ fn migrate_or_sync(
     Ok(finished(report, as_json))
 }
 
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
+/// The gateway's `/admin/migration` call of a `rollout` action.
+fn migration_path(action: Rollout, reason: Option<&str>) -> String {
+    let query = match action {
+        Rollout::Status => "action=get_status".to_string(),
+        Rollout::Set { percentage } => format!("action=update_percentage&percentage={percentage}"),
+        Rollout::Maintenance { mode: Mode::Off } => "action=disable_maintenance".into(),
+        Rollout::Maintenance { mode: Mode::Full } => "action=enable_maintenance&mode=full".into(),
+        Rollout::Maintenance {
+            mode: Mode::WriteFreeze,
+        } => "action=enable_maintenance&mode=write_freeze".into(),
+    };
+    let reason = reason
+        .map(|r| format!("&reason={}", encode(r)))
+        .unwrap_or_default();
+    format!("/admin/migration?{query}{reason}")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cutover").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_migrate_takes_its_defaults() {
+        let cli = parse(&[
+            "migrate",
+            "--database-url",
+            "postgresql://x",
+            "--media",
+            "m",
+        ])
+        .unwrap();
+        let Command::Migrate(run) = cli.command else {
+            panic!("not migrate")
+        };
+        assert_eq!((run.batch, run.source.jobs, run.strict), (100, 4, false));
+        assert_eq!(run.state, PathBuf::from("cutover-state.json"));
+        assert_eq!(run.source.media, PathBuf::from("m"));
+    }
+
+    #[test]
+    fn a_batch_is_1_to_500_rows() {
+        let with = |batch: &str| {
+            parse(&[
+                "sync",
+                "--database-url",
+                "postgresql://x",
+                "--media",
+                "m",
+                "--batch",
+                batch,
+            ])
+        };
+        assert!(with("1").is_ok() && with("500").is_ok());
+        assert!(with("0").is_err() && with("501").is_err());
+    }
+
+    #[test]
+    fn global_options_go_after_the_subcommand_too() {
+        let cli = parse(&[
+            "rollout",
+            "status",
+            "--json",
+            "--app",
+            "http://gw/",
+            "--reason",
+            "x",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.app, "http://gw/");
+        assert!(matches!(
+            cli.command,
+            Command::Rollout {
+                action: Rollout::Status,
+                reason: Some(_)
             }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+        ));
+    }
+
+    #[test]
+    fn removing_the_capture_is_not_a_round() {
+        let args = [
+            "replicate",
+            "--database-url",
+            "postgresql://x",
+            "--media",
+            "m",
+        ];
+        assert!(parse(&[&args[..], &["--once"]].concat()).is_ok());
+        assert!(parse(&[&args[..], &["--once", "--remove-capture"]].concat()).is_err());
+    }
+
+    #[test]
+    fn slots_and_environments_are_the_known_ones() {
+        let beta = |slot: &str| parse(&["beta", "issue", "--label", "l", "--slot", slot]);
+        assert!(beta("green").is_ok());
+        assert!(beta("purple").is_err());
+        let deploy = |env: &str| {
+            parse(&[
+                "deploy",
+                "--env",
+                env,
+                "--staging-url",
+                "https://s",
+                "--staging-database-url",
+                "postgresql://s",
+                "--url",
+                "https://p",
+                "--database-url",
+                "postgresql://p",
+            ])
+        };
+        assert!(deploy("production").is_ok());
+        assert!(deploy("qa").is_err());
+    }
+
+    #[test]
+    fn rollout_actions_become_the_gateway_s_queries() {
+        let cases = [
+            (Rollout::Status, None, "action=get_status"),
+            (
+                Rollout::Set { percentage: 25 },
+                Some("ramp up"),
+                "action=update_percentage&percentage=25&reason=ramp%20up",
+            ),
+            (
+                Rollout::Maintenance { mode: Mode::Full },
+                None,
+                "action=enable_maintenance&mode=full",
+            ),
+            (
+                Rollout::Maintenance {
+                    mode: Mode::WriteFreeze,
+                },
+                None,
+                "action=enable_maintenance&mode=write_freeze",
+            ),
+            (
+                Rollout::Maintenance { mode: Mode::Off },
+                Some("done"),
+                "action=disable_maintenance&reason=done",
+            ),
+        ];
+        for (action, reason, query) in cases {
+            assert_eq!(
+                migration_path(action, reason),
+                format!("/admin/migration?{query}")
+            );
+        }
+        let cli = parse(&["rollout", "maintenance", "write-freeze"]).unwrap();
+        let Command::Rollout { action, .. } = cli.command else {
+            panic!("not rollout")
+        };
+        assert_eq!(
+            migration_path(action, None),
+            "/admin/migration?action=enable_maintenance&mode=write_freeze"
+        );
+    }
 }

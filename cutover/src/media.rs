@@ -10,6 +10,7 @@ use std::time::UNIX_EPOCH;
 
 use sha2::{Digest, Sha256};
 
+use crate::error::{Error, Result};
 use crate::state::Known;
 
 pub fn uploads(media: &Path) -> PathBuf {
@@ -90,14 +91,13 @@ fn candidate(name: &str, n: u32) -> String {
 /// (legacy's names are global to the folder), only if its SHA-256 is `expected`.
 /// The bytes go to a temporary file first and are linked under the final name, so
 /// no half-written file and no overwrite of another file can happen.
-pub fn store(
-    media: &Path,
-    name: &str,
-    reader: impl Read,
-    expected: &str,
-) -> Result<PathBuf, String> {
+pub fn store(media: &Path, name: &str, reader: impl Read, expected: &str) -> Result<PathBuf> {
     let dir = uploads(media);
-    fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        role: None,
+        path: dir.clone(),
+        source,
+    })?;
     // Several files are stored at once: each writes its own part file.
     static PART: AtomicU64 = AtomicU64::new(0);
     let n = PART.fetch_add(1, Ordering::Relaxed);
@@ -109,15 +109,61 @@ pub fn store(
         Ok::<_, io::Error>(sha)
     })();
     let outcome = match written {
-        Err(e) => Err(format!("writing {}: {e}", tmp.display())),
-        Ok(sha) if sha != expected => Err(format!(
+        Err(source) => Err(Error::Io {
+            role: Some("writing"),
+            path: tmp.clone(),
+            source,
+        }),
+        Ok(sha) if sha != expected => Err(Error::Check(format!(
             "checksum mismatch: the app recorded {expected}, received {sha}"
-        )),
+        ))),
         Ok(_) => (0..10_000)
             .map(|n| dir.join(candidate(name, n)))
             .find(|path| fs::hard_link(&tmp, path).is_ok())
-            .ok_or_else(|| format!("no free name for {name} in {}", dir.display())),
+            .ok_or_else(|| Error::Check(format!("no free name for {name} in {}", dir.display()))),
     };
     let _ = fs::remove_file(&tmp);
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_base_name_of_a_row_s_path_is_trusted() {
+        let media = Path::new("/srv/media");
+        let at = |path: &str| locate(media, path, "fallback.csv");
+        assert_eq!(
+            at("/var/www/media/uploads/a.csv"),
+            Path::new("/srv/media/uploads/a.csv")
+        );
+        assert_eq!(
+            at("C:\\uploads\\b.csv"),
+            Path::new("/srv/media/uploads/b.csv")
+        );
+        for escape in ["/etc/..", "uploads/", "", "."] {
+            assert_eq!(at(escape), Path::new("/srv/media/uploads/fallback.csv"));
+        }
+    }
+
+    #[test]
+    fn a_taken_name_gets_a_number_before_its_extension() {
+        assert_eq!(candidate("cut.csv", 0), "cut.csv");
+        assert_eq!(candidate("cut.csv", 2), "cut_2.csv");
+        assert_eq!(candidate("a.b.csv", 1), "a.b_1.csv");
+        assert_eq!(candidate("README", 1), "README_1");
+        assert_eq!(candidate(".hidden", 1), ".hidden_1");
+    }
+
+    #[test]
+    fn a_hash_is_of_every_byte_read_and_copied() {
+        let mut copy = Vec::new();
+        let (sha, n) = sha256_of(&b"abc"[..], &mut copy).unwrap();
+        assert_eq!(
+            sha,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!((n, copy.as_slice()), (3, &b"abc"[..]));
+    }
 }

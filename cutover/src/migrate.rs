@@ -15,8 +15,10 @@ use shared::migration::{
 };
 
 use crate::api::Api;
+use crate::error::{Error, Result};
 use crate::legacy::{self, Legacy, LegacyFile, Page};
 use crate::media;
+use crate::parallel::parallel;
 use crate::report::{Report, Tally};
 use crate::state::{Cursors, Known, State};
 
@@ -29,43 +31,11 @@ pub struct Options {
     pub deletions: bool,
 }
 
-/// Runs `work` over `items` on up to `jobs` threads; results come back in order.
-pub fn parallel<T: Sync, R: Send>(
-    items: &[T],
-    jobs: usize,
-    work: impl Fn(&T) -> R + Sync,
-) -> Vec<R> {
-    let jobs = jobs.clamp(1, items.len().max(1));
-    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..jobs)
-            .map(|j| {
-                let work = &work;
-                s.spawn(move || {
-                    (j..items.len())
-                        .step_by(jobs)
-                        .map(|i| (i, work(&items[i])))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            for (i, r) in h.join().expect("a worker thread panicked") {
-                slots[i] = Some(r);
-            }
-        }
-    });
-    slots
-        .into_iter()
-        .map(|r| r.expect("every item ran"))
-        .collect()
-}
-
 /// A file whose bytes are to be sent: its record, where they are, and what the
 /// checkpoint will know of them.
 type Upload = (FileRecord, PathBuf, Known);
 /// The app's answer for one file, its refusal (`Ok(Err)`), or no answer (`Err`).
-type Answer = Result<Result<Value, String>, String>;
+type Answer = Result<Result<Value>>;
 
 #[derive(Clone, Copy)]
 enum Table {
@@ -100,10 +70,10 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// Records the per-item outcome; `--strict` stops at the first problem.
-    fn problem(&mut self, item: String, error: String) -> Result<(), String> {
+    fn problem(&mut self, item: String, error: String) -> Result<()> {
         self.report.problem(item.clone(), error.clone());
         if self.opts.strict {
-            return Err(format!("{item}: {error} (--strict)"));
+            return Err(Error::Strict { item, error });
         }
         Ok(())
     }
@@ -116,7 +86,7 @@ impl Run<'_> {
         }
     }
 
-    fn failed(&mut self, table: Table, id: &str, why: String) -> Result<(), String> {
+    fn failed(&mut self, table: Table, id: &str, why: String) -> Result<()> {
         self.tally(table).failed += 1;
         self.problem(format!("{} {id}", table.item()), why)
     }
@@ -132,13 +102,13 @@ impl Run<'_> {
         items: Vec<T>,
         record: impl Fn(&T) -> Value,
         id_of: impl Fn(&T) -> String,
-        check: impl Fn(&T) -> Result<(), String>,
-    ) -> Result<Vec<(T, Value)>, String> {
+        check: impl Fn(&T) -> Result<()>,
+    ) -> Result<Vec<(T, Value)>> {
         let mut valid = Vec::new();
         for item in items {
             match check(&item) {
                 Ok(()) => valid.push(item),
-                Err(why) => self.failed(table, &id_of(&item), why)?,
+                Err(why) => self.failed(table, &id_of(&item), why.to_string())?,
             }
         }
         if valid.is_empty() {
@@ -164,7 +134,7 @@ impl Run<'_> {
             }
             Err(refusal) => {
                 for item in &valid {
-                    self.failed(table, &id_of(item), refusal.clone())?;
+                    self.failed(table, &id_of(item), refusal.to_string())?;
                 }
                 Ok(Vec::new())
             }
@@ -176,8 +146,8 @@ impl Run<'_> {
     fn next_page<T>(
         &mut self,
         table: Table,
-        read: impl FnOnce(&mut Legacy, i64, i64) -> Result<Page<T>, String>,
-    ) -> Result<Option<(Vec<T>, i64)>, String> {
+        read: impl FnOnce(&mut Legacy, i64, i64) -> Result<Page<T>>,
+    ) -> Result<Option<(Vec<T>, i64)>> {
         let cursors = self.state.run.clone().unwrap_or_default();
         let after = match table {
             Table::Users => cursors.users,
@@ -193,7 +163,7 @@ impl Run<'_> {
     }
 
     /// Moves `table`'s cursor to `last` and saves the checkpoint.
-    fn checkpoint(&mut self, table: Table, last: i64) -> Result<(), String> {
+    fn checkpoint(&mut self, table: Table, last: i64) -> Result<()> {
         let cursors = self.state.run.get_or_insert_with(Cursors::default);
         match table {
             Table::Users => cursors.users = last,
@@ -204,7 +174,7 @@ impl Run<'_> {
         self.state.save()
     }
 
-    fn users(&mut self) -> Result<(), String> {
+    fn users(&mut self) -> Result<()> {
         while let Some((users, last)) = self.next_page(Table::Users, Legacy::users)? {
             // Ids from USER_ID_OFFSET up are the app's own users, which
             // reverse-sync wrote to legacy: the app already has them.
@@ -216,14 +186,14 @@ impl Run<'_> {
                 users,
                 |u| json!(u),
                 |u| u.id.to_string(),
-                |u| check_user(u, offset),
+                |u| check_user(u, offset).map_err(Error::Check),
             )?;
             self.checkpoint(Table::Users, last)?;
         }
         Ok(())
     }
 
-    fn files(&mut self) -> Result<(), String> {
+    fn files(&mut self) -> Result<()> {
         while let Some((rows, last)) = self.next_page(Table::Files, Legacy::files)? {
             self.file_batch(&rows)?;
             self.checkpoint(Table::Files, last)?;
@@ -233,7 +203,7 @@ impl Run<'_> {
 
     /// Hashes a batch's files (reusing the checkpoint's hashes of untouched
     /// files), sends their rows, then the bytes of those the app asks for.
-    fn file_batch(&mut self, rows: &[LegacyFile]) -> Result<(), String> {
+    fn file_batch(&mut self, rows: &[LegacyFile]) -> Result<()> {
         let media = &self.media;
         let known = &self.state.files;
         let prints = parallel(rows, self.opts.jobs, |f| {
@@ -264,7 +234,7 @@ impl Run<'_> {
             ready,
             |(rec, _, _)| json!(rec),
             |(rec, _, _)| rec.file_id.clone(),
-            |(rec, _, _)| check_file(rec),
+            |(rec, _, _)| check_file(rec).map_err(Error::Check),
         )?;
         let mut uploads = Vec::new();
         for ((rec, path, known), result) in answered {
@@ -288,9 +258,9 @@ impl Run<'_> {
                 // Deleted on legacy since it was hashed (see above).
                 Ok(Err(e)) | Err(e) if !path.exists() => {
                     self.report.files.missing += 1;
-                    self.problem(format!("file {}", rec.file_id), e)?;
+                    self.problem(format!("file {}", rec.file_id), e.to_string())?;
                 }
-                Ok(Err(refusal)) => self.failed(Table::Files, &rec.file_id, refusal)?,
+                Ok(Err(refusal)) => self.failed(Table::Files, &rec.file_id, refusal.to_string())?,
                 // The batch's checkpoint stays: the next run sends it again.
                 Err(unreachable) => return Err(unreachable),
             }
@@ -301,7 +271,7 @@ impl Run<'_> {
     /// Sends the bytes of these files, `jobs` requests at a time: small ones in
     /// bundles, the rest (and the files of a refused bundle, to learn which of
     /// them is refused) one a request. Each file with the app's answer for it.
-    fn send_contents(&self, uploads: Vec<Upload>) -> Result<Vec<(Upload, Answer)>, String> {
+    fn send_contents(&self, uploads: Vec<Upload>) -> Result<Vec<(Upload, Answer)>> {
         let api = self.api;
         let (small, mut single): (Vec<Upload>, Vec<Upload>) = uploads
             .into_iter()
@@ -331,7 +301,7 @@ impl Run<'_> {
         Ok(sent)
     }
 
-    fn relationships(&mut self) -> Result<(), String> {
+    fn relationships(&mut self) -> Result<()> {
         while let Some((edges, last)) = self.next_page(Table::Relationships, Legacy::edges)? {
             self.send_edges(edges)?;
             self.checkpoint(Table::Relationships, last)?;
@@ -340,7 +310,7 @@ impl Run<'_> {
     }
 
     /// Deletes from the app the imported files that legacy no longer has.
-    fn deletions(&mut self) -> Result<(), String> {
+    fn deletions(&mut self) -> Result<()> {
         let present = self.legacy.file_ids()?;
         let mut gone = Vec::new();
         self.api
@@ -361,7 +331,7 @@ impl Run<'_> {
 
     /// Deletes files on the app; `replicated`: legacy logged their deletion, so
     /// the app's own files go too.
-    fn delete_on_app(&mut self, ids: &[String], replicated: bool) -> Result<(), String> {
+    fn delete_on_app(&mut self, ids: &[String], replicated: bool) -> Result<()> {
         let what = match replicated {
             true => "files/delete?replicated=true",
             false => "files/delete",
@@ -384,7 +354,7 @@ impl Run<'_> {
 impl Run<'_> {
     /// Legacy's logged changes, applied to the app: users, then files (bytes
     /// included) and their lineage, then deletions, each record as it is now.
-    fn apply(&mut self, changes: &[Change]) -> Result<(), String> {
+    fn apply(&mut self, changes: &[Change]) -> Result<()> {
         let keys = |kind: Kind, op: Op| -> Vec<String> {
             changes
                 .iter()
@@ -406,7 +376,7 @@ impl Run<'_> {
                 users.into_iter().filter(|u| u.id < offset).collect(),
                 |u| json!(u),
                 |u| u.id.to_string(),
-                |u| check_user(u, offset),
+                |u| check_user(u, offset).map_err(Error::Check),
             )?;
         }
         for ids in keys(Kind::File, Op::Upsert).chunks(batch) {
@@ -447,14 +417,14 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn send_edges(&mut self, edges: Vec<EdgeRecord>) -> Result<(), String> {
+    fn send_edges(&mut self, edges: Vec<EdgeRecord>) -> Result<()> {
         let answered = self.send_batch(
             Table::Relationships,
             ("relationships", "relationships"),
             edges,
             |e| json!(e),
             |e| format!("{} -[{}]- {}", e.parent_id, e.relationship, e.child_id),
-            check_edge,
+            |e| check_edge(e).map_err(Error::Check),
         )?;
         if let Some(waiting) = &mut self.waiting {
             waiting.extend(
@@ -486,7 +456,7 @@ pub fn apply_changes(
     state: &mut State,
     (opts, user_id_offset): (Options, i64),
     changes: &[Change],
-) -> Result<Applied, String> {
+) -> Result<Applied> {
     let mut run = Run {
         api,
         legacy,
@@ -545,7 +515,7 @@ pub fn run(
     media: &Path,
     state_path: &Path,
     opts: Options,
-) -> Result<Report, String> {
+) -> Result<Report> {
     let mut legacy = Legacy::connect(database_url)?;
     let mut report = Report::new(command);
     report.lineage_source = Some(legacy.lineage_source());
@@ -555,7 +525,9 @@ pub fn run(
             report.problem("schema", why.clone());
         }
         if opts.strict && !problems.is_empty() {
-            return Err("the legacy database is not the expected schema (--strict)".into());
+            return Err(Error::Refused(
+                "the legacy database is not the expected schema (--strict)".into(),
+            ));
         }
         problems.iter().map(|(t, _)| *t).collect()
     };
@@ -578,7 +550,7 @@ pub fn run(
         state: &mut state,
         opts,
         report,
-        user_id_offset: crate::api::user_id_offset(api)?,
+        user_id_offset: api.user_id_offset()?,
         waiting: None,
     };
     if let Some(c) = &run.state.run {
@@ -613,4 +585,54 @@ pub fn run(
     run.state.run = None;
     run.state.save()?;
     Ok(run.report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_logged_edge_key_is_the_app_row_either_way_round() {
+        let cut_to = edge_of_change("p c CUT_TO").unwrap();
+        let cut_from = edge_of_change("p c CUT_FROM").unwrap();
+        assert_eq!(
+            (cut_to.parent_id.as_str(), cut_to.child_id.as_str()),
+            ("p", "c")
+        );
+        assert_eq!(
+            (cut_from.parent_id.as_str(), cut_from.child_id.as_str()),
+            ("p", "c")
+        );
+        assert!(edge_of_change("p c SIBLING").is_none());
+        assert!(edge_of_change("p c").is_none());
+    }
+
+    #[test]
+    fn a_legacy_row_becomes_the_app_record_with_its_bytes_known() {
+        let row = LegacyFile {
+            user_id: 4,
+            metadata: Some("{}".into()),
+            ..LegacyFile::sample()
+        };
+        let known = Known {
+            size: 12,
+            mtime_ns: 5,
+            sha256: "ab".into(),
+        };
+        let r = record(&row, &known);
+        assert_eq!((r.file_id.as_str(), r.user_id, r.size), ("f1", 4, 12));
+        assert_eq!(
+            (r.sha256.as_str(), r.metadata.as_deref()),
+            ("ab", Some("{}"))
+        );
+        assert_eq!(r.user_tags, ["x"]);
+    }
+
+    #[test]
+    fn a_report_names_a_row_by_its_table() {
+        assert_eq!(
+            [Table::Users, Table::Files, Table::Relationships].map(Table::item),
+            ["user", "file", "relationship"]
+        );
+    }
 }

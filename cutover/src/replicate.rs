@@ -22,10 +22,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use shared::migration::changes::{self, Change, Side};
 use shared::ops::replication::{Direction, RoundReport};
 
-use crate::api::{self, Api};
+use crate::api::Api;
+use crate::app_log::{self, Logged};
+use crate::error::{Error, Result};
 use crate::legacy::Legacy;
 use crate::report::Report;
-use crate::reverse::Logged;
 use crate::state::{LogCheckpoint, State};
 use crate::{migrate, reverse};
 
@@ -97,9 +98,9 @@ impl Sides<'_> {
     /// The first round: notes the app log's head, then copies everything both
     /// ways. Changes logged meanwhile are after that head (or, on legacy, still
     /// in its queue), so the next round has them.
-    fn baseline(&self) -> Result<LogCheckpoint, String> {
+    fn baseline(&self) -> Result<LogCheckpoint> {
         let heads = LogCheckpoint {
-            app: api::changes(self.api, 0, 1)?.1,
+            app: app_log::changes(self.api, 0, 1)?.1,
         };
         let (api, url, media, state) = (self.api, self.database_url, self.media, self.state_path);
         // Records it cannot write are reported in its output and counted as the
@@ -122,7 +123,7 @@ impl Sides<'_> {
         legacy: &mut Legacy,
         waiting: &[Change],
         forward: &mut Outcome,
-    ) -> Result<usize, String> {
+    ) -> Result<usize> {
         if waiting.is_empty() {
             return Ok(0);
         }
@@ -154,12 +155,12 @@ impl Sides<'_> {
         legacy: &mut Legacy,
         state: &mut State,
         offset: i64,
-    ) -> Result<(Outcome, Outcome), String> {
+    ) -> Result<(Outcome, Outcome)> {
         let (mut forward, mut backward) = (Outcome::default(), Outcome::default());
         let mut at = state.logs.unwrap_or_default();
         loop {
             let from_legacy = legacy.changes(PAGE)?;
-            let (from_app, _) = api::changes(self.api, at.app, PAGE)?;
+            let (from_app, _) = app_log::changes(self.api, at.app, PAGE)?;
             let app_changes: Vec<Change> = from_app.iter().map(|l| l.change.clone()).collect();
             let plan = changes::plan(&from_legacy, &app_changes);
             for c in &plan.conflicts {
@@ -189,7 +190,7 @@ impl Sides<'_> {
                         forward.add(&applied.report);
                         kept = self.set_aside(legacy, &applied.waiting, &mut forward)?;
                     }
-                    Err(why) => forward.failure = Some(why),
+                    Err(why) => forward.failure = Some(why.to_string()),
                 }
                 if forward.failure.is_none() {
                     // The entries set aside have new sequence numbers by now.
@@ -214,7 +215,7 @@ impl Sides<'_> {
                     self.opts.sync.jobs,
                 ) {
                     Ok(report) => backward.add(&report),
-                    Err(why) => backward.failure = Some(why),
+                    Err(why) => backward.failure = Some(why.to_string()),
                 }
                 if let (None, Some(last)) = (&backward.failure, from_app.last()) {
                     at.app = last.change.seq;
@@ -223,7 +224,7 @@ impl Sides<'_> {
             state.logs = Some(at);
             state.save()?;
             // The app's log may drop what is applied; if that fails, it does next time.
-            let _ = api::acknowledge(self.api, at.app);
+            let _ = app_log::acknowledge(self.api, at.app);
             let legacy_done = forward.failure.is_some()
                 || forward.waiting_only
                 || (from_legacy.len() as i64) < PAGE;
@@ -246,7 +247,7 @@ pub fn run(
     state_path: &Path,
     opts: &Options,
     as_json: bool,
-) -> Result<RoundReport, String> {
+) -> Result<RoundReport> {
     let sides = Sides {
         api,
         database_url,
@@ -254,7 +255,7 @@ pub fn run(
         state_path,
         opts,
     };
-    let offset = api::user_id_offset(api)?;
+    let offset = api.user_id_offset()?;
     let mut connection: Option<Legacy> = None;
     let mut last = RoundReport::default();
     loop {
@@ -281,18 +282,18 @@ pub fn run(
             let at = state.logs.unwrap_or_default();
             let backlog = (
                 legacy.log_len()?.max(0) as u64,
-                api::changes(api, at.app, 1)?
+                app_log::changes(api, at.app, 1)?
                     .1
                     .saturating_sub(at.app)
                     .max(0) as u64,
             );
-            Ok::<_, String>((forward, backward, backlog))
+            Ok::<_, Error>((forward, backward, backlog))
         })();
         let (forward, backward, (legacy_backlog, app_backlog)) = outcome.unwrap_or_else(|why| {
             // Reconnect next round: the connection may be what failed.
             connection = None;
             let failed = || Outcome {
-                failure: Some(why.clone()),
+                failure: Some(why.to_string()),
                 ..Outcome::default()
             };
             (failed(), failed(), (0, 0))
@@ -314,7 +315,7 @@ pub fn run(
 /// `--remove-capture`: takes the change log and its triggers off legacy (after
 /// the cutover, or to stop replicating for good) and forgets the checkpoint in
 /// it, so a later `replicate` starts with a full round.
-pub fn remove_capture(database_url: &str, state_path: &Path) -> Result<(), String> {
+pub fn remove_capture(database_url: &str, state_path: &Path) -> Result<()> {
     Legacy::connect(database_url)?.remove_capture()?;
     let mut state = State::load(state_path)?;
     state.logs = None;
@@ -322,8 +323,8 @@ pub fn remove_capture(database_url: &str, state_path: &Path) -> Result<(), Strin
 }
 
 /// Sends the round's state to the gateway and prints it.
-fn publish(api: &Api, last: &RoundReport, as_json: bool) -> Result<(), String> {
-    let body = serde_json::to_value(last).map_err(|e| e.to_string())?;
+fn publish(api: &Api, last: &RoundReport, as_json: bool) -> Result<()> {
+    let body = serde_json::to_value(last)?;
     if let Err(why) = api.admin(reqwest::Method::POST, "/admin/replication", Some(&body)) {
         eprintln!("replicate: the gateway did not take the round's state: {why}");
     }
@@ -346,4 +347,37 @@ fn publish(api: &Api, last: &RoundReport, as_json: bool) -> Result<(), String> {
         .collect::<String>()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_direction_s_last_success_moves_only_on_a_clean_round() {
+        let previous = Direction {
+            last_success_started_ms: Some(100),
+            ..Direction::default()
+        };
+        let mut report = Report::new("replicate");
+        report.files.count("created");
+        report.files.count("conflict");
+        report.problem("file f1", "checksum mismatch");
+        let mut ok = Outcome::default();
+        ok.add(&report);
+        let d = ok.direction(200, &previous, 7);
+        assert_eq!(d.last_success_started_ms, Some(200));
+        assert_eq!((d.changes, d.conflicts, d.errors, d.backlog), (1, 1, 1, 7));
+        assert_eq!(d.last_error, None);
+        let failed = Outcome {
+            failure: Some("file f2: /api/admin/export: HTTP 503: busy".into()),
+            ..Outcome::default()
+        };
+        let d = failed.direction(300, &previous, 0);
+        assert_eq!(d.last_success_started_ms, Some(100));
+        assert_eq!(
+            d.last_error.as_deref(),
+            Some("file f2: /api/admin/export: HTTP 503: busy")
+        );
+    }
 }

@@ -186,3 +186,57 @@ pub fn print_report(report: &Value, as_json: bool) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_status_counts_in_its_column() {
+        let mut t = Tally::default();
+        for status in [
+            "created",
+            "updated",
+            "replaced",
+            "unchanged",
+            "deleted",
+            "conflict",
+            "missing",
+            "failed",
+            "whatever",
+        ] {
+            t.count(status);
+        }
+        assert_eq!((t.created, t.updated, t.unchanged, t.deleted), (1, 2, 1, 1));
+        assert_eq!((t.conflict, t.missing, t.failed), (1, 1, 2));
+        assert_eq!(t.changes(), 4);
+        assert_eq!(t.done(), 9);
+    }
+
+    #[test]
+    fn the_report_holds_tallies_problems_and_rates_per_phase() {
+        let mut report = Report::new("migrate");
+        report.users.count("created");
+        report.files.count("updated");
+        report.relationships.count("deleted");
+        report.bytes_sent = 2_000_000;
+        report.problem("file f1", "missing from the media folder");
+        report.phases.push(("users", 0.5));
+        report.phases.push(("files", 2.0));
+        let json = report.to_json();
+        assert_eq!(json["command"], "migrate");
+        assert_eq!(json["changes"], 3);
+        assert_eq!(json["users"]["created"], 1);
+        assert_eq!(
+            json["problems"],
+            json!([{"item": "file f1", "error": "missing from the media folder"}])
+        );
+        assert_eq!(json["rates"]["users_per_s"], 2.0);
+        assert_eq!(json["rates"]["files_per_s"], 0.5);
+        assert_eq!(json["rates"]["mb_per_s"], 1.0);
+        assert_eq!(
+            json["phase_seconds"],
+            json!([{"table": "users", "seconds": 0.5}, {"table": "files", "seconds": 2.0}])
+        );
+    }
+}

@@ -9,14 +9,17 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use shared::files::union_tags;
-use shared::migration::changes::{parse_edge_key, Change, Kind, Op};
+use shared::migration::changes::{parse_edge_key, Kind, Op};
 use shared::migration::{EdgeRecord, FileRecord, UserRecord};
 
-use crate::api::{Api, CallError};
+use crate::api::Api;
+use crate::app_log::Logged;
+use crate::error::{Context, Error, Result};
 use crate::legacy::{Legacy, LegacyFile};
+use crate::media;
+use crate::parallel::parallel;
 use crate::report::Report;
 use crate::state::State;
-use crate::{media, migrate};
 
 pub fn run(
     api: &Api,
@@ -24,7 +27,7 @@ pub fn run(
     media_root: &Path,
     state_path: &Path,
     jobs: usize,
-) -> Result<Report, String> {
+) -> Result<Report> {
     let mut legacy = Legacy::connect(database_url)?;
     // What the app had is not a change of legacy's: a replicator must not send it back.
     legacy.mark_replicating()?;
@@ -33,23 +36,19 @@ pub fn run(
     report.lineage_source = Some(legacy.lineage_source());
     let schema = legacy.schema_problems()?;
     if let Some((_, why)) = schema.first() {
-        return Err(format!(
+        return Err(Error::Refused(format!(
             "the legacy database is not the expected schema: {why}"
-        ));
+        )));
     }
-    let offset = crate::api::user_id_offset(api)?;
+    let offset = api.user_id_offset()?;
 
     let mut users = Vec::new();
     api.export_all("users", "users", offset - 1, "", |u| {
-        users.push(serde_json::from_value::<UserRecord>(u).map_err(|e| e.to_string())?);
+        users.push(serde_json::from_value::<UserRecord>(u)?);
         Ok(())
     })?;
     for u in &users {
-        let status = write_user(&mut legacy, u)?;
-        report.users.count(status.0);
-        if let Some(why) = status.1 {
-            report.problem(format!("user {} ({})", u.id, u.username), why);
-        }
+        copy_user(&mut legacy, u, &mut report)?;
         report.tick();
     }
 
@@ -65,30 +64,12 @@ pub fn run(
     })?;
     let mut watermark = since.clone();
     let mut first_failure: Option<String> = None;
-    let records = files
-        .iter()
-        .map(|f| {
-            let origin = f["origin"].as_str().unwrap_or_default().to_string();
-            let record = serde_json::from_value(f.clone()).map_err(|e| e.to_string())?;
-            Ok((record, origin))
-        })
-        .collect::<Result<Vec<(FileRecord, String)>, String>>()?;
+    let records = files.iter().map(file_of).collect::<Result<Vec<_>>>()?;
     let written = write_files(api, &mut legacy, media_root, &records, jobs);
     for ((f, (record, _)), outcome) in files.iter().zip(&records).zip(written) {
         let updated = f["updated_at"].as_str().map(str::to_string);
-        match outcome {
-            Ok((status, size)) => {
-                report.files.count(status);
-                report.bytes_sent += size;
-            }
-            Err(WriteError::Unreachable(why)) => {
-                return Err(format!("file {}: {why}", record.file_id))
-            }
-            Err(WriteError::Refused(why)) => {
-                report.files.count(refused_status(&why));
-                report.problem(format!("file {}", record.file_id), why);
-                first_failure = first_failure.min(updated.clone()).or(updated.clone());
-            }
+        if !count_file(&mut report, record, outcome)? {
+            first_failure = first_failure.min(updated.clone()).or(updated.clone());
         }
         watermark = watermark.max(updated);
         report.tick();
@@ -98,21 +79,9 @@ pub fn run(
         if e["child_origin"] != "app" {
             return Ok(());
         }
-        let edge: EdgeRecord = serde_json::from_value(e).map_err(|e| e.to_string())?;
-        let present =
-            |id: &str, legacy: &mut Legacy| legacy.file_owner_and_tags(id).map(|f| f.is_some());
-        if !present(&edge.parent_id, &mut legacy)? || !present(&edge.child_id, &mut legacy)? {
-            report.relationships.count("missing");
-            report.problem(
-                format!("relationship {} -> {}", edge.parent_id, edge.child_id),
-                "a file of it is not on legacy",
-            );
-        } else if legacy.insert_edge(&edge)? {
-            report.relationships.count("created");
-        } else {
-            report.relationships.count("unchanged");
-        }
-        Ok(())
+        let edge: EdgeRecord = serde_json::from_value(e)?;
+        let item = format!("relationship {} -> {}", edge.parent_id, edge.child_id);
+        write_edge(&mut legacy, &edge, item, &mut report)
     })?;
 
     // `updated_since` is inclusive: rows of the watermark's instant are read again
@@ -121,16 +90,6 @@ pub fn run(
     state.reverse_since = first_failure.or(watermark);
     state.save()?;
     Ok(report)
-}
-
-/// One entry of the app's change log, with the record as it is now (`null` once
-/// it is gone).
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct Logged {
-    #[serde(flatten)]
-    pub change: Change,
-    #[serde(default)]
-    pub record: Value,
 }
 
 /// Applies the app's logged changes to legacy (`replicate`) over `legacy`, whose
@@ -145,7 +104,7 @@ pub fn apply_changes(
     media_root: &Path,
     changes: &[Logged],
     jobs: usize,
-) -> Result<Report, String> {
+) -> Result<Report> {
     let mut report = Report::new("replicate");
     let of = |kind: Kind, op: Op| {
         changes
@@ -153,50 +112,20 @@ pub fn apply_changes(
             .filter(move |l| l.change.kind == kind && l.change.op == op)
     };
     for l in of(Kind::User, Op::Upsert).filter(|l| !l.record.is_null()) {
-        let u: UserRecord = serde_json::from_value(l.record.clone()).map_err(|e| e.to_string())?;
-        let (status, problem) = write_user(legacy, &u)?;
-        report.users.count(status);
-        if let Some(why) = problem {
-            report.problem(format!("user {} ({})", u.id, u.username), why);
-        }
+        let u: UserRecord = serde_json::from_value(l.record.clone())?;
+        copy_user(legacy, &u, &mut report)?;
     }
     let records = of(Kind::File, Op::Upsert)
         .filter(|l| !l.record.is_null())
-        .map(|l| {
-            let origin = l.record["origin"].as_str().unwrap_or_default().to_string();
-            let record = serde_json::from_value(l.record.clone()).map_err(|e| e.to_string())?;
-            Ok((record, origin))
-        })
-        .collect::<Result<Vec<(FileRecord, String)>, String>>()?;
+        .map(|l| file_of(&l.record))
+        .collect::<Result<Vec<_>>>()?;
     let written = write_files(api, legacy, media_root, &records, jobs);
     for ((f, _), outcome) in records.iter().zip(written) {
-        match outcome {
-            Ok((status, size)) => {
-                report.files.count(status);
-                report.bytes_sent += size;
-            }
-            // The round fails and is retried: its checkpoint does not move.
-            Err(WriteError::Unreachable(why)) => return Err(format!("file {}: {why}", f.file_id)),
-            Err(WriteError::Refused(why)) => {
-                report.files.count(refused_status(&why));
-                report.problem(format!("file {}", f.file_id), why);
-            }
-        }
+        count_file(&mut report, f, outcome)?;
     }
     for (l, edge) in of(Kind::Edge, Op::Upsert).filter_map(|l| Some((l, edge_of(&l.change.key)?))) {
-        let present =
-            |id: &str, legacy: &mut Legacy| legacy.file_owner_and_tags(id).map(|f| f.is_some());
-        if !present(&edge.parent_id, legacy)? || !present(&edge.child_id, legacy)? {
-            report.relationships.count("missing");
-            report.problem(
-                format!("relationship {}", l.change.key),
-                "a file of it is not on legacy",
-            );
-        } else if legacy.insert_edge(&edge)? {
-            report.relationships.count("created");
-        } else {
-            report.relationships.count("unchanged");
-        }
+        let item = format!("relationship {}", l.change.key);
+        write_edge(legacy, &edge, item, &mut report)?;
     }
     for edge in of(Kind::Edge, Op::Delete).filter_map(|l| edge_of(&l.change.key)) {
         let gone = legacy.delete_edge(&edge)?;
@@ -225,6 +154,67 @@ pub fn apply_changes(
     Ok(report)
 }
 
+/// An app file's record and its origin (`legacy` or `app`), from the export.
+fn file_of(f: &Value) -> Result<(FileRecord, String)> {
+    let origin = f["origin"].as_str().unwrap_or_default().to_string();
+    Ok((serde_json::from_value(f.clone())?, origin))
+}
+
+/// Creates or updates an app user on legacy, counted (and reported when it
+/// cannot be written) in `report`.
+fn copy_user(legacy: &mut Legacy, u: &UserRecord, report: &mut Report) -> Result<()> {
+    let (status, problem) = write_user(legacy, u)?;
+    report.users.count(status);
+    if let Some(why) = problem {
+        report.problem(format!("user {} ({})", u.id, u.username), why);
+    }
+    Ok(())
+}
+
+/// Counts a file's outcome in `report`; whether it was written (a refused
+/// file is reported). An app or database that did not answer fails the run
+/// (or round), which is redone: its checkpoint does not move.
+fn count_file(
+    report: &mut Report,
+    f: &FileRecord,
+    outcome: Result<(&'static str, u64), WriteError>,
+) -> Result<bool> {
+    match outcome {
+        Ok((status, size)) => {
+            report.files.count(status);
+            report.bytes_sent += size;
+            Ok(true)
+        }
+        Err(WriteError::Unreachable(why)) => Err(why).context(format!("file {}", f.file_id)),
+        Err(WriteError::Refused(why)) => {
+            report.files.count(why.status());
+            report.problem(format!("file {}", f.file_id), why.to_string());
+            Ok(false)
+        }
+    }
+}
+
+/// Writes an app lineage row (`item` in the report) to legacy once both its
+/// files are there.
+fn write_edge(
+    legacy: &mut Legacy,
+    edge: &EdgeRecord,
+    item: String,
+    report: &mut Report,
+) -> Result<()> {
+    let present =
+        |id: &str, legacy: &mut Legacy| legacy.file_owner_and_tags(id).map(|f| f.is_some());
+    if !present(&edge.parent_id, legacy)? || !present(&edge.child_id, legacy)? {
+        report.relationships.count("missing");
+        report.problem(item, "a file of it is not on legacy");
+    } else if legacy.insert_edge(edge)? {
+        report.relationships.count("created");
+    } else {
+        report.relationships.count("unchanged");
+    }
+    Ok(())
+}
+
 fn edge_of(key: &str) -> Option<EdgeRecord> {
     let (parent_id, child_id, relationship) = parse_edge_key(key)?;
     Some(EdgeRecord {
@@ -235,10 +225,7 @@ fn edge_of(key: &str) -> Option<EdgeRecord> {
 }
 
 /// Creates or updates an app user on legacy: `(status, problem)`.
-fn write_user(
-    legacy: &mut Legacy,
-    u: &UserRecord,
-) -> Result<(&'static str, Option<String>), String> {
+fn write_user(legacy: &mut Legacy, u: &UserRecord) -> Result<(&'static str, Option<String>)> {
     if let Some(other) = legacy.user_id_of(&u.username)?.filter(|id| *id != u.id) {
         return Ok((
             "conflict",
@@ -264,25 +251,56 @@ fn write_user(
 
 /// Why an app file was not written to legacy.
 enum WriteError {
-    /// This file cannot be written (its owner is missing, legacy has it as
-    /// someone else's, its bytes do not match the app's checksum): reported.
-    Refused(String),
+    /// This file cannot be written: reported.
+    Refused(Refusal),
     /// The app could not be reached or kept answering 5xx, or legacy's
     /// database could not be read: the run (or round) stops and is redone.
-    Unreachable(String),
+    Unreachable(Error),
 }
 
-const DELETION_WINS: &str = "deleted on legacy while the app changed it: the deletion wins";
+/// Why legacy does not take an app file.
+#[derive(Debug)]
+enum Refusal {
+    /// Its owner is not on legacy.
+    OwnerMissing(i64),
+    /// Legacy has the file as this other user's.
+    OtherOwner(i64),
+    /// Legacy deleted it after the round read legacy's log: a deletion wins
+    /// over a change, and the next round applies it on the app.
+    DeletionWins,
+    /// The app refused its bytes, they do not match the app's checksum, or
+    /// its row could not be written.
+    Failed(Error),
+}
 
-/// How a refused file counts: as missing when its owner is, as a conflict when
-/// legacy deleted it meanwhile, else as failed.
-fn refused_status(why: &str) -> &'static str {
-    if why.starts_with("owner") {
-        "missing"
-    } else if why == DELETION_WINS {
-        "conflict"
-    } else {
-        "failed"
+impl Refusal {
+    /// How a refused file counts: as missing when its owner is, as a conflict
+    /// when legacy deleted it meanwhile, else as failed.
+    fn status(&self) -> &'static str {
+        match self {
+            Refusal::OwnerMissing(_) => "missing",
+            Refusal::DeletionWins => "conflict",
+            Refusal::OtherOwner(_) | Refusal::Failed(_) => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::OwnerMissing(id) => write!(f, "owner user {id} is not on legacy"),
+            Refusal::OtherOwner(id) => write!(f, "legacy has this file as user {id}'s"),
+            Refusal::DeletionWins => {
+                f.write_str("deleted on legacy while the app changed it: the deletion wins")
+            }
+            Refusal::Failed(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+impl From<Refusal> for WriteError {
+    fn from(why: Refusal) -> WriteError {
+        WriteError::Refused(why)
     }
 }
 
@@ -319,7 +337,7 @@ fn write_files(
             Step::Done(_) => None,
         })
         .collect();
-    let mut fetched = migrate::parallel(&wanted, jobs, |f| fetch(api, media_root, f)).into_iter();
+    let mut fetched = parallel(&wanted, jobs, |f| fetch(api, media_root, f)).into_iter();
     steps
         .into_iter()
         .map(|step| match step {
@@ -344,8 +362,7 @@ fn prepare(
     let db = WriteError::Unreachable;
     if let Some((owner, tags)) = legacy.file_owner_and_tags(&f.file_id).map_err(db)? {
         if owner != f.user_id {
-            let why = format!("legacy has this file as user {owner}'s");
-            return Err(WriteError::Refused(why));
+            return Err(Refusal::OtherOwner(owner).into());
         }
         let merged = union_tags(&tags, &f.user_tags);
         if merged == tags {
@@ -358,14 +375,11 @@ fn prepare(
         // An imported file legacy deleted since: sync removes it from the app.
         return Ok(Some(("unchanged", 0)));
     }
-    // An app file legacy had and deleted after the round read legacy's log: a
-    // deletion wins over a change, and the next round applies it on the app.
     if legacy.deletion_pending(&f.file_id).map_err(db)? {
-        return Err(WriteError::Refused(DELETION_WINS.into()));
+        return Err(Refusal::DeletionWins.into());
     }
     if legacy.user(f.user_id).map_err(db)?.is_none() {
-        let why = format!("owner user {} is not on legacy", f.user_id);
-        return Err(WriteError::Refused(why));
+        return Err(Refusal::OwnerMissing(f.user_id).into());
     }
     Ok(None)
 }
@@ -373,16 +387,16 @@ fn prepare(
 /// The file's bytes from the app into the media folder, checked against the
 /// app's SHA-256; `None` when the app no longer has it.
 fn fetch(api: &Api, media_root: &Path, f: &FileRecord) -> Result<Option<PathBuf>, WriteError> {
-    let found = api.download(&f.file_id).map_err(|e| match e {
-        CallError::Refused(why) => WriteError::Refused(why),
-        CallError::Failed(why) => WriteError::Unreachable(why),
+    let found = api.download(&f.file_id).map_err(|e| match e.is_refusal() {
+        true => Refusal::Failed(e).into(),
+        false => WriteError::Unreachable(e),
     })?;
     let Some((body, _)) = found else {
         return Ok(None);
     };
     media::store(media_root, &f.file_name, body, &f.sha256)
         .map(Some)
-        .map_err(WriteError::Refused)
+        .map_err(|e| Refusal::Failed(e).into())
 }
 
 /// The legacy row of a file whose bytes are at `path` (removed if the row
@@ -409,7 +423,52 @@ fn insert(
     };
     if let Err(e) = legacy.insert_file(&row) {
         let _ = std::fs::remove_file(&path);
-        return Err(WriteError::Refused(e));
+        return Err(Refusal::Failed(e).into());
     }
     Ok(("created", f.size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_file_counts_by_why_and_says_it() {
+        let cases = [
+            (
+                Refusal::OwnerMissing(7),
+                "missing",
+                "owner user 7 is not on legacy",
+            ),
+            (
+                Refusal::OtherOwner(3),
+                "failed",
+                "legacy has this file as user 3's",
+            ),
+            (
+                Refusal::DeletionWins,
+                "conflict",
+                "deleted on legacy while the app changed it: the deletion wins",
+            ),
+            (
+                Refusal::Failed(Error::Check("checksum mismatch".into())),
+                "failed",
+                "checksum mismatch",
+            ),
+        ];
+        for (why, status, text) in cases {
+            assert_eq!((why.status(), why.to_string().as_str()), (status, text));
+        }
+    }
+
+    #[test]
+    fn a_logged_edge_key_names_the_app_row() {
+        let edge = edge_of("p c CUT_FROM").unwrap();
+        assert_eq!(
+            (edge.parent_id.as_str(), edge.child_id.as_str()),
+            ("p", "c")
+        );
+        assert_eq!(edge.relationship, "CUT_FROM");
+        assert!(edge_of("only-one").is_none());
+    }
 }

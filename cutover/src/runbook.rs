@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
+use crate::files::{read_json, write_json};
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Step {
     pub name: String,
@@ -36,6 +39,8 @@ pub struct RunLog {
     dry_run: bool,
 }
 
+const RUN_LOG: &str = "run log";
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -50,15 +55,8 @@ pub enum Effect {
 impl RunLog {
     /// The unfinished run of `command` in `path`, to resume, or a new one (also
     /// with `fresh`, or when the log holds a finished run or another command's).
-    pub fn open(path: &Path, command: &str, fresh: bool, dry_run: bool) -> Result<RunLog, String> {
-        let previous: Option<RunLog> = match std::fs::read(path) {
-            Ok(bytes) => Some(
-                serde_json::from_slice(&bytes)
-                    .map_err(|e| format!("run log {}: {e}", path.display()))?,
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(format!("run log {}: {e}", path.display())),
-        };
+    pub fn open(path: &Path, command: &str, fresh: bool, dry_run: bool) -> Result<RunLog> {
+        let previous: Option<RunLog> = read_json(path, RUN_LOG)?;
         let mut log = match previous {
             Some(log) if !fresh && log.outcome.is_none() && log.command == command => {
                 eprintln!(
@@ -93,15 +91,11 @@ impl RunLog {
         self.steps.iter().any(|s| s.name.starts_with(prefix))
     }
 
-    fn save(&self) -> Result<(), String> {
+    fn save(&self) -> Result<()> {
         if self.dry_run {
             return Ok(());
         }
-        let tmp = self.path.with_extension("tmp");
-        let bytes = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
-        std::fs::write(&tmp, bytes)
-            .and_then(|_| std::fs::rename(&tmp, &self.path))
-            .map_err(|e| format!("run log {}: {e}", self.path.display()))
+        write_json(&self.path, RUN_LOG, &serde_json::to_vec_pretty(self)?)
     }
 
     /// Runs step `name` unless it is done; records and prints what it did.
@@ -110,8 +104,8 @@ impl RunLog {
         name: &str,
         effect: Effect,
         what: &str,
-        run: impl FnOnce() -> Result<String, String>,
-    ) -> Result<(), String> {
+        run: impl FnOnce() -> Result<String>,
+    ) -> Result<()> {
         if self.done(name) {
             eprintln!("{}: {name}: done already", self.command);
             return Ok(());
@@ -135,7 +129,8 @@ impl RunLog {
         step.ended_at = Some(now());
         step.ok = Some(outcome.is_ok());
         step.detail = match &outcome {
-            Ok(detail) | Err(detail) => detail.clone(),
+            Ok(detail) => detail.clone(),
+            Err(why) => why.to_string(),
         };
         eprintln!(
             "{}: {name}: {} {}",
@@ -147,7 +142,7 @@ impl RunLog {
         outcome.map(|_| ())
     }
 
-    pub fn finish(&mut self, outcome: &str) -> Result<(), String> {
+    pub fn finish(&mut self, outcome: &str) -> Result<()> {
         self.outcome = Some(outcome.to_string());
         self.save()
     }
@@ -160,5 +155,63 @@ impl RunLog {
             "dry_run": self.dry_run,
             "steps": self.steps,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+
+    /// A dry run's log: it writes nothing.
+    fn dry_log() -> RunLog {
+        let path = std::env::temp_dir().join("cutover-runbook-test-none.json");
+        RunLog::open(&path, "execute-cutover", true, true).unwrap()
+    }
+
+    #[test]
+    fn a_dry_run_does_only_what_changes_nothing() {
+        let mut log = dry_log();
+        let mut ran = Vec::new();
+        log.step("preflight", Effect::Reads, "check", || {
+            ran.push("preflight");
+            Ok("all well".into())
+        })
+        .unwrap();
+        log.step("freeze", Effect::Changes, "freeze writes", || {
+            ran.push("freeze");
+            Ok("frozen".into())
+        })
+        .unwrap();
+        assert_eq!(ran, ["preflight"]);
+        assert_eq!(log.steps.len(), 1);
+        assert!(log.done("preflight") && !log.done("freeze"));
+        assert_eq!(log.steps[0].detail, "all well");
+    }
+
+    #[test]
+    fn a_failed_step_keeps_why_and_a_done_one_is_not_run_again() {
+        let mut log = dry_log();
+        let failed = log.step("verify", Effect::Reads, "verify", || {
+            Err(Error::Check("verify found 1 mismatches: user 3".into()))
+        });
+        assert_eq!(
+            failed.unwrap_err().to_string(),
+            "verify found 1 mismatches: user 3"
+        );
+        assert_eq!(log.steps[0].ok, Some(false));
+        assert_eq!(log.steps[0].detail, "verify found 1 mismatches: user 3");
+        // Run again, it replaces the failed record; once done, it is skipped.
+        log.step("verify", Effect::Reads, "verify", || Ok("green".into()))
+            .unwrap();
+        log.step("verify", Effect::Reads, "verify", || {
+            unreachable!("done already")
+        })
+        .unwrap();
+        assert_eq!(log.steps.len(), 1);
+        assert!(log.reached("ver") && !log.reached("rollback:"));
+        log.finish("done").unwrap();
+        assert_eq!(log.to_json()["outcome"], "done");
+        assert_eq!(log.to_json()["dry_run"], true);
     }
 }

@@ -13,6 +13,9 @@ use std::process::{Command, Stdio};
 use serde::Deserialize;
 use sha2::Digest;
 
+use crate::deploy::output_of;
+use crate::error::{Error, Result};
+use crate::files::read_toml;
 use crate::runbook::{Effect, RunLog};
 
 #[derive(Debug, Deserialize)]
@@ -54,11 +57,8 @@ impl Put {
 }
 
 /// Every put `env` needs, in the spec's order; config paths are relative to the spec.
-pub fn plan(spec_path: &Path, env: &str) -> Result<Vec<Put>, String> {
-    let text = std::fs::read_to_string(spec_path)
-        .map_err(|e| format!("secrets spec {}: {e}", spec_path.display()))?;
-    let spec: Spec =
-        toml::from_str(&text).map_err(|e| format!("secrets spec {}: {e}", spec_path.display()))?;
+pub fn plan(spec_path: &Path, env: &str) -> Result<Vec<Put>> {
+    let spec: Spec = read_toml(spec_path, "secrets spec")?;
     let dir = spec_path.parent().unwrap_or(Path::new("."));
     let mut puts = Vec::new();
     for w in &spec.worker {
@@ -76,10 +76,10 @@ pub fn plan(spec_path: &Path, env: &str) -> Result<Vec<Put>, String> {
         }
     }
     if puts.is_empty() {
-        return Err(format!(
+        return Err(Error::Config(format!(
             "secrets spec {}: no Worker has secrets for {env:?}",
             spec_path.display()
-        ));
+        )));
     }
     Ok(puts)
 }
@@ -87,10 +87,10 @@ pub fn plan(spec_path: &Path, env: &str) -> Result<Vec<Put>, String> {
 /// `NAME=value` lines (`export ` allowed, `#` comments, blank lines), values
 /// optionally in single quotes (taken as they are) or double quotes (`\n`, `\"`,
 /// `\\` unescaped). An error names the line, never its text: it may hold a secret.
-pub fn parse_dotenv(text: &str) -> Result<BTreeMap<String, String>, String> {
+pub fn parse_dotenv(text: &str) -> Result<BTreeMap<String, String>> {
     let mut values = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
-        let bad = |why: &str| format!("line {}: {why}", n + 1);
+        let bad = |why| Error::DotenvLine { line: n + 1, why };
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -150,17 +150,8 @@ fn redact(text: &str, values: &BTreeMap<String, String>) -> String {
 
 /// The value of each name the puts need, from `from` (a dotenv file) or else
 /// the environment; every missing or empty one is named in one error.
-pub fn values(puts: &[Put], from: Option<&Path>) -> Result<BTreeMap<String, String>, String> {
-    let file = match from {
-        Some(path) => Some(
-            parse_dotenv(
-                &std::fs::read_to_string(path)
-                    .map_err(|e| format!("secrets file {}: {e}", path.display()))?,
-            )
-            .map_err(|e| format!("secrets file {}: {e}", path.display()))?,
-        ),
-        None => None,
-    };
+pub fn values(puts: &[Put], from: Option<&Path>) -> Result<BTreeMap<String, String>> {
+    let file = from.map(read_dotenv).transpose()?;
     let mut found = BTreeMap::new();
     let mut missing = Vec::new();
     for put in puts {
@@ -180,12 +171,27 @@ pub fn values(puts: &[Put], from: Option<&Path>) -> Result<BTreeMap<String, Stri
     }
     if !missing.is_empty() {
         let source = from.map_or("the environment".to_string(), |p| p.display().to_string());
-        return Err(format!(
+        return Err(Error::Refused(format!(
             "no value for {} in {source}; nothing was sent",
             missing.join(", ")
-        ));
+        )));
     }
     Ok(found)
+}
+
+/// The values of a dotenv file.
+fn read_dotenv(path: &Path) -> Result<BTreeMap<String, String>> {
+    const ROLE: &str = "secrets file";
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        role: Some(ROLE),
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_dotenv(&text).map_err(|e| Error::Parse {
+        role: ROLE,
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })
 }
 
 /// Runs each put as a step, the value on wrangler's stdin.
@@ -194,39 +200,39 @@ pub fn run(
     puts: &[Put],
     values: &BTreeMap<String, String>,
     log: &mut RunLog,
-) -> Result<(), String> {
+) -> Result<()> {
     for put in puts {
         let value = &values[&put.name];
         let shown = format!("{} {}", wrangler.display(), put.args().join(" "));
         let what = format!("{shown} < value of {} ({})", put.name, fingerprint(value));
         let step = format!("{} ({} {})", put.name, put.config.display(), put.env);
         log.step(&step, Effect::Changes, &what, || {
+            let failed = |source| Error::Spawn {
+                program: wrangler.display().to_string(),
+                source,
+            };
             let mut child = Command::new(wrangler)
                 .args(put.args())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
-                .map_err(|e| format!("{}: {e}", wrangler.display()))?;
+                .map_err(failed)?;
             // A failed write (wrangler gone early) shows in its exit status.
             let _ = child
                 .stdin
                 .take()
                 .expect("stdin is piped")
                 .write_all(value.as_bytes());
-            let out = child.wait_with_output().map_err(|e| e.to_string())?;
-            let said = redact(
-                &format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                ),
-                values,
-            );
-            let said = said.trim();
+            let out = child.wait_with_output().map_err(failed)?;
+            let said = redact(&output_of(&out), values);
             match out.status.success() {
                 true => Ok(format!("set ({})", fingerprint(value))),
-                false => Err(format!("wrangler failed ({}): {said}", out.status)),
+                false => Err(Error::CommandFailed {
+                    program: Some("wrangler"),
+                    status: out.status,
+                    output: said.trim().to_string(),
+                }),
             }
         })?;
     }
@@ -255,7 +261,9 @@ mod tests {
             "X=\"hunter2",
             "X='hunter2",
         ] {
-            let err = parse_dotenv(&format!("OK=1\n{bad}\n")).unwrap_err();
+            let err = parse_dotenv(&format!("OK=1\n{bad}\n"))
+                .unwrap_err()
+                .to_string();
             assert!(err.starts_with("line 2:"), "{err}");
             assert!(
                 !err.contains("hunter2") && !err.contains("SECRET_VALUE"),
@@ -275,7 +283,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("values.env");
         std::fs::write(&file, "A=1\nC=\n").unwrap();
-        let err = values(&[put("A"), put("B"), put("C"), put("A")], Some(&file)).unwrap_err();
+        let err = values(&[put("A"), put("B"), put("C"), put("A")], Some(&file))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("no value for B, C in"), "{err}");
         let got = values(&[put("A"), put("A")], Some(&file)).unwrap();
         assert_eq!(got.len(), 1);

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::Result;
+use crate::files::{read_json, write_json};
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Known {
     pub size: u64,
@@ -52,22 +55,15 @@ pub struct State {
 }
 
 impl State {
-    pub fn load(path: &Path) -> Result<State, String> {
-        let mut state: State = match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("checkpoint {}: {e}", path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-            Err(e) => return Err(format!("checkpoint {}: {e}", path.display())),
-        };
+    pub fn load(path: &Path) -> Result<State> {
+        let mut state: State = read_json(path, CHECKPOINT)?.unwrap_or_default();
         state.path = path.to_path_buf();
         Ok(state)
     }
 
-    pub fn save(&self) -> Result<(), String> {
-        let tmp = self.path.with_extension("tmp");
-        let bytes = serde_json::to_vec(self).map_err(|e| e.to_string())?;
-        std::fs::write(&tmp, bytes)
-            .and_then(|_| std::fs::rename(&tmp, &self.path))
-            .map_err(|e| format!("checkpoint {}: {e}", self.path.display()))
+    pub fn save(&self) -> Result<()> {
+        write_json(&self.path, CHECKPOINT, &serde_json::to_vec(self)?)
     }
 }
+
+const CHECKPOINT: &str = "checkpoint";

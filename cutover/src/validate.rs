@@ -15,6 +15,7 @@ use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{json, Value};
 
 use crate::api::Api;
+use crate::error::{Context, Error, Result};
 use crate::execute;
 use crate::legacy::{Gone, Legacy};
 use crate::runbook::{Effect, RunLog};
@@ -42,7 +43,7 @@ impl Options {
         beta: Option<String>,
         database_url: String,
         (wait, settle): (Duration, Duration),
-    ) -> Result<Options, String> {
+    ) -> Result<Options> {
         let url = url.trim_end_matches('/').to_string();
         Ok(Options {
             admin: Api::new(&url, token)?,
@@ -94,21 +95,34 @@ fn served_by(resp: &Response) -> String {
 }
 
 /// The answer's body when its status is `want`, else an error naming both.
-fn expect(what: &str, resp: Response, want: u16) -> Result<(String, String), String> {
+fn expect(what: &str, resp: Response, want: u16) -> Result<(String, String)> {
     let status = resp.status().as_u16();
     let by = served_by(&resp);
-    let body = resp.text().map_err(|e| format!("{what}: {e}"))?;
+    let body = resp.text().map_err(|source| Error::Unanswered {
+        call: what.to_string(),
+        source,
+    })?;
     if status != want {
-        let shown: String = body.chars().take(300).collect();
-        return Err(format!(
-            "{what}: HTTP {status}, expected {want}{by}: {shown}"
-        ));
+        return Err(Error::NotExpected {
+            call: what.to_string(),
+            status,
+            expected: want,
+            served_by: by,
+            excerpt: body.chars().take(300).collect(),
+        });
     }
     Ok((body, by))
 }
 
-fn parse(what: &str, body: &str) -> Result<Value, String> {
-    serde_json::from_str(body).map_err(|e| format!("{what}: not JSON ({e}): {body}"))
+fn parse(what: &str, body: &str) -> Result<Value> {
+    serde_json::from_str(body).map_err(|e| Error::Check(format!("{what}: not JSON ({e}): {body}")))
+}
+
+/// What the upload step made, which `step` needs.
+fn uploaded<'a>(upload: &'a Option<Uploaded>, step: &str) -> Result<&'a Uploaded> {
+    upload
+        .as_ref()
+        .ok_or_else(|| Error::Check(format!("{step}: nothing uploaded")))
 }
 
 /// A CSV answer's records, whatever the line endings and final newline (legacy
@@ -131,11 +145,14 @@ impl Journey<'_> {
         req
     }
 
-    fn send(&self, what: &str, req: RequestBuilder) -> Result<Response, String> {
-        req.send().map_err(|e| format!("{what}: {e}"))
+    fn send(&self, what: &str, req: RequestBuilder) -> Result<Response> {
+        req.send().map_err(|source| Error::Unanswered {
+            call: what.to_string(),
+            source,
+        })
     }
 
-    fn health(&self) -> Result<String, String> {
+    fn health(&self) -> Result<String> {
         let deadline = Instant::now() + self.opts.wait;
         loop {
             match execute::healthy(&self.opts.admin) {
@@ -146,7 +163,7 @@ impl Journey<'_> {
         }
     }
 
-    fn register(&self, made: &mut Made) -> Result<String, String> {
+    fn register(&self, made: &mut Made) -> Result<String> {
         made.registered = true;
         let body = json!({
             "username": self.username,
@@ -162,7 +179,7 @@ impl Journey<'_> {
     }
 
     /// Signs in; also learns the user's id (legacy's login answers only tokens).
-    fn login(&self, made: &mut Made) -> Result<String, String> {
+    fn login(&self, made: &mut Made) -> Result<String> {
         let body = json!({"username": self.username, "password": self.password});
         let req = self
             .request(reqwest::Method::POST, "/api/accounts/login/", None)
@@ -170,27 +187,29 @@ impl Journey<'_> {
         let (text, by) = expect("login", self.send("login", req)?, 200)?;
         let access = parse("login", &text)?["access"]
             .as_str()
-            .ok_or("login: no access token in the answer")?
+            .ok_or_else(|| Error::Check("login: no access token in the answer".into()))?
             .to_string();
         let req = self.request(reqwest::Method::GET, "/api/accounts/user/", Some(&access));
         let (text, _) = expect("user", self.send("user", req)?, 200)?;
         let me = parse("user", &text)?;
         if me["username"] != self.username.as_str() {
-            return Err(format!("user: the token is someone else's: {me}"));
+            return Err(Error::Check(format!(
+                "user: the token is someone else's: {me}"
+            )));
         }
         made.user_id = me["id"].as_i64();
         made.access = Some(access);
         Ok(format!("signed in as user {}{by}", me["id"]))
     }
 
-    fn upload(&self, made: &mut Made) -> Result<String, String> {
+    fn upload(&self, made: &mut Made) -> Result<String> {
         let name = format!("{}.csv", self.username);
         let form = Form::new().part(
             "file",
             Part::bytes(SAMPLE.as_bytes().to_vec())
                 .file_name(name)
                 .mime_str("text/csv")
-                .map_err(|e| e.to_string())?,
+                .map_err(Error::Client)?,
         );
         let req = self
             .request(
@@ -205,7 +224,7 @@ impl Journey<'_> {
             answer[k]
                 .as_str()
                 .map(str::to_string)
-                .ok_or_else(|| format!("upload: no {k} in {answer}"))
+                .ok_or_else(|| Error::Check(format!("upload: no {k} in {answer}")))
         };
         let uploaded = Uploaded {
             file_id: field("file_id")?,
@@ -222,8 +241,8 @@ impl Journey<'_> {
     }
 
     /// The cut as the API answers it; checked against what the filter keeps.
-    fn cut(&self, made: &Made) -> Result<(String, String), String> {
-        let upload = made.upload.as_ref().ok_or("cut: nothing uploaded")?;
+    fn cut(&self, made: &Made) -> Result<(String, String)> {
+        let upload = uploaded(&made.upload, "cut")?;
         let body = json!({
             "columns": COLUMNS,
             "file_path": upload.file_path,
@@ -238,7 +257,9 @@ impl Journey<'_> {
             .json(&body);
         let (csv, by) = expect("cut", self.send("cut", req)?, 200)?;
         if records(&csv) != EXPECTED {
-            return Err(format!("cut: expected {EXPECTED:?}, got {csv:?}{by}"));
+            return Err(Error::Check(format!(
+                "cut: expected {EXPECTED:?}, got {csv:?}{by}"
+            )));
         }
         Ok((
             csv,
@@ -249,8 +270,8 @@ impl Journey<'_> {
         ))
     }
 
-    fn save(&self, made: &mut Made, csv: &str) -> Result<String, String> {
-        let upload = made.upload.as_ref().ok_or("save: nothing uploaded")?;
+    fn save(&self, made: &mut Made, csv: &str) -> Result<String> {
+        let upload = uploaded(&made.upload, "save")?;
         made.saved_name = format!("{}-cut.csv", self.username);
         let metadata = json!({"generated_file_details": {
             "source_file": upload.file_name,
@@ -276,26 +297,26 @@ impl Journey<'_> {
         let (text, by) = expect("save", self.send("save", req)?, 201)?;
         let file_id = parse("save", &text)?["file_id"]
             .as_str()
-            .ok_or("save: no file_id in the answer")?
+            .ok_or_else(|| Error::Check("save: no file_id in the answer".into()))?
             .to_string();
         made.saved = Some(file_id);
         Ok(format!("saved the cut as {}{by}", made.saved_name))
     }
 
-    fn download(&self, made: &Made, csv: &str) -> Result<String, String> {
+    fn download(&self, made: &Made, csv: &str) -> Result<String> {
         let path = format!("/api/list_cutter/download/{}/", made.saved_name);
         let req = self.request(reqwest::Method::GET, &path, made.access.as_deref());
         let (got, by) = expect("download", self.send("download", req)?, 200)?;
         if got != csv {
-            return Err(format!(
+            return Err(Error::Check(format!(
                 "download: expected the saved cut {csv:?}, got {got:?}{by}"
-            ));
+            )));
         }
         Ok(format!("downloaded {} bytes, as saved{by}", got.len()))
     }
 
     /// Deletes the files, then the account on both sides.
-    fn cleanup(&self, made: &mut Made) -> Result<String, String> {
+    fn cleanup(&self, made: &mut Made) -> Result<String> {
         if made.access.is_none() && made.registered {
             // Registration may have gone through unanswered: sign in to find out.
             let _ = self.login(made);
@@ -331,7 +352,7 @@ impl Journey<'_> {
     /// settle time) for replication to carry the file deletions, which both
     /// removals require; then, when a replicator runs, waits for a round that
     /// started after it and removes again whatever that round brought back.
-    fn remove_account(&self, id: i64, files: &[String]) -> Result<String, String> {
+    fn remove_account(&self, id: i64, files: &[String]) -> Result<String> {
         let deadline = Instant::now() + self.opts.settle;
         let mut legacy = Legacy::connect(&self.opts.database_url)?;
         let mut removed = (false, false);
@@ -346,10 +367,10 @@ impl Journey<'_> {
                     break (on_legacy, on_app);
                 }
                 if Instant::now() >= deadline {
-                    return Err(format!(
+                    return Err(Error::Check(format!(
                         "account {id} still holds files after {} s (app: {on_app:?}, legacy: {on_legacy:?}); is `cutover replicate` running?",
                         self.opts.settle.as_secs()
-                    ));
+                    )));
                 }
                 std::thread::sleep(Duration::from_millis(500));
             };
@@ -387,23 +408,35 @@ impl Journey<'_> {
         ))
     }
 
-    fn remove_on_app(&self, id: i64) -> Result<Gone, String> {
+    fn remove_on_app(&self, id: i64) -> Result<Gone> {
         let path = format!(
             "/api/admin/users/{id}?username={}",
-            crate::encode(&self.username)
+            crate::percent::encode(&self.username)
         );
         match self.opts.admin.admin(reqwest::Method::DELETE, &path, None) {
             Ok(_) => Ok(Gone::Removed),
             // Not "No admin endpoint": an app without this endpoint is a failure.
-            Err(why) if why.contains("HTTP 404: No user ") => Ok(Gone::Absent),
-            Err(why) if why.contains("still has") => Ok(Gone::HoldsFiles),
-            Err(why) => Err(format!("removing account {id} on the app: {why}")),
+            Err(why)
+                if why.status().is_some_and(|(status, message)| {
+                    status == 404 && message.starts_with("No user ")
+                }) =>
+            {
+                Ok(Gone::Absent)
+            }
+            Err(why)
+                if why
+                    .status()
+                    .is_some_and(|(_, message)| message.contains("still has")) =>
+            {
+                Ok(Gone::HoldsFiles)
+            }
+            Err(why) => Err(why).context(format!("removing account {id} on the app")),
         }
     }
 
-    fn remove_on_legacy(&self, db: &mut Legacy, id: i64, files: &[String]) -> Result<Gone, String> {
+    fn remove_on_legacy(&self, db: &mut Legacy, id: i64, files: &[String]) -> Result<Gone> {
         db.remove_account(id, &self.username, files)
-            .map_err(|e| format!("removing account {id} on legacy: {e}"))
+            .context(format!("removing account {id} on legacy"))
     }
 }
 
@@ -415,12 +448,12 @@ fn throwaway_name() -> String {
     format!("validate_{ms}_{}", std::process::id())
 }
 
-pub fn run(opts: &Options, log: &mut RunLog) -> Result<(), String> {
+pub fn run(opts: &Options, log: &mut RunLog) -> Result<()> {
     let http = Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(Error::Client)?;
     let username = throwaway_name();
     // Unguessable for the minutes it lives: the name, the clock and the address of a
     // stack value, hashed.
@@ -491,4 +524,28 @@ pub fn run(opts: &Options, log: &mut RunLog) -> Result<(), String> {
     let result = result.and(cleaned);
     log.finish(if result.is_ok() { "done" } else { "failed" })?;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_csv_answer_is_its_records_whatever_the_line_endings() {
+        assert_eq!(records("name,amount\r\nada,12\r\ncyd,7"), EXPECTED);
+        assert_eq!(records("name,amount\nada,12\ncyd,7\n"), EXPECTED);
+    }
+
+    #[test]
+    fn a_throwaway_name_is_a_valid_username() {
+        let name = throwaway_name();
+        assert!(name.starts_with("validate_"), "{name}");
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    }
+
+    #[test]
+    fn a_step_after_the_upload_says_there_was_none() {
+        let err = uploaded(&None, "cut").map(|_| ()).unwrap_err();
+        assert_eq!(err.to_string(), "cut: nothing uploaded");
+    }
 }

@@ -1,6 +1,6 @@
 //! `/api/accounts/*`: the legacy accounts API, same shapes and status codes as Django's.
 
-use crate::audit::{self, Entry};
+use crate::audit;
 use crate::auth::AuthUser;
 use crate::body::json_body;
 use crate::error::{ApiError, ApiResult};
@@ -81,11 +81,9 @@ pub async fn register(req: &mut Request, env: &Env) -> ApiResult {
     audit::record(
         env,
         req,
-        Entry {
-            user_id: Some(user.id),
-            action: "register",
-            metadata: json!({"username": user.username}),
-        },
+        Some(user.id),
+        "register",
+        json!({"username": user.username}),
     )
     .await;
     let detail = ("detail", json!("User created successfully"));
@@ -116,11 +114,9 @@ async fn sign_in(req: &mut Request, env: &Env, admins_only: bool) -> ApiResult {
         audit::record(
             env,
             req,
-            Entry {
-                user_id: None,
-                action: "login_throttled",
-                metadata: json!({"username": creds.username}),
-            },
+            None,
+            "login_throttled",
+            json!({"username": creds.username}),
         )
         .await;
         let mut resp = detail(
@@ -148,11 +144,9 @@ async fn sign_in(req: &mut Request, env: &Env, admins_only: bool) -> ApiResult {
             audit::record(
                 env,
                 req,
-                Entry {
-                    user_id: user.map(|u| u.id),
-                    action: "login_failed",
-                    metadata: json!({"username": creds.username}),
-                },
+                user.map(|u| u.id),
+                "login_failed",
+                json!({"username": creds.username}),
             )
             .await;
             return Err(ApiError::Detail(401, BAD_CREDENTIALS.into()));
@@ -162,11 +156,9 @@ async fn sign_in(req: &mut Request, env: &Env, admins_only: bool) -> ApiResult {
         audit::record(
             env,
             req,
-            Entry {
-                user_id: Some(user.id),
-                action: "admin_login_refused",
-                metadata: json!({"username": creds.username}),
-            },
+            Some(user.id),
+            "admin_login_refused",
+            json!({"username": creds.username}),
         )
         .await;
         return Err(ApiError::Detail(403, "Admin rights required.".into()));
@@ -180,16 +172,7 @@ async fn sign_in(req: &mut Request, env: &Env, admins_only: bool) -> ApiResult {
     let pair = tokens::issue_pair(env, &cfg, &user.token_user(), now, None)
         .await
         .map_err(internal("issue tokens"))?;
-    audit::record(
-        env,
-        req,
-        Entry {
-            user_id: Some(user.id),
-            action: "login",
-            metadata: json!({}),
-        },
-    )
-    .await;
+    audit::record(env, req, Some(user.id), "login", json!({})).await;
     Ok(json(200, &pair_body(&pair, &user, &[])))
 }
 
@@ -226,11 +209,9 @@ pub async fn refresh(req: &mut Request, env: &Env) -> ApiResult {
     audit::record(
         env,
         req,
-        Entry {
-            user_id: Some(user.id),
-            action: "token_refresh",
-            metadata: json!({"legacy_token": claims.is_legacy()}),
-        },
+        Some(user.id),
+        "token_refresh",
+        json!({"legacy_token": claims.is_legacy()}),
     )
     .await;
     Ok(json(200, &pair_body(&pair, &user, &[])))
@@ -271,11 +252,9 @@ pub async fn logout(req: &mut Request, env: &Env, caller: AuthUser) -> ApiResult
     audit::record(
         env,
         req,
-        Entry {
-            user_id: Some(user.id),
-            action: "logout",
-            metadata: json!({"refresh_revoked": refresh.is_some()}),
-        },
+        Some(user.id),
+        "logout",
+        json!({"refresh_revoked": refresh.is_some()}),
     )
     .await;
     Ok(detail(200, "Successfully logged out."))

@@ -5,22 +5,13 @@ use serde_json::Value;
 use worker::wasm_bindgen::JsValue;
 use worker::{Env, Request};
 
-pub struct Entry<'a> {
-    pub user_id: Option<i64>,
-    /// `register`, `login`, `login_failed`, `login_throttled`, `token_refresh`, `logout`.
-    pub action: &'a str,
-    pub metadata: Value,
-}
-
-/// Writes one row. A failure is logged, not returned: the account action itself succeeded
-/// and the client must not see it fail (or retry it) because of the trail.
-pub async fn record(env: &Env, req: &Request, entry: Entry<'_>) {
-    let user_id = entry
-        .user_id
-        .map_or(JsValue::NULL, |id| JsValue::from(id as f64));
-    let resource_id = entry
-        .user_id
-        .map_or(JsValue::NULL, |id| JsValue::from(id.to_string()));
+/// Writes one row: `action` (`register`, `login`, `login_failed`, `login_throttled`,
+/// `admin_login_refused`, `token_refresh`, `logout`) by or about `user`. A failure
+/// is logged, not returned: the account action itself succeeded and the client
+/// must not see it fail (or retry it) because of the trail.
+pub async fn record(env: &Env, req: &Request, user: Option<i64>, action: &str, metadata: Value) {
+    let user_id = user.map_or(JsValue::NULL, |id| JsValue::from(id as f64));
+    let resource_id = user.map_or(JsValue::NULL, |id| JsValue::from(id.to_string()));
     let opt = |s: Option<String>| s.map_or(JsValue::NULL, JsValue::from);
     let result = async {
         crate::bindings::db(env)?
@@ -31,9 +22,9 @@ pub async fn record(env: &Env, req: &Request, entry: Entry<'_>) {
             )
             .bind(&[
                 user_id,
-                entry.action.into(),
+                action.into(),
                 resource_id,
-                entry.metadata.to_string().into(),
+                metadata.to_string().into(),
                 opt(http::client_ip(req)),
                 opt(http::user_agent(req)),
             ])?
@@ -42,6 +33,6 @@ pub async fn record(env: &Env, req: &Request, entry: Entry<'_>) {
     }
     .await;
     if let Err(e) = result {
-        worker::console_error!("audit log ({}): {e}", entry.action);
+        worker::console_error!("audit log ({}): {e}", action);
     }
 }

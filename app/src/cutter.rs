@@ -1,7 +1,7 @@
 //! The anonymous cutter: `csv_cutter/` stores an upload under `anon/` and answers its
 //! columns; `export_csv/` streams a cut of it. Neither holds a whole file in memory.
 
-use futures_util::{stream, StreamExt};
+use futures_util::{stream, Stream, StreamExt};
 use serde_json::Value;
 use shared::csv_cut::Cutter;
 use shared::cut_request::parse_spec;
@@ -115,12 +115,14 @@ impl CutStream {
         let headers = Headers::new();
         headers.set("content-type", "text/csv")?;
         headers.set("content-disposition", disposition)?;
-        Ok(
-            Response::from_stream(stream::unfold(self, |mut cut| async move {
-                cut.chunk().await.map(|item| (item, cut))
-            }))?
-            .with_headers(headers),
-        )
+        Ok(Response::from_stream(self.into_stream())?.with_headers(headers))
+    }
+
+    /// The cut as a stream of its pieces.
+    pub fn into_stream(self) -> impl Stream<Item = CutItem> {
+        stream::unfold(self, |mut cut| async move {
+            cut.chunk().await.map(|item| (item, cut))
+        })
     }
 
     /// The next piece of output; `None` at the end. A file fault past the header

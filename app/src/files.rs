@@ -84,22 +84,17 @@ pub async fn save_generated(req: &mut Request, env: &Env, user_id: i64) -> ApiRe
             return Err(reject);
         }
     };
-    let mut statements = vec![store::insert_file(
-        env,
-        NewFile {
-            file_id: &file_id,
-            user_id,
-            name: &name,
-            key: &key,
-            summary: &received.summary,
-            system_tag: "generated",
-            metadata: Some(&metadata),
-        },
-    )?];
-    if let Some(original) = &original {
-        statements.extend(store::lineage_edges(env, original, &file_id)?);
-    }
-    store::publish(env, received.writer, &key, statements).await?;
+    let file = NewFile {
+        file_id: &file_id,
+        user_id,
+        name: &name,
+        key: &key,
+        summary: &received.summary,
+        system_tag: "generated",
+        metadata: Some(&metadata),
+        parent: original.as_deref(),
+    };
+    store::keep(env, received.writer, file).await?;
     crate::counts::enqueue(env, &file_id).await;
     Ok(http::json(
         201,

@@ -3,11 +3,9 @@
 //! a download or as a new saved file with lineage. Every filter and file is the
 //! caller's own; anything else is a 404.
 
-use std::collections::HashMap;
-
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::csv_cut::{Cutter, UploadCheck};
+use shared::csv_cut::Cutter;
 use shared::saved_filters::{self as logic, FilterFields};
 use worker::{Env, Request, Response};
 
@@ -15,8 +13,8 @@ use crate::body::{read_json, read_optional_json};
 use crate::cutter::CutStream;
 use crate::error::{ApiError, ApiResult};
 use crate::http;
-use crate::ingest::csv_message;
-use crate::storage::{new_anon_id, ObjectWriter};
+use crate::ingest;
+use crate::storage::new_anon_id;
 use crate::store::{self, db, num, owned, NewFile};
 
 #[derive(Deserialize)]
@@ -222,46 +220,18 @@ pub async fn apply(req: &mut Request, env: &Env, user_id: i64, filter_id: &str) 
 async fn save_cut(
     env: &Env,
     user_id: i64,
-    mut cut: CutStream,
+    cut: CutStream,
     name: &str,
     filter: &Row,
     source: &store::Owned,
 ) -> ApiResult {
     let file_id = new_anon_id();
     let key = store::object_key(user_id, &file_id);
-    let metadata = HashMap::from([(
-        "original_name".to_string(),
-        name.chars().take(255).collect(),
-    )]);
-    let mut writer = ObjectWriter::new(crate::bindings::bucket(env)?, key.clone(), metadata);
-    let mut check = UploadCheck::new();
-    let written = async {
-        while let Some(chunk) = cut.chunk().await {
-            let chunk = chunk?;
-            check
-                .push(&chunk)
-                .map_err(|e| ApiError::bad_request(csv_message(&e.message)))?;
-            writer.write(&chunk).await?;
-        }
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    let summary = match written.and_then(|()| {
-        check
-            .finish()
-            .map_err(|e| ApiError::bad_request(csv_message(&e.message)))
-    }) {
-        Ok(summary) => summary,
-        Err(reject) => {
-            writer.abort().await;
-            return Err(reject);
-        }
-    };
-    writer.insert_metadata("sha256", summary.sha256.clone());
+    let received = ingest::receive_stream(env, &key, name, Box::pin(cut.into_stream())).await?;
     let chosen = match store::choose_name(env, user_id, name).await {
         Ok(chosen) => chosen,
         Err(error) => {
-            writer.abort().await;
+            received.writer.abort().await;
             return Err(error.into());
         }
     };
@@ -274,20 +244,17 @@ async fn save_cut(
         "filters": fields.filters,
     })
     .to_string();
-    let mut statements = vec![store::insert_file(
-        env,
-        NewFile {
-            file_id: &file_id,
-            user_id,
-            name: &chosen,
-            key: &key,
-            summary: &summary,
-            system_tag: "generated",
-            metadata: Some(&metadata),
-        },
-    )?];
-    statements.extend(store::lineage_edges(env, &fields.file_id, &file_id)?);
-    store::publish(env, writer, &key, statements).await?;
+    let file = NewFile {
+        file_id: &file_id,
+        user_id,
+        name: &chosen,
+        key: &key,
+        summary: &received.summary,
+        system_tag: "generated",
+        metadata: Some(&metadata),
+        parent: Some(&fields.file_id),
+    };
+    store::keep(env, received.writer, file).await?;
     crate::counts::enqueue(env, &file_id).await;
     Ok(http::json(
         201,

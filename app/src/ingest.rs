@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use shared::csv_cut::{UploadCheck, UploadSummary};
 use shared::multipart::{Event, Limits, Multipart, MultipartErrorKind, PartInfo};
 use worker::{ByteStream, Env, Request};
@@ -122,6 +122,48 @@ pub async fn receive_file(
     }
 }
 
+/// Writes a file produced here (a saved filter's cut) into an unpublished object
+/// at `key`, through the same checks as an upload. On an error nothing is left
+/// in R2.
+pub async fn receive_stream(
+    env: &Env,
+    key: &str,
+    filename: &str,
+    mut input: impl Stream<Item = worker::Result<Vec<u8>>> + Unpin,
+) -> ApiResult<Received> {
+    let bucket = crate::bindings::bucket(env)?;
+    let metadata = Kind::Generated.metadata(filename);
+    let mut writer = ObjectWriter::new(bucket, key.to_string(), metadata);
+    let mut check = UploadCheck::new();
+    let written = async {
+        while let Some(chunk) = input.next().await {
+            let chunk = chunk?;
+            check
+                .push(&chunk)
+                .map_err(|e| ApiError::bad_request(csv_message(&e.message)))?;
+            writer.write(&chunk).await?;
+        }
+        check
+            .finish()
+            .map_err(|e| ApiError::bad_request(csv_message(&e.message)))
+    }
+    .await;
+    match written {
+        Ok(summary) => {
+            writer.insert_metadata("sha256", summary.sha256.clone());
+            Ok(Received {
+                writer,
+                summary,
+                filename: filename.to_string(),
+            })
+        }
+        Err(error) => {
+            writer.abort().await;
+            Err(error)
+        }
+    }
+}
+
 /// Reads the body: the first `file` part goes to storage through the checks (its
 /// writer made by `start`, which may refuse the part); text fields are collected in
 /// `fields`; other file parts are read and dropped. Nothing is published: the
@@ -210,19 +252,17 @@ pub async fn store_upload(req: &mut Request, env: &Env, user_id: i64) -> ApiResu
             return Err(error.into());
         }
     };
-    let insert = store::insert_file(
-        env,
-        NewFile {
-            file_id: &file_id,
-            user_id,
-            name: &name,
-            key: &key,
-            summary: &received.summary,
-            system_tag: "uploaded",
-            metadata: None,
-        },
-    )?;
-    store::publish(env, received.writer, &key, vec![insert]).await?;
+    let file = NewFile {
+        file_id: &file_id,
+        user_id,
+        name: &name,
+        key: &key,
+        summary: &received.summary,
+        system_tag: "uploaded",
+        metadata: None,
+        parent: None,
+    };
+    store::keep(env, received.writer, file).await?;
     crate::counts::enqueue(env, &file_id).await;
     Ok(Stored {
         file_id,

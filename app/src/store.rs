@@ -97,26 +97,7 @@ pub async fn choose_name(env: &Env, user_id: i64, wanted: &str) -> Result<String
     Ok(logic::unique_name(&wanted, &taken))
 }
 
-/// Publishes the object, then runs `statements` (the row first); if D1 fails the
-/// object is deleted again, so there is never a row without its object nor an
-/// object without its row.
-pub async fn publish(
-    env: &Env,
-    writer: ObjectWriter,
-    key: &str,
-    statements: Vec<D1PreparedStatement>,
-) -> ApiResult<()> {
-    writer.finish().await?;
-    if let Err(error) = db(env)?.batch(statements).await {
-        if let Err(e) = crate::bindings::bucket(env)?.delete(key).await {
-            worker::console_error!("removing {key} after a failed insert: {e}");
-        }
-        return Err(ApiError::Internal(error));
-    }
-    Ok(())
-}
-
-/// A new `files` row.
+/// A new saved file.
 pub struct NewFile<'a> {
     pub file_id: &'a str,
     pub user_id: i64,
@@ -125,37 +106,48 @@ pub struct NewFile<'a> {
     pub summary: &'a UploadSummary,
     pub system_tag: &'a str,
     pub metadata: Option<&'a str>,
+    /// The file it was cut from, if any: the lineage rows go in with its own.
+    pub parent: Option<&'a str>,
 }
 
-pub fn insert_file(env: &Env, f: NewFile<'_>) -> Result<D1PreparedStatement> {
-    let NewFile {
-        file_id,
-        user_id,
-        name,
-        key,
-        summary,
-        system_tag,
-        metadata,
-    } = f;
+/// Publishes the object `writer` holds, then inserts the file's row (and its
+/// lineage rows) in one batch; if D1 fails the object is deleted again, so there
+/// is never a row without its object nor an object without its row.
+pub async fn keep(env: &Env, writer: ObjectWriter, file: NewFile<'_>) -> ApiResult<()> {
+    let mut statements = vec![insert_file(env, &file)?];
+    if let Some(parent) = file.parent {
+        statements.extend(lineage_edges(env, parent, file.file_id)?);
+    }
+    writer.finish().await?;
+    if let Err(error) = db(env)?.batch(statements).await {
+        if let Err(e) = crate::bindings::bucket(env)?.delete(file.key).await {
+            worker::console_error!("removing {} after a failed insert: {e}", file.key);
+        }
+        return Err(ApiError::Internal(error));
+    }
+    Ok(())
+}
+
+fn insert_file(env: &Env, f: &NewFile<'_>) -> Result<D1PreparedStatement> {
     db(env)?
         .prepare(
             "INSERT INTO files (file_id, user_id, file_name, r2_key, size, checksum, \
              system_tags, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .bind(&[
-            file_id.into(),
-            num(user_id),
-            name.into(),
-            key.into(),
-            num(summary.size as i64),
-            summary.sha256.as_str().into(),
-            json!([system_tag]).to_string().into(),
-            metadata.map_or(JsValue::NULL, JsValue::from),
+            f.file_id.into(),
+            num(f.user_id),
+            f.name.into(),
+            f.key.into(),
+            num(f.summary.size as i64),
+            f.summary.sha256.as_str().into(),
+            json!([f.system_tag]).to_string().into(),
+            f.metadata.map_or(JsValue::NULL, JsValue::from),
         ])
 }
 
 /// The lineage rows of `child` cut from `parent` (the legacy CUT_TO/CUT_FROM pair).
-pub fn lineage_edges(env: &Env, parent: &str, child: &str) -> Result<Vec<D1PreparedStatement>> {
+fn lineage_edges(env: &Env, parent: &str, child: &str) -> Result<Vec<D1PreparedStatement>> {
     [logic::CUT_TO, logic::CUT_FROM]
         .into_iter()
         .map(|kind| {

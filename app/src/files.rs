@@ -77,25 +77,12 @@ pub async fn save_generated(req: &mut Request, env: &Env, user_id: i64) -> ApiRe
         generated_fields(env, user_id, &fields).await?;
         return Err(ApiError::bad_request("No file or filename provided."));
     };
-    let (name, metadata, original) = match generated_fields(env, user_id, &fields).await {
-        Ok(checked) => checked,
-        Err(reject) => {
-            received.writer.abort().await;
-            return Err(reject);
-        }
-    };
-    let file = NewFile {
-        file_id: &file_id,
-        user_id,
-        name: &name,
-        key: &key,
-        summary: &received.summary,
-        system_tag: "generated",
-        metadata: Some(&metadata),
-        parent: original.as_deref(),
-    };
-    store::keep(env, received.writer, file).await?;
-    crate::counts::enqueue(env, &file_id).await;
+    let checked = generated_fields(env, user_id, &fields).await;
+    let (received, (name, metadata, original)) = received.or_abort(checked).await?;
+    let file = NewFile::new(&file_id, user_id, &key, &name, "generated")
+        .with_metadata(&metadata)
+        .cut_from(original.as_deref());
+    received.keep(env, file).await?;
     Ok(http::json(
         201,
         &json!({"message": "File saved successfully.", "file_path": key, "file_id": file_id}),

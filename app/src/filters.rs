@@ -228,13 +228,10 @@ async fn save_cut(
     let file_id = new_anon_id();
     let key = store::object_key(user_id, &file_id);
     let received = ingest::receive_stream(env, &key, name, Box::pin(cut.into_stream())).await?;
-    let chosen = match store::choose_name(env, user_id, name).await {
-        Ok(chosen) => chosen,
-        Err(error) => {
-            received.writer.abort().await;
-            return Err(error.into());
-        }
-    };
+    let chosen = store::choose_name(env, user_id, name)
+        .await
+        .map_err(ApiError::from);
+    let (received, chosen) = received.or_abort(chosen).await?;
     let fields = filter.fields();
     let metadata = json!({
         "source_file_id": fields.file_id,
@@ -244,18 +241,10 @@ async fn save_cut(
         "filters": fields.filters,
     })
     .to_string();
-    let file = NewFile {
-        file_id: &file_id,
-        user_id,
-        name: &chosen,
-        key: &key,
-        summary: &received.summary,
-        system_tag: "generated",
-        metadata: Some(&metadata),
-        parent: Some(&fields.file_id),
-    };
-    store::keep(env, received.writer, file).await?;
-    crate::counts::enqueue(env, &file_id).await;
+    let file = NewFile::new(&file_id, user_id, &key, &chosen, "generated")
+        .with_metadata(&metadata)
+        .cut_from(Some(&fields.file_id));
+    received.keep(env, file).await?;
     Ok(http::json(
         201,
         &json!({"file_id": file_id, "file_name": chosen, "file_path": key}),

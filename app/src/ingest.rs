@@ -49,11 +49,34 @@ impl Kind {
     }
 }
 
-/// A file received from a multipart body, checked, not yet published.
+/// A file received, checked, not yet published: the caller keeps or aborts it.
 pub struct Received {
     pub writer: ObjectWriter,
     pub summary: UploadSummary,
     pub filename: String,
+}
+
+impl Received {
+    /// The value of `step`, or on its error the object aborted, so that a refusal
+    /// leaves nothing in R2.
+    pub async fn or_abort<T>(self, step: ApiResult<T>) -> ApiResult<(Received, T)> {
+        match step {
+            Ok(value) => Ok((self, value)),
+            Err(error) => {
+                self.writer.abort().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Keeps the file as `file` (object, row and lineage together), then asks for
+    /// its counts.
+    pub async fn keep(self, env: &Env, file: NewFile<'_>) -> ApiResult<()> {
+        let file_id = file.file_id;
+        store::keep(env, self.writer, &self.summary, file).await?;
+        crate::counts::enqueue(env, file_id).await;
+        Ok(())
+    }
 }
 
 /// Streams the `file` part of the request into an unpublished object at `key`,
@@ -245,25 +268,16 @@ pub async fn store_upload(req: &mut Request, env: &Env, user_id: i64) -> ApiResu
     let key = store::object_key(user_id, &file_id);
     let (received, _) = receive_file(req, env, &key, Kind::Upload).await?;
     let received = received.ok_or_else(|| ApiError::bad_request("No file uploaded"))?;
-    let name = match store::choose_name(env, user_id, &received.filename).await {
-        Ok(name) => name,
-        Err(error) => {
-            received.writer.abort().await;
-            return Err(error.into());
-        }
-    };
-    let file = NewFile {
-        file_id: &file_id,
-        user_id,
-        name: &name,
-        key: &key,
-        summary: &received.summary,
-        system_tag: "uploaded",
-        metadata: None,
-        parent: None,
-    };
-    store::keep(env, received.writer, file).await?;
-    crate::counts::enqueue(env, &file_id).await;
+    let wanted = received.filename.clone();
+    let (received, name) = received
+        .or_abort(
+            store::choose_name(env, user_id, &wanted)
+                .await
+                .map_err(ApiError::from),
+        )
+        .await?;
+    let file = NewFile::new(&file_id, user_id, &key, &name, "uploaded");
+    received.keep(env, file).await?;
     Ok(Stored {
         file_id,
         file_name: name,

@@ -101,20 +101,56 @@ pub async fn choose_name(env: &Env, user_id: i64, wanted: &str) -> Result<String
 pub struct NewFile<'a> {
     pub file_id: &'a str,
     pub user_id: i64,
-    pub name: &'a str,
     pub key: &'a str,
-    pub summary: &'a UploadSummary,
+    pub name: &'a str,
+    /// `uploaded` or `generated`.
     pub system_tag: &'a str,
     pub metadata: Option<&'a str>,
     /// The file it was cut from, if any: the lineage rows go in with its own.
     pub parent: Option<&'a str>,
 }
 
+impl<'a> NewFile<'a> {
+    pub fn new(
+        file_id: &'a str,
+        user_id: i64,
+        key: &'a str,
+        name: &'a str,
+        system_tag: &'a str,
+    ) -> Self {
+        NewFile {
+            file_id,
+            user_id,
+            key,
+            name,
+            system_tag,
+            metadata: None,
+            parent: None,
+        }
+    }
+
+    pub fn with_metadata(self, metadata: &'a str) -> Self {
+        NewFile {
+            metadata: Some(metadata),
+            ..self
+        }
+    }
+
+    pub fn cut_from(self, parent: Option<&'a str>) -> Self {
+        NewFile { parent, ..self }
+    }
+}
+
 /// Publishes the object `writer` holds, then inserts the file's row (and its
 /// lineage rows) in one batch; if D1 fails the object is deleted again, so there
 /// is never a row without its object nor an object without its row.
-pub async fn keep(env: &Env, writer: ObjectWriter, file: NewFile<'_>) -> ApiResult<()> {
-    let mut statements = vec![insert_file(env, &file)?];
+pub async fn keep(
+    env: &Env,
+    writer: ObjectWriter,
+    summary: &UploadSummary,
+    file: NewFile<'_>,
+) -> ApiResult<()> {
+    let mut statements = vec![insert_file(env, summary, &file)?];
     if let Some(parent) = file.parent {
         statements.extend(lineage_edges(env, parent, file.file_id)?);
     }
@@ -128,7 +164,7 @@ pub async fn keep(env: &Env, writer: ObjectWriter, file: NewFile<'_>) -> ApiResu
     Ok(())
 }
 
-fn insert_file(env: &Env, f: &NewFile<'_>) -> Result<D1PreparedStatement> {
+fn insert_file(env: &Env, summary: &UploadSummary, f: &NewFile<'_>) -> Result<D1PreparedStatement> {
     db(env)?
         .prepare(
             "INSERT INTO files (file_id, user_id, file_name, r2_key, size, checksum, \
@@ -139,8 +175,8 @@ fn insert_file(env: &Env, f: &NewFile<'_>) -> Result<D1PreparedStatement> {
             num(f.user_id),
             f.name.into(),
             f.key.into(),
-            num(f.summary.size as i64),
-            f.summary.sha256.as_str().into(),
+            num(summary.size as i64),
+            summary.sha256.as_str().into(),
             json!([f.system_tag]).to_string().into(),
             f.metadata.map_or(JsValue::NULL, JsValue::from),
         ])

@@ -2,14 +2,16 @@
 //! bytes (`e2e::sample_csv`, 10 and 50 MiB) and the same cut as `cut_bench`:
 //! columns `note,id,city` of the rows whose city is NYC or São Paulo.
 //!
-//! * native: [`bench_cut_worker::cut`] in this process (release profile);
+//! * native: [`bench_cut_worker::cut`] in this process (release profile), `K`
+//!   passes timed together;
 //! * workerd: the same function in the Worker (`worker-build --release`, as the app
 //!   is built) under a `wrangler dev` this program starts on a free loopback port
 //!   and stops. Its clocks stand still during CPU work, so each request is timed
 //!   here: posts at `k=0` (upload and read only) and `k=K` (plus `K` passes); one
 //!   pass is the difference of their medians over `K`.
 //!
-//! Both sides must give the same digest. MB/s is input MiB per second of one pass.
+//! Native and workerd runs alternate; each figure is the median of [`RUNS`]. Every
+//! run checks that both sides give the same digest. MB/s is input MiB per second of one pass.
 //!
 //!   scripts/bench-cut-workerd   (builds the Worker first)
 
@@ -43,31 +45,38 @@ fn main() {
     let query = [("columns", COLUMNS), ("filter", FILTER)];
     let spec = spec_from_query(query);
     let mbps = |bytes: usize, t: Duration| bytes as f64 / (1 << 20) as f64 / t.as_secs_f64();
-    println!("| file | passes per request | native MB/s | workerd MB/s | workerd / native | digests equal |");
-    println!("|---:|---:|---:|---:|:-:|:-:|");
+    println!("| file | passes per request | native MB/s | workerd MB/s | workerd / native |");
+    println!("|---:|---:|---:|---:|---:|");
     for mib in [10usize, 50] {
         let file = sample_csv(mib << 20);
         let k = (PASS_MIB / mib).max(2) as u32;
-        let (native, want) = median_of(RUNS, || {
-            let started = Instant::now();
-            let digest = cut(&file, &spec).expect("native cut");
-            (started.elapsed(), digest)
-        });
         let post = |k: u32| {
             let started = Instant::now();
-            let answer = request(&url, &query, k, &file);
-            (started.elapsed(), answer)
+            let digest = request(&url, &query, k, &file);
+            (started.elapsed(), digest)
         };
-        post(1); // warm-up: compile the module, size the memory
-        let (t0, _) = median_of(RUNS, || post(0));
-        let (tk, got) = median_of(RUNS, || post(k));
-        let workerd = tk.saturating_sub(t0) / k;
+        post(1); // warm-up: compiles the module, grows its memory
+                 // Interleaved, so that other load on the machine falls on both sides alike.
+        let (mut native, mut t0, mut tk) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            let started = Instant::now();
+            let mut want = Digest::default();
+            for _ in 0..k {
+                want = cut(&file, &spec).expect("native cut");
+            }
+            native.push(started.elapsed() / k);
+            t0.push(post(0).0);
+            let (t, got) = post(k);
+            assert_eq!(got, want, "the Worker's cut differs from the native one");
+            tk.push(t);
+        }
+        let native = median(native);
+        let workerd = median(tk).saturating_sub(median(t0)) / k;
         println!(
-            "| {mib} MiB | {k} | {:.0} | {:.0} | {:.2}× | {} |",
+            "| {mib} MiB | {k} | {:.0} | {:.0} | {:.2}× |",
             mbps(file.len(), native),
             mbps(file.len(), workerd),
             native.as_secs_f64() / workerd.as_secs_f64(),
-            if got == want { "yes" } else { "no" },
         );
     }
     wrangler.stop();
@@ -128,15 +137,7 @@ fn request(url: &str, query: &[(&str, &str)], k: u32, file: &[u8]) -> Digest {
     answer.digest
 }
 
-/// The median time of `runs` runs, with the result of the last.
-fn median_of<T>(runs: usize, mut run: impl FnMut() -> (Duration, T)) -> (Duration, T) {
-    let mut times = Vec::with_capacity(runs);
-    let mut last = None;
-    for _ in 0..runs {
-        let (t, value) = run();
-        times.push(t);
-        last = Some(value);
-    }
+fn median(mut times: Vec<Duration>) -> Duration {
     times.sort();
-    (times[runs / 2], last.expect("at least one run"))
+    times[times.len() / 2]
 }

@@ -7,7 +7,7 @@ use super::filter::{Filter, Order, Test, Value};
 /// so `NaN`, `inf` and `infinity` are text; a value that overflows to infinity
 /// (`1e400`) is text too. `1,000` and `0x10` are text.
 pub fn parse_number(text: &str) -> Option<f64> {
-    let t = text.trim();
+    let t = trim(text);
     if t.is_empty()
         || !t
             .bytes()
@@ -16,6 +16,19 @@ pub fn parse_number(text: &str) -> Option<f64> {
         return None;
     }
     t.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// `str::trim`, without decoding characters when both ends are plain ASCII (as
+/// almost every cell's are).
+fn trim(text: &str) -> &str {
+    match text.as_bytes() {
+        [first, .., last] | [first @ last]
+            if first.is_ascii_graphic() && last.is_ascii_graphic() =>
+        {
+            text
+        }
+        _ => text.trim(),
+    }
 }
 
 impl Value {
@@ -31,7 +44,7 @@ impl Value {
 impl Filter {
     /// Whether `cell` passes this filter.
     pub fn matches(&self, cell: &str) -> bool {
-        let cell = cell.trim();
+        let cell = trim(cell);
         match &self.test {
             Test::Order(order, bound) => match parse_number(cell) {
                 Some(n) => match order {

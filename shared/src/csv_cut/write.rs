@@ -39,23 +39,33 @@ pub(crate) fn is_formula(cell: &str) -> bool {
 
 fn write_cell(out: &mut Vec<u8>, cell: &str) {
     let bytes = cell.as_bytes();
-    if !bytes
-        .iter()
-        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-    {
+    // A table, not a `matches!`: wasm runs that as a jump table per byte.
+    if !bytes.iter().any(|&b| NEEDS_QUOTES[usize::from(b)]) {
         out.extend_from_slice(bytes);
         return;
     }
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    for part in bytes.split_inclusive(|&b| b == b'"') {
-        out.extend_from_slice(part);
-        if part.last() == Some(&b'"') {
+    // Byte by byte rather than a copy per run between quotes: cells are short,
+    // and each copy is a call into the runtime's memory.copy in wasm.
+    for &b in bytes {
+        if b == b'"' {
             out.push(b'"');
         }
+        out.push(b);
     }
     out.push(b'"');
 }
+
+/// The bytes that make a cell need quotes: `,`, `"`, CR and LF.
+const NEEDS_QUOTES: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b',' as usize] = true;
+    table[b'"' as usize] = true;
+    table[b'\r' as usize] = true;
+    table[b'\n' as usize] = true;
+    table
+};
 
 #[cfg(test)]
 mod tests {

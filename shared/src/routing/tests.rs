@@ -466,7 +466,7 @@ fn revoked_beta_tokens_fall_through() {
     let token = mint_beta_token(&key(), NOW + 3600, "revoked tester", None);
     let other = mint_beta_token(&key(), NOW + 3600, "still welcome", None);
     let mut c = cfg(0);
-    c.beta_revoked = vec![crate::ops::beta::token_id(&token).unwrap()];
+    c.beta_revoked = vec![token_id(&token).unwrap()];
     for (t, backend) in [(&token, Backend::Legacy), (&other, Backend::App)] {
         let cookie = RequestFacts {
             beta_token: Some(t),

@@ -34,7 +34,7 @@ pub use config::{
     DEFAULT_IDENTITY_HOLD_SECS,
 };
 pub use http::{
-    closes_connection, cookie_value, forwarded_headers, https_redirect, is_app_admin_path,
+    bearer, closes_connection, cookie_value, forwarded_headers, https_redirect, is_app_admin_path,
     is_gateway_path, is_known_method, is_sign_in, normalize_host, normalize_path, valid_request_id,
     KNOWN_METHODS, SECURITY_HEADERS, SIGN_IN_BODY_LIMIT,
 };

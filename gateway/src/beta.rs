@@ -108,12 +108,7 @@ pub async fn join(
     if !matches!(req.method(), Method::Get | Method::Head) {
         return respond::error(405, "method not allowed");
     }
-    let token = req
-        .url()?
-        .query_pairs()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
+    let token = respond::query_param(&req, "token")?;
     let now = now_unix();
     let claims = routing::beta_token_claims(&settings.signing_key, &token, now).filter(|_| {
         routing::token_id(&token).is_some_and(|id| !snapshot.config.beta_revoked.contains(&id))

@@ -4,13 +4,14 @@
 //! `shared::ops::admin::authorize`).
 
 use crate::control::{self, Change};
-use crate::respond::error;
+use crate::respond::{error, query_param};
 use crate::settings::{self, Settings};
 use crate::{health, metrics, replication, shadow_report};
 use serde::Deserialize;
 use serde_json::json;
 use shared::ops::admin::{self, Admin, Credential, Denied, MigrationAction};
 use shared::ops::hold::{self, Hold};
+use shared::ops::metrics::{BranchSummary, Summary};
 use shared::ops::switch;
 use shared::routing::{keys, Maintenance, Slot};
 use worker::{Date, Env, Method, Request, Response, Result};
@@ -44,12 +45,7 @@ pub async fn handle(
             Response::from_json(&deployment_current(env).await?)
         }
         (Method::Get, "/admin/deployment/check") => {
-            let version = req
-                .url()?
-                .query_pairs()
-                .find(|(k, _)| k == "version")
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
+            let version = query_param(&req, "version")?;
             match version.parse::<Slot>() {
                 Ok(target) => {
                     let (failing, checks) = readiness(env, target).await;
@@ -249,28 +245,26 @@ async fn status(env: &Env, current: control::Current) -> Result<Response> {
         "last_updated": current.last_updated,
         "config_age_seconds": config_age_seconds,
         "current_version": deployment["version"],
-        "active_users": summary.as_ref().map(|s| {
-            let mut users: serde_json::Map<String, serde_json::Value> = s
-                .branches
-                .iter()
-                .map(|(b, v)| (b.clone(), v.active_users.into()))
-                .collect();
-            users.insert("total".into(), s.total.active_users.into());
-            users
-        }),
-        "error_rate": summary.as_ref().map(|s| {
-            let mut rates: serde_json::Map<String, serde_json::Value> = s
-                .branches
-                .iter()
-                .map(|(b, v)| (b.clone(), v.error_rate.into()))
-                .collect();
-            rates.insert("total".into(), s.total.error_rate.into());
-            rates
-        }),
+        "active_users": summary.as_ref().map(|s| per_branch(s, |b| b.active_users.into())),
+        "error_rate": summary.as_ref().map(|s| per_branch(s, |b| b.error_rate.into())),
         "beta": summary.as_ref().map(|s| &s.beta),
         "replication": replication::health(env).await.ok(),
         "window_seconds": shared::ops::metrics::WINDOW_MS / 1000,
     }))
+}
+
+/// One figure of each branch, and of all of them as `total`.
+fn per_branch(
+    summary: &Summary,
+    figure: impl Fn(&BranchSummary) -> serde_json::Value,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut figures: serde_json::Map<String, serde_json::Value> = summary
+        .branches
+        .iter()
+        .map(|(branch, s)| (branch.clone(), figure(s)))
+        .collect();
+    figures.insert("total".into(), figure(&summary.total));
+    figures
 }
 
 async fn deployment_current(env: &Env) -> Result<serde_json::Value> {

@@ -35,7 +35,7 @@ pub async fn issue(
     };
     let expires_at = now_unix() + ask.lifetime_secs;
     let token = routing::mint_beta_token(&settings.signing_key, expires_at, &ask.label, ask.slot);
-    let id = beta::token_id(&token).expect("a minted token has a signature");
+    let id = routing::token_id(&token).expect("a minted token has a signature");
     let record = BetaRecord {
         id: id.clone(),
         label: ask.label.clone(),
@@ -108,15 +108,10 @@ pub async fn join(
     if !matches!(req.method(), Method::Get | Method::Head) {
         return respond::error(405, "method not allowed");
     }
-    let token = req
-        .url()?
-        .query_pairs()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default();
+    let token = respond::query_param(&req, "token")?;
     let now = now_unix();
     let claims = routing::beta_token_claims(&settings.signing_key, &token, now).filter(|_| {
-        beta::token_id(&token).is_some_and(|id| !snapshot.config.beta_revoked.contains(&id))
+        routing::token_id(&token).is_some_and(|id| !snapshot.config.beta_revoked.contains(&id))
     });
     let Some(claims) = claims else {
         let ip = req.headers().get("CF-Connecting-IP")?;

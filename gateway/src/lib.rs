@@ -139,7 +139,7 @@ async fn proxy(
         (Ok(Err(failure)), _) => failure.into_response(),
         (Err(err), _) => Err(err),
     };
-    (resp, served_by, token.and_then(shared::ops::beta::token_id))
+    (resp, served_by, token.and_then(routing::token_id))
 }
 
 /// The log phase: the answer into the metrics window. Bulk imports of large

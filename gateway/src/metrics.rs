@@ -4,6 +4,8 @@
 //! to the object in `wait_until`. Readers (`/metrics`, status, the cron) flush
 //! this isolate's buffer first.
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use shared::ops::alerts::AlertState;
 use shared::ops::audit::AuditEntry;
 use shared::ops::batch::Batch;
@@ -75,71 +77,42 @@ pub async fn flush(env: &Env) -> Result<()> {
 }
 
 async fn send(env: &Env, batch: &[Sample]) -> Result<()> {
-    call(
-        env,
-        Method::Post,
-        "/record",
-        Some(serde_json::to_string(batch)?),
-    )
-    .await?;
-    Ok(())
+    send_json(env, Method::Post, "/record", batch).await
 }
 
 pub async fn summary(env: &Env) -> Result<Summary> {
     flush(env).await?;
-    call(env, Method::Get, "/summary", None).await?.json().await
+    get_json(env, "/summary").await
 }
 
 pub async fn history(env: &Env) -> Result<Vec<HistoryPoint>> {
     flush(env).await?;
-    call(env, Method::Get, "/history", None).await?.json().await
+    get_json(env, "/history").await
 }
 
 pub async fn alert_state(env: &Env) -> Result<AlertState> {
-    call(env, Method::Get, "/alert-state", None)
-        .await?
-        .json()
-        .await
+    get_json(env, "/alert-state").await
 }
 
 pub async fn save_alert_state(env: &Env, state: &AlertState) -> Result<()> {
-    let body = serde_json::to_string(state)?;
-    call(env, Method::Put, "/alert-state", Some(body)).await?;
-    Ok(())
+    send_json(env, Method::Put, "/alert-state", state).await
 }
 
 pub async fn audit(env: &Env, entry: &AuditEntry) -> Result<()> {
-    call(
-        env,
-        Method::Post,
-        "/audit",
-        Some(serde_json::to_string(entry)?),
-    )
-    .await?;
-    Ok(())
+    send_json(env, Method::Post, "/audit", entry).await
 }
 
 pub async fn audit_trail(env: &Env) -> Result<Vec<AuditEntry>> {
-    call(env, Method::Get, "/audit", None).await?.json().await
+    get_json(env, "/audit").await
 }
 
 /// The replicator's last round, if one was ever reported.
 pub async fn replication(env: &Env) -> Result<Option<RoundReport>> {
-    call(env, Method::Get, "/replication", None)
-        .await?
-        .json()
-        .await
+    get_json(env, "/replication").await
 }
 
 pub async fn save_replication(env: &Env, report: &RoundReport) -> Result<()> {
-    call(
-        env,
-        Method::Put,
-        "/replication",
-        Some(serde_json::to_string(report)?),
-    )
-    .await?;
-    Ok(())
+    send_json(env, Method::Put, "/replication", report).await
 }
 
 pub async fn forget_replication(env: &Env) -> Result<()> {
@@ -149,18 +122,11 @@ pub async fn forget_replication(env: &Env) -> Result<()> {
 
 pub async fn beta_records(env: &Env) -> Result<Vec<BetaRecord>> {
     flush(env).await?;
-    call(env, Method::Get, "/beta", None).await?.json().await
+    get_json(env, "/beta").await
 }
 
 pub async fn add_beta_record(env: &Env, record: &BetaRecord) -> Result<()> {
-    call(
-        env,
-        Method::Post,
-        "/beta",
-        Some(serde_json::to_string(record)?),
-    )
-    .await?;
-    Ok(())
+    send_json(env, Method::Post, "/beta", record).await
 }
 
 /// Revokes `id`; the ids now revoked, or `None` for an unknown id.
@@ -175,17 +141,31 @@ pub async fn revoke_beta(env: &Env, id: &str, at: &str) -> Result<Option<Vec<Str
 
 /// The shadow comparisons' counts (`shared::shadow::book`).
 pub async fn shadow_book(env: &Env) -> Result<Book> {
-    call(env, Method::Get, "/shadow", None).await?.json().await
+    get_json(env, "/shadow").await
 }
 
 pub async fn record_shadow(env: &Env, batch: &[shared::shadow::Observation]) -> Result<()> {
-    let body = serde_json::to_string(batch)?;
-    call(env, Method::Post, "/shadow", Some(body)).await?;
-    Ok(())
+    send_json(env, Method::Post, "/shadow", batch).await
 }
 
 pub async fn reset_shadow(env: &Env) -> Result<()> {
     call(env, Method::Delete, "/shadow", None).await?;
+    Ok(())
+}
+
+/// What the object holds at `path`, read as JSON.
+async fn get_json<T: DeserializeOwned>(env: &Env, path: &str) -> Result<T> {
+    call(env, Method::Get, path, None).await?.json().await
+}
+
+/// Hands `value` to the object as JSON; the answer carries nothing to read.
+async fn send_json<T: Serialize + ?Sized>(
+    env: &Env,
+    method: Method,
+    path: &str,
+    value: &T,
+) -> Result<()> {
+    call(env, method, path, Some(serde_json::to_string(value)?)).await?;
     Ok(())
 }
 

@@ -50,6 +50,16 @@ pub fn request_id(req: &Request) -> String {
         .unwrap_or_else(new_id)
 }
 
+/// The first value of query parameter `name`, decoded; empty when absent.
+pub fn query_param(req: &Request, name: &str) -> Result<String> {
+    Ok(req
+        .url()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default())
+}
+
 fn new_id() -> String {
     let mut bytes = [0u8; 16];
     // A failing RNG only weakens the id's uniqueness, never the request.

@@ -108,9 +108,9 @@ pub fn thresholds(env: &Env) -> shared::ops::alerts::Thresholds {
 }
 
 /// The shadow gate's limits (`SHADOW_*` vars; unset or invalid keeps the default).
-pub fn shadow_thresholds(env: &Env) -> shared::shadow::gate::Thresholds {
-    let d = shared::shadow::gate::Thresholds::default();
-    shared::shadow::gate::Thresholds {
+pub fn shadow_thresholds(env: &Env) -> shared::shadow::Thresholds {
+    let d = shared::shadow::Thresholds::default();
+    shared::shadow::Thresholds {
         max_diff_rate: var(env, "SHADOW_MAX_DIFF_RATE")
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|r| r.is_finite() && *r >= 0.0)

@@ -6,6 +6,8 @@
 //! object runs one request's storage reads and writes without interleaving
 //! another's, so concurrent changes each keep their entry.
 
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use shared::ops::alerts::AlertState;
 use shared::ops::audit::{self, AuditEntry};
 use shared::ops::beta::{self, BetaRecord};
@@ -53,16 +55,11 @@ impl DurableObject for MetricsWindow {
             (Method::Get, "/summary") => Response::from_json(&self.read(|w| w.summary(now))),
             (Method::Get, "/history") => Response::from_json(&self.read(|w| w.history(now))),
             (Method::Get, "/alert-state") => {
-                let raw: Option<String> = self.state.storage().get(ALERT_STATE_KEY).await?;
-                let state: AlertState = raw
-                    .and_then(|s| serde_json::from_str(&s).ok())
-                    .unwrap_or_default();
-                Response::from_json(&state)
+                Response::from_json(&self.stored::<AlertState>(ALERT_STATE_KEY).await?)
             }
             (Method::Put, "/alert-state") => {
                 let state: AlertState = req.json().await?;
-                let raw = serde_json::to_string(&state)?;
-                self.state.storage().put(ALERT_STATE_KEY, raw).await?;
+                self.store(ALERT_STATE_KEY, &state).await?;
                 Response::empty()
             }
             (Method::Get, "/audit") => {
@@ -70,9 +67,7 @@ impl DurableObject for MetricsWindow {
                 Response::from_json(&audit::parse(raw.as_deref()))
             }
             (Method::Get, "/replication") => {
-                let raw: Option<String> = self.state.storage().get(REPLICATION_KEY).await?;
-                let report: Option<serde_json::Value> =
-                    raw.and_then(|r| serde_json::from_str(&r).ok());
+                let report: Option<serde_json::Value> = self.stored(REPLICATION_KEY).await?;
                 Response::from_json(&report)
             }
             (Method::Put, "/replication") => {
@@ -89,8 +84,7 @@ impl DurableObject for MetricsWindow {
                 let batch: Vec<Observation> = req.json().await?;
                 let mut book = self.shadow_book().await?;
                 book.record(&batch, now);
-                let raw = serde_json::to_string(&book)?;
-                self.state.storage().put(SHADOW_KEY, raw).await?;
+                self.store(SHADOW_KEY, &book).await?;
                 Response::empty()
             }
             (Method::Delete, "/shadow") => {
@@ -121,9 +115,8 @@ impl DurableObject for MetricsWindow {
             (Method::Post, "/audit") => {
                 let entry: AuditEntry = req.json().await?;
                 let raw: Option<String> = self.state.storage().get(AUDIT_KEY).await?;
-                let trail = audit::append(raw.as_deref(), entry);
-                let raw = serde_json::to_string(&trail)?;
-                self.state.storage().put(AUDIT_KEY, raw).await?;
+                self.store(AUDIT_KEY, &audit::append(raw.as_deref(), entry))
+                    .await?;
                 Response::empty()
             }
             _ => Response::error("not found", 404),
@@ -136,12 +129,24 @@ fn unix(now_ms: u64) -> i64 {
 }
 
 impl MetricsWindow {
-    /// An unreadable book starts afresh: counts are evidence, not records to keep.
-    async fn shadow_book(&self) -> Result<Book> {
-        let raw: Option<String> = self.state.storage().get(SHADOW_KEY).await?;
+    /// The JSON value kept under `key`; absent or unreadable, the default.
+    async fn stored<T: DeserializeOwned + Default>(&self, key: &str) -> Result<T> {
+        let raw: Option<String> = self.state.storage().get(key).await?;
         Ok(raw
             .and_then(|r| serde_json::from_str(&r).ok())
             .unwrap_or_default())
+    }
+
+    async fn store<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
+        self.state
+            .storage()
+            .put(key, serde_json::to_string(value)?)
+            .await
+    }
+
+    /// An unreadable book starts afresh: counts are evidence, not records to keep.
+    async fn shadow_book(&self) -> Result<Book> {
+        self.stored(SHADOW_KEY).await
     }
 
     async fn beta_records(&self) -> Result<Vec<BetaRecord>> {
@@ -150,8 +155,7 @@ impl MetricsWindow {
     }
 
     async fn save_beta(&self, records: &[BetaRecord]) -> Result<()> {
-        let raw = serde_json::to_string(records)?;
-        self.state.storage().put(BETA_KEY, raw).await
+        self.store(BETA_KEY, records).await
     }
 
     /// Each beta token's last request in `batch`, into its record.

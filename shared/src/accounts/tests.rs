@@ -230,3 +230,18 @@ fn email_domain_is_lowercased_only() {
         "Mixed.Case@example.org"
     );
 }
+
+#[test]
+fn a_plain_field_is_refused_under_its_own_name() {
+    let data = json!({"refresh": "  ", "username": " bob "});
+    let data = data.as_object().unwrap();
+    let mut errors = Map::new();
+    assert_eq!(plain_field(data, &PLAIN, &mut errors), Some("bob".into()));
+    assert!(errors.is_empty());
+    let refresh = FieldRule {
+        name: "refresh",
+        ..PLAIN
+    };
+    assert_eq!(plain_field(data, &refresh, &mut errors), None);
+    assert_eq!(errors.keys().collect::<Vec<_>>(), ["refresh"], "{errors:?}");
+}

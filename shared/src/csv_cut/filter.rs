@@ -1,6 +1,6 @@
 //! The filter-expression grammar, parsed once per request.
 
-use super::eval::parse_number;
+use super::number::parse_number;
 use super::{CsvError, ErrorKind};
 
 /// One parsed filter expression, tested against a cell with [`Filter::matches`].

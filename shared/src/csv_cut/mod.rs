@@ -43,6 +43,7 @@ mod cutter;
 mod eval;
 pub(crate) mod filter;
 mod header;
+mod number;
 mod record;
 mod upload;
 mod write;
@@ -52,9 +53,9 @@ mod tests;
 
 pub use counter::{Counter, Counts};
 pub use cutter::{CutSpec, CutStats, Cutter};
-pub use eval::parse_number;
 pub use filter::Filter;
 pub use header::{read_header, Header, HeaderReader, RenamedColumn};
+pub use number::parse_number;
 pub use upload::{UploadCheck, UploadSummary};
 
 use std::fmt;

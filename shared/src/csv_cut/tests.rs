@@ -206,19 +206,6 @@ fn in_lists() {
 }
 
 #[test]
-fn numbers() {
-    assert_eq!(parse_number(" 42 "), Some(42.0));
-    assert_eq!(parse_number("+.5"), Some(0.5));
-    assert_eq!(parse_number("-1e3"), Some(-1000.0));
-    for text in [
-        "", "NaN", "nan", "inf", "-inf", "Infinity", "1e400", "0x10", "1,000", "1_000", "12abc",
-        "--1",
-    ] {
-        assert_eq!(parse_number(text), None, "{text:?}");
-    }
-}
-
-#[test]
 fn bad_expressions_are_errors_naming_column_and_expression() {
     for expr in [
         "abc",

@@ -34,7 +34,7 @@ pub(crate) fn is_formula(cell: &str) -> bool {
     matches!(
         cell.as_bytes().first(),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
-    ) && super::eval::parse_number(cell).is_none()
+    ) && super::number::parse_number(cell).is_none()
 }
 
 fn write_cell(out: &mut Vec<u8>, cell: &str) {

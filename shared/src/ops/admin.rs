@@ -7,7 +7,7 @@
 //! checks that against D1 and KV, the gateway asks the app.
 
 use crate::jwt::{self, Claims, JwtConfig, TokenType};
-use crate::routing::{parse_percentage, Maintenance};
+use crate::routing::{bearer, parse_percentage, Maintenance};
 use subtle::ConstantTimeEq;
 
 /// Who is acting, for the audit trail.
@@ -39,14 +39,6 @@ impl Denied {
             Denied::Forbidden => "admin rights required",
         }
     }
-}
-
-/// The bearer credential of an `Authorization` header, if any.
-pub fn bearer(authorization: Option<&str>) -> Option<&str> {
-    let value = authorization?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Constant-time equality; an empty expected token never matches, so an unset
@@ -331,13 +323,5 @@ mod tests {
         assert!(p(&[("action", "update_percentage")]).is_err());
         assert!(p(&[("action", "drop_tables")]).is_err());
         assert!(p(&[("action", "enable_maintenance"), ("mode", "half")]).is_err());
-    }
-
-    #[test]
-    fn bearer_parsing() {
-        assert_eq!(bearer(Some("Bearer abc")), Some("abc"));
-        assert_eq!(bearer(Some("bearer  abc ")), Some("abc"));
-        assert_eq!(bearer(Some("Bearer")), None);
-        assert_eq!(bearer(Some("Token abc")), None);
     }
 }

@@ -262,26 +262,21 @@ mod tests {
     fn slow_is_bad_too_small_is_not_judged_rollback_optional() {
         assert!(problem(&app(100, 0, 1_500), &Thresholds::default()).is_some());
         assert!(problem(&app(5, 5, 50), &Thresholds::default()).is_none());
-        let v = evaluate(
-            &app(100, 50, 50),
-            &t(1),
-            &AlertState::default(),
-            30,
-            false,
-            1,
-        );
+        let bad = |rollback| {
+            evaluate(
+                &app(100, 50, 50),
+                &t(1),
+                &AlertState::default(),
+                30,
+                rollback,
+                1,
+            )
+        };
+        let v = bad(false);
         assert!(v.alert.is_some());
         assert_eq!(v.rollback_to, None);
         // Without a known good percentage below the current one: back to 0.
-        let v = evaluate(
-            &app(100, 50, 50),
-            &t(1),
-            &AlertState::default(),
-            30,
-            true,
-            1,
-        );
-        assert_eq!(v.rollback_to, Some(0));
+        assert_eq!(bad(true).rollback_to, Some(0));
     }
 
     #[test]

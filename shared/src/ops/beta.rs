@@ -1,17 +1,15 @@
 //! Beta access for canary testers: what an admin asks for when issuing a token,
 //! the record kept of each token, the invite link, and the cookie a tester's
 //! browser keeps. The token itself is `routing::mint_beta_token` (HMAC-signed with
-//! `ROUTING_SECRET`); its id is the first [`TOKEN_ID_LEN`] characters of its
-//! signature, so revoking needs no token text and a revocation list of ids is
-//! enough for the router (`beta_revoked` in the rollout config).
+//! `ROUTING_SECRET`); its id ([`token_id`](crate::routing::token_id)) and the
+//! revocation list the router refuses live beside it in `routing`, which must not
+//! depend on the admin side.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::routing::{Slot, BETA_COOKIE_NAME};
 
-/// Characters of the signature that name a token (96 bits).
-pub const TOKEN_ID_LEN: usize = 16;
 /// Longest beta access an admin may grant.
 pub const MAX_LIFETIME_SECS: i64 = 90 * 86_400;
 /// Shortest (a token that expires before the tester clicks is a support call).
@@ -40,12 +38,6 @@ pub struct BetaRecord {
     /// The app slot the token is pinned to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot: Option<String>,
-}
-
-/// The id of a token (well-formed or not: only the gateway's verification trusts it).
-pub fn token_id(token: &str) -> Option<String> {
-    let sig = token.trim().rsplit('.').next()?;
-    (sig.len() > TOKEN_ID_LEN && token.contains('.')).then(|| sig[..TOKEN_ID_LEN].to_string())
 }
 
 /// What `POST /admin/beta` asks for.
@@ -152,12 +144,6 @@ pub fn leave_cookie(secure: bool) -> String {
     join_cookie("", 0, secure)
 }
 
-/// The revocation list kept in the rollout config (`beta_revoked`): a JSON array
-/// of token ids.
-pub fn parse_revoked(raw: &str) -> Result<Vec<String>, String> {
-    serde_json::from_str::<Vec<String>>(raw).map_err(|e| format!("a JSON array of token ids ({e})"))
-}
-
 /// How long a record is listed after its token expired.
 pub const LISTED_AFTER_EXPIRY_SECS: i64 = 30 * 86_400;
 
@@ -217,7 +203,6 @@ pub fn mark_seen(records: &mut [BetaRecord], seen: &[(String, String)]) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routing::{mint_beta_token, SigningKey};
 
     #[test]
     fn issue_requests_parse_with_bounds() {
@@ -284,18 +269,6 @@ mod tests {
     }
 
     #[test]
-    fn a_token_is_named_by_its_signature() {
-        let key = SigningKey::new(b"k");
-        let a = mint_beta_token(&key, 2_000_000_000, "a", None);
-        let b = mint_beta_token(&key, 2_000_000_000, "b", None);
-        let (ia, ib) = (token_id(&a).unwrap(), token_id(&b).unwrap());
-        assert_eq!(ia.len(), TOKEN_ID_LEN);
-        assert_ne!(ia, ib);
-        assert!(a.ends_with(&a[a.len() - 43..]) && a[a.len() - 43..].starts_with(&ia));
-        assert_eq!(token_id("garbage"), None);
-    }
-
-    #[test]
     fn links_and_cookies() {
         assert_eq!(
             invite_link("https://lc.example/", "v1.1.YQ.sig"),
@@ -309,11 +282,6 @@ mod tests {
             leave_cookie(false),
             "lc_beta=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
         );
-        assert_eq!(
-            parse_revoked(r#"["a","b"]"#),
-            Ok(vec!["a".into(), "b".into()])
-        );
-        assert!(parse_revoked("a,b").is_err());
     }
 
     fn record(id: &str, expires_at: i64) -> BetaRecord {

@@ -28,7 +28,7 @@ pub struct Sample {
     pub latency_ms: u32,
     /// A hash of the client key (never the IP itself).
     pub client: u32,
-    /// The id of the beta token that routed it (`ops::beta::token_id`), if any.
+    /// The id of the beta token that routed it (`routing::token_id`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beta: Option<String>,
 }

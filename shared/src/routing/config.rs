@@ -104,7 +104,7 @@ pub struct RolloutConfig {
     /// Whether the unsigned `X-Beta-User: true` header is honoured; off in
     /// production once anyone could send it.
     pub beta_header_enabled: bool,
-    /// Ids of beta tokens revoked before their expiry (`ops::beta::token_id`).
+    /// Ids of beta tokens revoked before their expiry ([`token_id`](super::token_id)).
     pub beta_revoked: Vec<String>,
     /// Seconds a freshly issued access token keeps its person on the side that
     /// issued it (the replication lag bound, `REPLICATION_LAG_BOUND_S`).
@@ -408,7 +408,7 @@ pub fn config_from_raw(
     // not lock every tester out, and a revoked token only expires sooner.
     let beta_revoked = match raw.beta_revoked {
         None => defaults.beta_revoked.clone(),
-        Some(s) => crate::ops::beta::parse_revoked(s).unwrap_or_else(|expected| {
+        Some(s) => super::revocation::parse_revoked(s).unwrap_or_else(|expected| {
             errors.push(ConfigError::invalid(keys::BETA_REVOKED, s, expected));
             defaults.beta_revoked.clone()
         }),

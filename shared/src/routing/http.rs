@@ -184,6 +184,14 @@ pub fn valid_request_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
+/// The bearer credential of an `Authorization` header, if any.
+pub fn bearer(authorization: Option<&str>) -> Option<&str> {
+    let value = authorization?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// The value of cookie `name` in a `Cookie` header, so the adapter does not need
 /// its own parser to find `lc_route` and `lc_beta`. The first occurrence wins.
 pub fn cookie_value<'a>(cookie_header: &'a str, name: &str) -> Option<&'a str> {
@@ -321,6 +329,14 @@ mod tests {
         assert!(!valid_request_id("a\r\nX-Evil: 1"));
         assert!(!valid_request_id("é"));
         assert!(!valid_request_id("a/b"));
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer(Some("Bearer abc")), Some("abc"));
+        assert_eq!(bearer(Some("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer(Some("Bearer")), None);
+        assert_eq!(bearer(Some("Token abc")), None);
     }
 
     #[test]

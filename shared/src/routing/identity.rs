@@ -24,7 +24,7 @@ pub struct Identity {
 /// verifies and has not expired. Anything else is no identity: the request is
 /// routed as an anonymous one, and the backend answers the bad token.
 pub fn identity(authorization: Option<&str>, cfg: &JwtConfig, now_unix: i64) -> Option<Identity> {
-    let token = crate::ops::admin::bearer(authorization)?;
+    let token = super::http::bearer(authorization)?;
     let cfg = JwtConfig {
         accept_legacy: true,
         ..cfg.clone()

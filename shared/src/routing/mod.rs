@@ -23,6 +23,7 @@ pub mod http1;
 mod identity;
 mod last_known;
 mod limits;
+mod revocation;
 mod signed;
 mod slot;
 
@@ -33,13 +34,14 @@ pub use config::{
     DEFAULT_IDENTITY_HOLD_SECS,
 };
 pub use http::{
-    closes_connection, cookie_value, forwarded_headers, https_redirect, is_app_admin_path,
+    bearer, closes_connection, cookie_value, forwarded_headers, https_redirect, is_app_admin_path,
     is_gateway_path, is_known_method, is_sign_in, normalize_host, normalize_path, valid_request_id,
     KNOWN_METHODS, SECURITY_HEADERS, SIGN_IN_BODY_LIMIT,
 };
 pub use identity::{identity, user_bucket, Identity};
 pub use last_known::LastKnown;
 pub use limits::{limit_for, Limit, LimitClass, LimitFacts};
+pub use revocation::{parse_revoked, token_id, TOKEN_ID_LEN};
 pub use signed::{
     beta_token_claims, mint_beta_token, sticky_cookie_value, sticky_set_cookie, verify_beta_token,
     verify_sticky, BetaClaims, SigningKey, BETA_COOKIE_NAME, BETA_TOKEN_HEADER, STICKY_COOKIE_NAME,
@@ -195,7 +197,7 @@ pub fn beta_token<'a>(
         .filter(|v| !v.trim().eq_ignore_ascii_case("true"));
     [req.beta_token, header].into_iter().flatten().find(|t| {
         verify_beta_token(key, t, req.now_unix)
-            && crate::ops::beta::token_id(t).is_some_and(|id| !cfg.beta_revoked.contains(&id))
+            && token_id(t).is_some_and(|id| !cfg.beta_revoked.contains(&id))
     })
 }
 

@@ -34,6 +34,11 @@ fn pin(method: Option<&str>, prefix: &str, backend: Backend) -> RoutePin {
     }
 }
 
+/// Where `decide` sends `r` under `c` (over https), when it routes it.
+fn routed(r: &RequestFacts, c: &RolloutConfig) -> (Backend, Reason) {
+    route(&decide(r, c, &key(), true))
+}
+
 fn route(d: &Decision) -> (Backend, Reason) {
     match d {
         Decision::Route {
@@ -86,7 +91,7 @@ fn encoded_and_dotted_variants_of_gateway_paths_are_still_gateway_paths() {
     }
     for p in ["/api%2fadmin%2fexport/users", "//api/admin/export/summary"] {
         assert_eq!(
-            route(&decide(&req("GET", p), &cfg(0), &key(), true)),
+            routed(&req("GET", p), &cfg(0)),
             (Backend::App, Reason::AppAdmin),
             "{p}"
         );
@@ -138,7 +143,7 @@ fn pins_match_the_normalised_path() {
         "/api/accounts%2fregister/",
     ] {
         assert_eq!(
-            route(&decide(&req("POST", p), &c, &key(), true)),
+            routed(&req("POST", p), &c),
             (Backend::Legacy, Reason::Pin),
             "{p}"
         );
@@ -188,17 +193,14 @@ fn the_app_admin_api_goes_to_the_app_whatever_the_config() {
             "/api/admin/export/summary?x=1",
         ] {
             assert_eq!(
-                route(&decide(&req("POST", p), &c, &key(), true)),
+                routed(&req("POST", p), &c),
                 (Backend::App, Reason::AppAdmin),
                 "{p}"
             );
         }
     }
     c.maintenance = Maintenance::Off;
-    assert_eq!(
-        route(&decide(&req("GET", "/api/administrator"), &c, &key(), true)).1,
-        Reason::Pin
-    );
+    assert_eq!(routed(&req("GET", "/api/administrator"), &c).1, Reason::Pin);
 }
 
 // 2. Maintenance.
@@ -222,10 +224,7 @@ fn write_freeze_passes_reads_and_blocks_writes() {
     let mut c = cfg(100);
     c.maintenance = Maintenance::WriteFreeze;
     for m in ["GET", "HEAD", "OPTIONS", "get"] {
-        assert_eq!(
-            route(&decide(&req(m, "/api/files/"), &c, &key(), true)).0,
-            Backend::App
-        );
+        assert_eq!(routed(&req(m, "/api/files/"), &c).0, Backend::App);
     }
     for m in ["POST", "PUT", "PATCH", "DELETE", "PROPFIND"] {
         assert_eq!(
@@ -299,10 +298,7 @@ fn pin_beats_staging_beta_and_sticky() {
         sticky_cookie: Some(&sticky),
         ..req("POST", "/api/accounts/register/")
     };
-    assert_eq!(
-        route(&decide(&r, &c, &key(), true)),
-        (Backend::Legacy, Reason::Pin)
-    );
+    assert_eq!(routed(&r, &c), (Backend::Legacy, Reason::Pin));
 }
 
 // 4. Staging hosts.
@@ -321,11 +317,7 @@ fn staging_host_goes_to_app() {
             host,
             ..req("GET", "/")
         };
-        assert_eq!(
-            route(&decide(&r, &c, &key(), true)),
-            (Backend::App, Reason::Staging),
-            "{host}"
-        );
+        assert_eq!(routed(&r, &c), (Backend::App, Reason::Staging), "{host}");
     }
     for host in [
         "listcutter.example",
@@ -338,11 +330,7 @@ fn staging_host_goes_to_app() {
             host,
             ..req("GET", "/")
         };
-        assert_eq!(
-            route(&decide(&r, &c, &key(), true)).0,
-            Backend::Legacy,
-            "{host}"
-        );
+        assert_eq!(routed(&r, &c).0, Backend::Legacy, "{host}");
     }
 }
 
@@ -358,10 +346,7 @@ fn staging_beats_beta_and_sticky() {
         sticky_cookie: Some(&sticky),
         ..req("GET", "/")
     };
-    assert_eq!(
-        route(&decide(&r, &c, &key(), true)),
-        (Backend::App, Reason::Staging)
-    );
+    assert_eq!(routed(&r, &c), (Backend::App, Reason::Staging));
 }
 
 // 5. Beta testers.
@@ -375,21 +360,14 @@ fn beta_header_goes_to_app_when_enabled() {
             beta_header: Some(v),
             ..req("GET", "/")
         };
-        assert_eq!(
-            route(&decide(&r, &c, &key(), true)),
-            (Backend::App, Reason::BetaHeader)
-        );
+        assert_eq!(routed(&r, &c), (Backend::App, Reason::BetaHeader));
     }
     for v in ["false", "1", "yes", ""] {
         let r = RequestFacts {
             beta_header: Some(v),
             ..req("GET", "/")
         };
-        assert_eq!(
-            route(&decide(&r, &c, &key(), true)).0,
-            Backend::Legacy,
-            "{v:?}"
-        );
+        assert_eq!(routed(&r, &c).0, Backend::Legacy, "{v:?}");
     }
 }
 
@@ -401,10 +379,7 @@ fn beta_header_is_ignored_when_disabled() {
         beta_header: Some("true"),
         ..req("GET", "/")
     };
-    assert_eq!(
-        route(&decide(&r, &c, &key(), true)),
-        (Backend::Legacy, Reason::Bucket)
-    );
+    assert_eq!(routed(&r, &c), (Backend::Legacy, Reason::Bucket));
 }
 
 #[test]
@@ -436,10 +411,7 @@ fn bad_beta_tokens_fall_through() {
             beta_token: Some(token),
             ..req("GET", "/")
         };
-        assert_eq!(
-            route(&decide(&r, &c, &key(), true)),
-            (Backend::Legacy, Reason::Bucket)
-        );
+        assert_eq!(routed(&r, &c), (Backend::Legacy, Reason::Bucket));
     }
 }
 
@@ -453,7 +425,7 @@ fn the_signed_token_in_x_beta_user_works_where_true_does_not() {
             beta_header: Some(header),
             ..req("GET", "/api/x")
         };
-        route(&decide(&facts, &c, &key(), true))
+        routed(&facts, &c)
     };
     assert_eq!(routed(&token), (Backend::App, Reason::BetaToken));
     assert_eq!(routed("true"), (Backend::Legacy, Reason::Bucket));
@@ -466,7 +438,7 @@ fn revoked_beta_tokens_fall_through() {
     let token = mint_beta_token(&key(), NOW + 3600, "revoked tester", None);
     let other = mint_beta_token(&key(), NOW + 3600, "still welcome", None);
     let mut c = cfg(0);
-    c.beta_revoked = vec![crate::ops::beta::token_id(&token).unwrap()];
+    c.beta_revoked = vec![token_id(&token).unwrap()];
     for (t, backend) in [(&token, Backend::Legacy), (&other, Backend::App)] {
         let cookie = RequestFacts {
             beta_token: Some(t),
@@ -477,7 +449,7 @@ fn revoked_beta_tokens_fall_through() {
             ..req("GET", "/api/x")
         };
         for facts in [cookie, header] {
-            assert_eq!(route(&decide(&facts, &c, &key(), true)).0, backend);
+            assert_eq!(routed(&facts, &c).0, backend);
         }
     }
 }
@@ -524,10 +496,7 @@ fn a_signed_in_person_is_bucketed_by_user_not_address_or_cookie() {
                     identity: Some(person(user, user % 2 == 0, 3_600)),
                     ..req("GET", "/api/files")
                 };
-                assert_eq!(
-                    route(&decide(&facts, &c, &key(), true)),
-                    (expected, Reason::Identity)
-                );
+                assert_eq!(routed(&facts, &c), (expected, Reason::Identity));
             }
         }
     }
@@ -557,7 +526,7 @@ fn a_fresh_token_holds_its_person_on_the_side_that_issued_it() {
             identity: Some(p),
             ..req("GET", "/api/accounts/user/")
         };
-        route(&decide(&facts, c, &key(), true))
+        routed(&facts, c)
     };
     // Registered on the app a moment ago: the app, even at 0%.
     assert_eq!(
@@ -590,13 +559,13 @@ fn beta_and_pins_still_beat_identity() {
         identity: who,
         ..req("POST", "/api/accounts/register/")
     };
-    assert_eq!(route(&decide(&pinned, &c, &key(), true)).1, Reason::Pin);
+    assert_eq!(routed(&pinned, &c).1, Reason::Pin);
     let beta = RequestFacts {
         identity: who,
         beta_token: Some(&token),
         ..req("GET", "/x")
     };
-    assert_eq!(route(&decide(&beta, &c, &key(), true)).1, Reason::BetaToken);
+    assert_eq!(routed(&beta, &c).1, Reason::BetaToken);
 }
 
 #[test]
@@ -609,10 +578,7 @@ fn beta_beats_sticky() {
         sticky_cookie: Some(&sticky),
         ..req("GET", "/")
     };
-    assert_eq!(
-        route(&decide(&r, &c, &key(), true)),
-        (Backend::App, Reason::BetaHeader)
-    );
+    assert_eq!(routed(&r, &c), (Backend::App, Reason::BetaHeader));
 }
 
 // 6. Sticky cookie.
@@ -663,10 +629,7 @@ fn sticky_client_keeps_its_side_when_ip_changes() {
             sticky_cookie: Some(value),
             ..req("GET", "/")
         };
-        assert_eq!(
-            route(&decide(&r, &cfg(30), &key(), true)),
-            (backend, Reason::Sticky)
-        );
+        assert_eq!(routed(&r, &cfg(30)), (backend, Reason::Sticky));
     }
 }
 
@@ -737,10 +700,7 @@ fn zero_percent_sends_nobody_to_the_app() {
             Backend::Legacy
         );
     }
-    assert_eq!(
-        route(&decide(&req("GET", "/"), &cfg(0), &key(), true)).0,
-        Backend::Legacy
-    );
+    assert_eq!(routed(&req("GET", "/"), &cfg(0)).0, Backend::Legacy);
 }
 
 #[test]

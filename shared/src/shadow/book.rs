@@ -5,7 +5,7 @@
 //! batches one at a time.
 
 use super::compare::Difference;
-use super::gate::Thresholds;
+use super::thresholds::Thresholds;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -189,7 +189,10 @@ impl Book {
                 (name.clone(), report)
             })
             .collect();
-        let problems = thresholds.problems(&routes);
+        let problems = routes
+            .iter()
+            .filter_map(|(name, r)| thresholds.problem(name, r.counts.compared, r.diff_rate))
+            .collect();
         Report {
             rate,
             total: RateCounts {

@@ -3,50 +3,8 @@
 //! or the raise is forced — the way an unhealthy replicator holds it
 //! (`ops::replication`).
 
-use super::book::{Report, RouteReport};
+use super::book::Report;
 use crate::ops::hold::Hold;
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-
-/// Gateway vars `SHADOW_MAX_DIFF_RATE`, `SHADOW_MIN_COMPARED`, `SHADOW_HOLD_ABOVE`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Thresholds {
-    /// Percent of compared answers that may differ on a route (1).
-    pub max_diff_rate: f64,
-    /// Fewer comparisons than this say nothing about a route (20).
-    pub min_compared: u64,
-    /// Raising the percentage up to this level is never held (10): a small
-    /// canary may run while differences are looked into.
-    pub hold_above: u8,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Self {
-            max_diff_rate: 1.0,
-            min_compared: 20,
-            hold_above: 10,
-        }
-    }
-}
-
-impl Thresholds {
-    /// The routes over the threshold, each as one line.
-    pub fn problems(&self, routes: &BTreeMap<String, RouteReport>) -> Vec<String> {
-        routes
-            .iter()
-            .filter(|(_, r)| {
-                r.counts.compared >= self.min_compared && r.diff_rate > self.max_diff_rate
-            })
-            .map(|(name, r)| {
-                format!(
-                    "{name}: {}% of {} answers differ (over {}%)",
-                    r.diff_rate, r.counts.compared, self.max_diff_rate
-                )
-            })
-            .collect()
-    }
-}
 
 /// Why a raise from `from` to `to` is held, if it is: only raises, only past
 /// `hold_above`, only while a route is over the threshold.
@@ -69,6 +27,7 @@ mod tests {
     use super::*;
     use crate::shadow::book::{Book, Observation, Outcome};
     use crate::shadow::compare::Difference;
+    use crate::shadow::thresholds::Thresholds;
 
     fn report(differing: u64, equal: u64, t: &Thresholds) -> Report {
         let mut book = Book::default();

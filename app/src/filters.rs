@@ -228,9 +228,7 @@ async fn save_cut(
     let file_id = new_anon_id();
     let key = store::object_key(user_id, &file_id);
     let received = ingest::receive_stream(env, &key, name, Box::pin(cut.into_stream())).await?;
-    let chosen = store::choose_name(env, user_id, name)
-        .await
-        .map_err(ApiError::from);
+    let chosen = store::choose_name(env, user_id, name).await;
     let (received, chosen) = received.or_abort(chosen).await?;
     let fields = filter.fields();
     let metadata = json!({

@@ -13,7 +13,7 @@ use worker::{ByteStream, Env, Request};
 
 use crate::error::{ApiError, ApiResult};
 use crate::settings;
-use crate::storage::{anon_metadata, new_anon_id, ObjectWriter};
+use crate::storage::{anon_metadata, new_anon_id, original_name, ObjectWriter};
 use crate::store::{self, NewFile};
 
 /// What an upload becomes, which decides its checks.
@@ -40,11 +40,7 @@ impl Kind {
     fn metadata(self, filename: &str) -> HashMap<String, String> {
         match self {
             Kind::Anonymous => anon_metadata(filename),
-            // R2 allows 2 KiB of custom metadata per object: a long client name is cut.
-            Kind::Upload | Kind::Generated => HashMap::from([(
-                "original_name".to_string(),
-                filename.chars().take(255).collect(),
-            )]),
+            Kind::Upload | Kind::Generated => HashMap::from([original_name(filename)]),
         }
     }
 }
@@ -270,11 +266,7 @@ pub async fn store_upload(req: &mut Request, env: &Env, user_id: i64) -> ApiResu
     let received = received.ok_or_else(|| ApiError::bad_request("No file uploaded"))?;
     let wanted = received.filename.clone();
     let (received, name) = received
-        .or_abort(
-            store::choose_name(env, user_id, &wanted)
-                .await
-                .map_err(ApiError::from),
-        )
+        .or_abort(store::choose_name(env, user_id, &wanted).await)
         .await?;
     let file = NewFile::new(&file_id, user_id, &key, &name, "uploaded");
     received.keep(env, file).await?;

@@ -42,7 +42,7 @@ pub fn anon_key(id: &str) -> Option<String> {
 }
 
 /// Custom metadata of a new anonymous object: it expires 24 h from now.
-pub fn anon_metadata(original_name: &str) -> HashMap<String, String> {
+pub fn anon_metadata(name: &str) -> HashMap<String, String> {
     let expires = DateTime::from_timestamp_millis(Date::now().as_millis() as i64 + ANON_TTL_MS)
         .expect("a current timestamp is in range");
     HashMap::from([
@@ -50,12 +50,17 @@ pub fn anon_metadata(original_name: &str) -> HashMap<String, String> {
             "expires_at".to_string(),
             expires.to_rfc3339_opts(SecondsFormat::Secs, true),
         ),
-        // R2 allows 2 KiB of custom metadata per object: a long client name is cut.
-        (
-            "original_name".to_string(),
-            original_name.chars().take(255).collect(),
-        ),
+        original_name(name),
     ])
+}
+
+/// The `original_name` entry of an object's custom metadata. R2 allows 2 KiB of
+/// custom metadata per object: a long client name is cut.
+pub fn original_name(name: &str) -> (String, String) {
+    (
+        "original_name".to_string(),
+        name.chars().take(255).collect(),
+    )
 }
 
 /// True when the metadata's `expires_at` has passed (or cannot be read).

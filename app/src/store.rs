@@ -65,7 +65,7 @@ pub async fn owned(env: &Env, user_id: i64, file_id: &str) -> ApiResult<Owned> {
 }
 
 /// `wanted` (sanitised), made unique among the caller's names like legacy `set_file_name`.
-pub async fn choose_name(env: &Env, user_id: i64, wanted: &str) -> Result<String> {
+pub async fn choose_name(env: &Env, user_id: i64, wanted: &str) -> ApiResult<String> {
     #[derive(Deserialize)]
     struct Name {
         file_name: String,

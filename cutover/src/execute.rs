@@ -39,8 +39,10 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn migration(api: &Api, query: &str, command: &str) -> Result<Value> {
+/// Changes the rollout through the gateway's admin API; Ok with `done` for the log.
+fn migration(api: &Api, query: &str, command: &str, done: &str) -> Result<String> {
     api.get(&format!("/admin/migration?{query}&reason={command}"))
+        .map(|_| done.into())
 }
 
 /// Files whose bytes a live verify hashes on both sides (every row is still
@@ -248,14 +250,17 @@ pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool> {
         return Err(why).context("preflight failed, nothing was changed");
     }
     let freeze_at = now_ms() + 2_000;
+    let rollout = |query: &'static str, done: &'static str| -> Action {
+        Box::new(move || migration(api, query, EXECUTE, done))
+    };
     let steps: [(&str, &str, Action); 7] = [
         (
             "freeze",
             "freeze writes (reads go on)",
-            Box::new(|| {
-                migration(api, "action=enable_maintenance&mode=write_freeze", EXECUTE)
-                    .map(|_| "write freeze on".into())
-            }),
+            rollout(
+                "action=enable_maintenance&mode=write_freeze",
+                "write freeze on",
+            ),
         ),
         (
             "drain",
@@ -275,10 +280,7 @@ pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool> {
         (
             "switch",
             "send 100% to the app",
-            Box::new(|| {
-                migration(api, "action=update_percentage&percentage=100", EXECUTE)
-                    .map(|_| "100% to the app".into())
-            }),
+            rollout("action=update_percentage&percentage=100", "100% to the app"),
         ),
         (
             "smoke",
@@ -288,10 +290,7 @@ pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool> {
         (
             "unfreeze",
             "lift the write freeze",
-            Box::new(|| {
-                migration(api, "action=disable_maintenance", EXECUTE)
-                    .map(|_| "write freeze off".into())
-            }),
+            rollout("action=disable_maintenance", "write freeze off"),
         ),
         (
             "watch",
@@ -317,20 +316,23 @@ pub fn execute(api: &Api, opts: &Options, log: &mut RunLog) -> Result<bool> {
 pub fn rollback(api: &Api, opts: &Options, log: &mut RunLog, prefix: &str) -> Result<()> {
     let named = |step: &str| format!("{prefix}{step}");
     let back_at = now_ms();
+    let rollout = |query, done| migration(api, query, ROLLBACK, done);
     log.step(
         &named("to-legacy"),
         Effect::Changes,
         "send 0% to the app",
         || {
-            migration(api, "action=update_percentage&percentage=0", ROLLBACK)
-                .map(|_| "0%: every request to legacy".into())
+            rollout(
+                "action=update_percentage&percentage=0",
+                "0%: every request to legacy",
+            )
         },
     )?;
     log.step(
         &named("unfreeze"),
         Effect::Changes,
         "lift any maintenance",
-        || migration(api, "action=disable_maintenance", ROLLBACK).map(|_| "maintenance off".into()),
+        || rollout("action=disable_maintenance", "maintenance off"),
     )?;
     let result = log
         .step(

@@ -29,21 +29,11 @@ pub fn render(report: &Value) -> String {
             n(&r["errors"]),
         );
         if let Some(last) = r["examples"].get(0) {
-            let _ = writeln!(
-                out,
-                "  last difference: {} ({} vs {})",
-                last["path"].as_str().unwrap_or_default(),
-                last["primary"].as_str().unwrap_or_default(),
-                last["candidate"].as_str().unwrap_or_default(),
-            );
+            let [path, primary, candidate] = sides(last);
+            let _ = writeln!(out, "  last difference: {path} ({primary} vs {candidate})");
             for d in last["differences"].as_array().into_iter().flatten() {
-                let _ = writeln!(
-                    out,
-                    "    {}: {} → {}",
-                    d["path"].as_str().unwrap_or_default(),
-                    d["primary"].as_str().unwrap_or_default(),
-                    d["candidate"].as_str().unwrap_or_default(),
-                );
+                let [path, primary, candidate] = sides(d);
+                let _ = writeln!(out, "    {path}: {primary} → {candidate}");
             }
         }
     }
@@ -56,6 +46,11 @@ pub fn render(report: &Value) -> String {
         );
     }
     out
+}
+
+/// The path of an example or of one of its differences, and what each side had there.
+fn sides(v: &Value) -> [&str; 3] {
+    ["path", "primary", "candidate"].map(|k| v[k].as_str().unwrap_or_default())
 }
 
 #[cfg(test)]

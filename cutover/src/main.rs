@@ -502,6 +502,23 @@ fn reported(log: &runbook::RunLog, outcome: Result<()>, as_json: bool) -> ExitCo
     }
 }
 
+/// Refuses `command` without the operator token, saying what it needs it for.
+fn needs_operator_token(token: &str, command: &str, why: &str) -> Result<()> {
+    if token.is_empty() {
+        return Err(Error::Refused(format!(
+            "{command} needs the operator token (--admin-token or ADMIN_API_TOKEN): {why}"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether wrangler would find no `CLOUDFLARE_API_TOKEN` to deploy with.
+fn cloudflare_token_missing() -> bool {
+    std::env::var("CLOUDFLARE_API_TOKEN")
+        .unwrap_or_default()
+        .is_empty()
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     let api = Api::new(&cli.app, &cli.token)?;
     match cli.command {
@@ -598,9 +615,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             wait_secs,
             settle_secs,
         } => {
-            if cli.token.is_empty() {
-                return Err(Error::Refused("validate needs the operator token (--admin-token or ADMIN_API_TOKEN): the deep health and the test account's removal ask the admin APIs".into()));
-            }
+            needs_operator_token(
+                &cli.token,
+                "validate",
+                "the deep health and the test account's removal ask the admin APIs",
+            )?;
             let opts = validate::Options::new(
                 &url,
                 &cli.token,
@@ -631,14 +650,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             fresh,
             dry_run,
         } => {
-            if cli.token.is_empty() {
-                return Err(Error::Refused("deploy needs the operator token (--admin-token or ADMIN_API_TOKEN): validating a deployment asks its admin APIs".into()));
-            }
-            if !dry_run
-                && std::env::var("CLOUDFLARE_API_TOKEN")
-                    .unwrap_or_default()
-                    .is_empty()
-            {
+            needs_operator_token(
+                &cli.token,
+                "deploy",
+                "validating a deployment asks its admin APIs",
+            )?;
+            if !dry_run && cloudflare_token_missing() {
                 return Err(Error::Refused(
                     "deploy needs CLOUDFLARE_API_TOKEN (wrangler deploys with it); nothing was run"
                         .into(),
@@ -693,15 +710,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             run_log,
             dry_run,
         } => {
-            if cli.token.is_empty() {
-                return Err(Error::Refused("blue-green needs the operator token (--admin-token or ADMIN_API_TOKEN): it drives the gateway's admin API".into()));
-            }
-            let needs_cloudflare = !skip_deploy && !dry_run;
-            if needs_cloudflare
-                && std::env::var("CLOUDFLARE_API_TOKEN")
-                    .unwrap_or_default()
-                    .is_empty()
-            {
+            needs_operator_token(
+                &cli.token,
+                "blue-green",
+                "it drives the gateway's admin API",
+            )?;
+            if !skip_deploy && !dry_run && cloudflare_token_missing() {
                 return Err(Error::Refused("blue-green needs CLOUDFLARE_API_TOKEN to deploy (or --skip-deploy); nothing was run".into()));
             }
             let url = url.trim_end_matches('/').to_string();

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::api::Api;
@@ -132,7 +133,7 @@ fn records(csv: &str) -> Vec<&str> {
 }
 
 impl Journey<'_> {
-    fn request(&self, method: reqwest::Method, path: &str, access: Option<&str>) -> RequestBuilder {
+    fn request(&self, method: Method, path: &str, access: Option<&str>) -> RequestBuilder {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.opts.url));
@@ -145,11 +146,21 @@ impl Journey<'_> {
         req
     }
 
+    /// A request with the access token of the account the journey signed in to.
+    fn signed_in(&self, method: Method, path: &str, made: &Made) -> RequestBuilder {
+        self.request(method, path, made.access.as_deref())
+    }
+
     fn send(&self, what: &str, req: RequestBuilder) -> Result<Response> {
         req.send().map_err(|source| Error::Unanswered {
             call: what.to_string(),
             source,
         })
+    }
+
+    /// Sends `req`; Ok with the body and who served it when the status is `want`.
+    fn call(&self, what: &str, req: RequestBuilder, want: u16) -> Result<(String, String)> {
+        expect(what, self.send(what, req)?, want)
     }
 
     fn health(&self) -> Result<String> {
@@ -172,9 +183,9 @@ impl Journey<'_> {
             "password2": self.password,
         });
         let req = self
-            .request(reqwest::Method::POST, "/api/accounts/register/", None)
+            .request(Method::POST, "/api/accounts/register/", None)
             .json(&body);
-        let (_, by) = expect("register", self.send("register", req)?, 201)?;
+        let (_, by) = self.call("register", req, 201)?;
         Ok(format!("registered {}{by}", self.username))
     }
 
@@ -182,15 +193,15 @@ impl Journey<'_> {
     fn login(&self, made: &mut Made) -> Result<String> {
         let body = json!({"username": self.username, "password": self.password});
         let req = self
-            .request(reqwest::Method::POST, "/api/accounts/login/", None)
+            .request(Method::POST, "/api/accounts/login/", None)
             .json(&body);
-        let (text, by) = expect("login", self.send("login", req)?, 200)?;
+        let (text, by) = self.call("login", req, 200)?;
         let access = parse("login", &text)?["access"]
             .as_str()
             .ok_or_else(|| Error::Check("login: no access token in the answer".into()))?
             .to_string();
-        let req = self.request(reqwest::Method::GET, "/api/accounts/user/", Some(&access));
-        let (text, _) = expect("user", self.send("user", req)?, 200)?;
+        let req = self.request(Method::GET, "/api/accounts/user/", Some(&access));
+        let (text, _) = self.call("user", req, 200)?;
         let me = parse("user", &text)?;
         if me["username"] != self.username.as_str() {
             return Err(Error::Check(format!(
@@ -212,13 +223,9 @@ impl Journey<'_> {
                 .map_err(Error::Client)?,
         );
         let req = self
-            .request(
-                reqwest::Method::POST,
-                "/api/list_cutter/upload/",
-                made.access.as_deref(),
-            )
+            .signed_in(Method::POST, "/api/list_cutter/upload/", made)
             .multipart(form);
-        let (text, by) = expect("upload", self.send("upload", req)?, 200)?;
+        let (text, by) = self.call("upload", req, 200)?;
         let answer = parse("upload", &text)?;
         let field = |k: &str| {
             answer[k]
@@ -249,13 +256,9 @@ impl Journey<'_> {
             "filters": {FILTER.0: FILTER.1},
         });
         let req = self
-            .request(
-                reqwest::Method::POST,
-                "/api/list_cutter/export_csv/",
-                made.access.as_deref(),
-            )
+            .signed_in(Method::POST, "/api/list_cutter/export_csv/", made)
             .json(&body);
-        let (csv, by) = expect("cut", self.send("cut", req)?, 200)?;
+        let (csv, by) = self.call("cut", req, 200)?;
         if records(&csv) != EXPECTED {
             return Err(Error::Check(format!(
                 "cut: expected {EXPECTED:?}, got {csv:?}{by}"
@@ -288,13 +291,9 @@ impl Journey<'_> {
             .text("metadata", metadata.to_string())
             .text("original_file_id", upload.file_id.clone());
         let req = self
-            .request(
-                reqwest::Method::POST,
-                "/api/list_cutter/save_generated_file/",
-                made.access.as_deref(),
-            )
+            .signed_in(Method::POST, "/api/list_cutter/save_generated_file/", made)
             .multipart(form);
-        let (text, by) = expect("save", self.send("save", req)?, 201)?;
+        let (text, by) = self.call("save", req, 201)?;
         let file_id = parse("save", &text)?["file_id"]
             .as_str()
             .ok_or_else(|| Error::Check("save: no file_id in the answer".into()))?
@@ -305,8 +304,8 @@ impl Journey<'_> {
 
     fn download(&self, made: &Made, csv: &str) -> Result<String> {
         let path = format!("/api/list_cutter/download/{}/", made.saved_name);
-        let req = self.request(reqwest::Method::GET, &path, made.access.as_deref());
-        let (got, by) = expect("download", self.send("download", req)?, 200)?;
+        let req = self.signed_in(Method::GET, &path, made);
+        let (got, by) = self.call("download", req, 200)?;
         if got != csv {
             return Err(Error::Check(format!(
                 "download: expected the saved cut {csv:?}, got {got:?}{by}"
@@ -331,7 +330,7 @@ impl Journey<'_> {
         .collect();
         for file_id in &files {
             let path = format!("/api/list_cutter/delete/{file_id}/");
-            let req = self.request(reqwest::Method::DELETE, &path, made.access.as_deref());
+            let req = self.signed_in(Method::DELETE, &path, made);
             let resp = self.send("delete file", req)?;
             if resp.status().as_u16() != 404 {
                 expect("delete file", resp, 204)?;
@@ -381,7 +380,7 @@ impl Journey<'_> {
             let state = self
                 .opts
                 .admin
-                .admin(reqwest::Method::GET, "/admin/replication", None)
+                .admin(Method::GET, "/admin/replication", None)
                 .unwrap_or(Value::Null);
             // Only a replicator that reports healthy rounds can bring the account
             // back; a retired or stalled one is not waited for.
@@ -413,7 +412,7 @@ impl Journey<'_> {
             "/api/admin/users/{id}?username={}",
             crate::percent::encode(&self.username)
         );
-        match self.opts.admin.admin(reqwest::Method::DELETE, &path, None) {
+        match self.opts.admin.admin(Method::DELETE, &path, None) {
             Ok(_) => Ok(Gone::Removed),
             // Not "No admin endpoint": an app without this endpoint is a failure.
             Err(why)

@@ -189,17 +189,18 @@ impl Legacy {
         Ok(row.get(0))
     }
 
-    /// One page of `sql` (which selects the primary key first and takes `after`
-    /// and `limit`), each row turned into a record by `read`; a row it cannot read
-    /// is reported as `<item> <pk>`.
+    /// One page of `select` (which selects the primary key `id` first): the
+    /// `limit` rows after `after` in key order, each turned into a record by
+    /// `read`; a row it cannot read is reported as `<item> <pk>`.
     fn page<T>(
         &mut self,
-        sql: &str,
+        select: &str,
         (after, limit): (i64, i64),
         item: &str,
         read: impl Fn(&Row) -> Result<T>,
     ) -> Result<Page<T>> {
-        let rows = self.db.query(sql, &[&after, &limit])?;
+        let sql = format!("{select} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint");
+        let rows = self.db.query(&sql, &[&after, &limit])?;
         let mut page = Page {
             rows: Vec::new(),
             unreadable: Vec::new(),
@@ -218,22 +219,14 @@ impl Legacy {
 
     /// Users with `id > after`, and the rows that could not be read.
     pub fn users(&mut self, after: i64, limit: i64) -> Result<Page<UserRecord>> {
-        let sql = format!(
-            "{} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
-            user_select()
-        );
-        self.page(&sql, (after, limit), "user ", |row| {
+        self.page(&user_select(), (after, limit), "user ", |row| {
             user_row(row).map_err(unreadable)
         })
     }
 
     /// Saved files with primary key `> after`.
     pub fn files(&mut self, after: i64, limit: i64) -> Result<Page<LegacyFile>> {
-        let sql = format!(
-            "{} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
-            file_select()
-        );
-        self.page(&sql, (after, limit), "saved file #", |row| {
+        self.page(&file_select(), (after, limit), "saved file #", |row| {
             file_row(row).map_err(unreadable)
         })
     }
@@ -403,11 +396,10 @@ impl Legacy {
         if self.lineage == LineageSource::Metadata {
             return self.edges_in_metadata(after, limit);
         }
-        let sql = format!(
-            "SELECT id::bigint, source_file_id, target_file_id, relationship_type \
-             FROM {EDGES} WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint"
+        let select = format!(
+            "SELECT id::bigint, source_file_id, target_file_id, relationship_type FROM {EDGES}"
         );
-        self.page(&sql, (after, limit), "relationship #", |row| {
+        self.page(&select, (after, limit), "relationship #", |row| {
             let (source, target, kind): (String, String, String) =
                 (row.get(1), row.get(2), row.get(3));
             EdgeRecord::from_legacy(&source, &target, &kind)

@@ -108,20 +108,22 @@ fn flip_case(word: &str) -> String {
         .collect()
 }
 
+/// An order's symbol and its complement's (a number satisfies exactly one).
+fn symbols(order: &Order) -> (&'static str, &'static str) {
+    match order {
+        Order::Gt => (">", "<="),
+        Order::Lt => ("<", ">="),
+        Order::Ge => (">=", "<"),
+        Order::Le => ("<=", ">"),
+    }
+}
+
 /// A canonical expression for a parsed test (numbers in Rust's shortest exact form,
 /// texts quoted).
 pub(crate) fn print(test: &Test) -> String {
     let quoted = |v: &Value| format!("'{}'", v.text.replace('\'', "''"));
     match test {
-        Test::Order(order, n) => {
-            let symbol = match order {
-                Order::Gt => ">",
-                Order::Lt => "<",
-                Order::Ge => ">=",
-                Order::Le => "<=",
-            };
-            format!("{symbol} {n:?}")
-        }
+        Test::Order(order, n) => format!("{} {n:?}", symbols(order).0),
         // `=` takes the text between the outer quotes as it is (no doubling).
         Test::Equal { value, negate } => {
             format!("{} '{}'", if *negate { "!=" } else { "==" }, value.text)
@@ -167,13 +169,7 @@ fn relatives(test: &Test, cell: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();
     match test {
         Test::Order(order, n) => {
-            let opposite = match order {
-                Order::Gt => "<=",
-                Order::Lt => ">=",
-                Order::Ge => "<",
-                Order::Le => ">",
-            };
-            let e = format!("{opposite} {n:?}");
+            let e = format!("{} {n:?}", symbols(order).1);
             // A number is on exactly one side; text is on neither.
             out.push((e.clone(), numeric && !eval(&e)));
         }

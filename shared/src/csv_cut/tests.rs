@@ -561,24 +561,14 @@ fn counter_counts_rows_and_columns() {
             columns: 4
         }
     );
-    let mut counter = Counter::new();
-    counter.push(b"a,b\n\"multi\nline\",1\n\n2,3").unwrap();
-    assert_eq!(
-        counter.finish().unwrap(),
-        Counts {
-            rows: 2,
-            columns: 2
-        }
-    );
-    let mut counter = Counter::new();
-    counter.push(b"a,b\n").unwrap();
-    assert_eq!(
-        counter.finish().unwrap(),
-        Counts {
-            rows: 0,
-            columns: 2
-        }
-    );
+    for (csv, rows, columns) in [
+        (&b"a,b\n\"multi\nline\",1\n\n2,3"[..], 2, 2),
+        (b"a,b\n", 0, 2),
+    ] {
+        let mut counter = Counter::new();
+        counter.push(csv).unwrap();
+        assert_eq!(counter.finish().unwrap(), Counts { rows, columns });
+    }
 }
 
 // ---------------------------------------------------------------- chunking

@@ -148,6 +148,11 @@ mod tests {
         limit_for(&f).map(|l| l.class)
     }
 
+    /// The budget an anonymous `method` to `path` spends from is `want`'s.
+    fn counted_as(method: &str, path: &str, want: LimitClass) {
+        assert_eq!(class(facts(method, path)), Some(want), "{method} {path}");
+    }
+
     #[test]
     fn hashed_assets_spend_nothing() {
         for path in [
@@ -166,18 +171,12 @@ mod tests {
     fn the_rest_of_the_frontend_and_writes_to_asset_paths_are_counted() {
         // index.html and the favicon change with a deploy; they are not immutable.
         for path in ["/", "/login", "/favicon.svg", "/assetsx/a.js", "/api/../x"] {
-            assert_eq!(class(facts("GET", path)), Some(LimitClass::Read), "{path}");
+            counted_as("GET", path, LimitClass::Read);
         }
-        // Only reads are exempt: a POST there is a write like any other.
-        assert_eq!(
-            class(facts("POST", "/assets/a.js")),
-            Some(LimitClass::Write)
-        );
-        assert_eq!(
-            class(facts("PROPFIND", "/assets/a.js")),
-            Some(LimitClass::Write),
-            "an unknown method is no read"
-        );
+        // Only reads are exempt: a POST there is a write like any other, and an
+        // unknown method is no read.
+        counted_as("POST", "/assets/a.js", LimitClass::Write);
+        counted_as("PROPFIND", "/assets/a.js", LimitClass::Write);
     }
 
     #[test]
@@ -191,32 +190,24 @@ mod tests {
             "/api/accounts/%6cogin/",
             "//api/accounts/x/../login/",
         ] {
-            assert_eq!(class(facts("POST", path)), Some(LimitClass::Auth), "{path}");
+            counted_as("POST", path, LimitClass::Auth);
         }
         // Reading those paths tries no credential.
-        assert_eq!(
-            class(facts("GET", "/api/accounts/login/")),
-            Some(LimitClass::Read)
-        );
-        assert_eq!(
-            class(facts("POST", "/api/accounts/logout/")),
-            Some(LimitClass::Write)
-        );
+        counted_as("GET", "/api/accounts/login/", LimitClass::Read);
+        counted_as("POST", "/api/accounts/logout/", LimitClass::Write);
     }
 
     #[test]
     fn reads_and_writes_by_method() {
         for method in ["GET", "HEAD", "OPTIONS"] {
-            assert_eq!(
-                class(facts(method, "/api/list_cutter/list_saved_files/")),
-                Some(LimitClass::Read)
+            counted_as(
+                method,
+                "/api/list_cutter/list_saved_files/",
+                LimitClass::Read,
             );
         }
         for method in ["POST", "PUT", "PATCH", "DELETE"] {
-            assert_eq!(
-                class(facts(method, "/api/list_cutter/delete/x/")),
-                Some(LimitClass::Write)
-            );
+            counted_as(method, "/api/list_cutter/delete/x/", LimitClass::Write);
         }
     }
 

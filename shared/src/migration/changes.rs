@@ -229,52 +229,38 @@ mod tests {
         assert!(p.to_legacy.is_empty() && p.conflicts.is_empty());
     }
 
+    /// Plans one record changed on both sides: whose version is kept, once the
+    /// kept side's change, and only it, is seen going to the other side.
+    fn kept(legacy: Change, app: Change) -> Option<Side> {
+        let p = plan(std::slice::from_ref(&legacy), std::slice::from_ref(&app));
+        let kept = p.conflicts[0].kept;
+        let sent = match kept {
+            Some(Side::Legacy) => (vec![legacy], vec![]),
+            Some(Side::App) => (vec![], vec![app]),
+            None => panic!("merged: {p:?}"),
+        };
+        assert_eq!((p.to_app, p.to_legacy), sent);
+        kept
+    }
+
     #[test]
     fn a_deletion_wins_over_a_change_on_the_other_side() {
-        let p = plan(
-            &[change(1, Kind::File, "f", Op::Delete, T1)],
-            &[change(4, Kind::File, "f", Op::Upsert, T2)],
-        );
-        assert_eq!(p.to_app, vec![change(1, Kind::File, "f", Op::Delete, T1)]);
-        assert!(p.to_legacy.is_empty());
-        assert_eq!(p.conflicts[0].kept, Some(Side::Legacy));
-
-        let p = plan(
-            &[change(1, Kind::File, "f", Op::Upsert, T2)],
-            &[change(4, Kind::File, "f", Op::Delete, T1)],
-        );
-        assert!(p.to_app.is_empty());
-        assert_eq!(
-            p.to_legacy,
-            vec![change(4, Kind::File, "f", Op::Delete, T1)]
-        );
-        assert_eq!(p.conflicts[0].kept, Some(Side::App));
+        let file = |seq, op, at| change(seq, Kind::File, "f", op, at);
+        let deleted_on_legacy = kept(file(1, Op::Delete, T1), file(4, Op::Upsert, T2));
+        assert_eq!(deleted_on_legacy, Some(Side::Legacy));
+        let deleted_on_the_app = kept(file(1, Op::Upsert, T2), file(4, Op::Delete, T1));
+        assert_eq!(deleted_on_the_app, Some(Side::App));
     }
 
     #[test]
     fn a_user_changed_on_both_sides_keeps_the_later_change_and_ties_go_to_legacy() {
-        let p = plan(
-            &[change(1, Kind::User, "7", Op::Upsert, T1)],
-            &[change(2, Kind::User, "7", Op::Upsert, T2)],
-        );
-        assert!(p.to_app.is_empty());
-        assert_eq!(p.to_legacy.len(), 1);
-        assert_eq!(p.conflicts[0].kept, Some(Side::App));
+        let user = |seq, at| change(seq, Kind::User, "7", Op::Upsert, at);
+        assert_eq!(kept(user(1, T1), user(2, T2)), Some(Side::App));
+        let p = plan(&[user(1, T1)], &[user(2, T2)]);
         assert!(p.conflicts[0].describe().contains("kept the app's version"));
-
-        let p = plan(
-            &[change(1, Kind::User, "7", Op::Upsert, T2)],
-            &[change(
-                2,
-                Kind::User,
-                "7",
-                Op::Upsert,
-                "2026-01-01T00:00:02.5Z",
-            )],
-        );
-        assert_eq!(p.to_app.len(), 1);
-        assert!(p.to_legacy.is_empty());
-        assert_eq!(p.conflicts[0].kept, Some(Side::Legacy));
+        // The same instant written otherwise is a tie.
+        let tie = kept(user(1, T2), user(2, "2026-01-01T00:00:02.5Z"));
+        assert_eq!(tie, Some(Side::Legacy));
     }
 
     #[test]

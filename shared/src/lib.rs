@@ -16,6 +16,7 @@ pub mod migration;
 pub mod multipart;
 pub mod ops;
 pub mod password;
+pub mod refusal;
 pub mod routing;
 pub mod saved_filters;
 pub mod shadow;

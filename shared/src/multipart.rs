@@ -9,8 +9,6 @@
 //! and returned as one [`Event::Field`]. Memory is bounded by the largest chunk pushed
 //! plus the field cap, whatever the body size.
 
-use std::fmt;
-
 /// Limit on a part's header block (its `Content-Disposition`, `Content-Type`, ...).
 const MAX_HEADER_BYTES: usize = 16 << 10;
 /// Transport padding (spaces and tabs) allowed between a boundary and its CRLF.
@@ -32,28 +30,7 @@ pub enum MultipartErrorKind {
 }
 
 /// A multipart error: a kind plus a message meant for the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MultipartError {
-    pub kind: MultipartErrorKind,
-    pub message: String,
-}
-
-impl MultipartError {
-    fn new(kind: MultipartErrorKind, message: impl Into<String>) -> Self {
-        MultipartError {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for MultipartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for MultipartError {}
+pub type MultipartError = crate::refusal::Refusal<MultipartErrorKind>;
 
 /// The headers of one file part.
 #[derive(Debug, Clone, PartialEq, Eq)]

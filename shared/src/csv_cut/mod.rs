@@ -58,8 +58,6 @@ pub use header::{read_header, Header, HeaderReader, RenamedColumn};
 pub use number::parse_number;
 pub use upload::{UploadCheck, UploadSummary};
 
-use std::fmt;
-
 /// Default limit on the input bytes one record may span (8 MiB).
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 8 << 20;
 
@@ -106,28 +104,6 @@ impl ErrorKind {
     }
 }
 
-/// An error from the CSV engine: a [`ErrorKind`] plus a message meant for the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CsvError {
-    /// The category, for mapping to an HTTP status or a log field.
-    pub kind: ErrorKind,
-    /// A human-readable message naming the offending row, column or expression.
-    pub message: String,
-}
-
-impl CsvError {
-    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        CsvError {
-            kind,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for CsvError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for CsvError {}
+/// An error from the CSV engine: a [`ErrorKind`] plus a message meant for the
+/// client, naming the offending row, column or expression.
+pub type CsvError = crate::refusal::Refusal<ErrorKind>;

@@ -27,17 +27,23 @@ fn well_paid(file_id: &str) -> Value {
     })
 }
 
-fn create_list_update_apply_and_delete(stack: &Stack) {
-    let user = User::register(stack, true, &unique("sf"));
-    let source = upload(&user, "people.csv", PEOPLE.as_bytes());
+/// `user` uploads the fixture and saves [`well_paid`] on it: (the file's id, the
+/// filter as created).
+fn saved_filter(user: &User) -> (String, Value) {
+    let source = upload(user, "people.csv", PEOPLE.as_bytes());
     let source_id = str_of(&source, "file_id");
-
     let (status, created, _) = send(
-        &user,
+        user,
         user.api(Method::POST, "/api/filters")
             .json(&well_paid(&source_id)),
     );
     assert_eq!(status, 201, "{created}");
+    (source_id, created)
+}
+
+fn create_list_update_apply_and_delete(stack: &Stack) {
+    let user = User::register(stack, true, &unique("sf"));
+    let (source_id, created) = saved_filter(&user);
     let id = str_of(&created, "id");
     assert_eq!(created["columns"], json!(["name", "city"]));
     assert_eq!(created["filters"]["city"], "IN (LA, Chicago)");
@@ -132,14 +138,7 @@ fn create_list_update_apply_and_delete(stack: &Stack) {
 fn other_users_and_bad_bodies_get_4xx_and_change_nothing(stack: &Stack) {
     let a = User::register(stack, true, &unique("sfa"));
     let b = User::register(stack, true, &unique("sfb"));
-    let source = upload(&a, "people.csv", PEOPLE.as_bytes());
-    let source_id = str_of(&source, "file_id");
-    let (status, created, _) = send(
-        &a,
-        a.api(Method::POST, "/api/filters")
-            .json(&well_paid(&source_id)),
-    );
-    assert_eq!(status, 201, "{created}");
+    let (source_id, created) = saved_filter(&a);
     let id = str_of(&created, "id");
     counted(&a, &source_id);
     let state = || {

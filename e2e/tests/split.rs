@@ -170,6 +170,26 @@ fn first_visit(stack: &Stack, ip: &str) -> (String, String) {
     (served_by(&resp), value)
 }
 
+/// A visit from `ip` holding the sticky cookie `cookie`: who served it, the
+/// route reason, and the sticky cookies it set.
+fn visit_with_cookie(
+    stack: &Stack,
+    ip: &str,
+    cookie: &str,
+) -> (String, Option<String>, Vec<String>) {
+    let resp = client()
+        .get(format!("{}{PROBE}", stack.gateway))
+        .header("CF-Connecting-IP", ip)
+        .header("Cookie", format!("lc_route={cookie}"))
+        .send()
+        .unwrap();
+    let issued = headers_all(&resp, "set-cookie")
+        .into_iter()
+        .filter(|c| c.starts_with("lc_route="))
+        .collect();
+    (served_by(&resp), header(&resp, "x-route-reason"), issued)
+}
+
 fn sticky_cookie_keeps_branch_when_ip_changes(stack: &Stack) {
     stack.set_percentage("50");
     let home = stack.ip();
@@ -177,24 +197,10 @@ fn sticky_cookie_keeps_branch_when_ip_changes(stack: &Stack) {
     let bucket = bucket_of(&client_key(Some(&home)));
     let roaming = ip_on_other_side(stack, bucket, 50);
 
-    let resp = client()
-        .get(format!("{}{PROBE}", stack.gateway))
-        .header("CF-Connecting-IP", &roaming)
-        .header("Cookie", format!("lc_route={cookie}"))
-        .send()
-        .unwrap();
-    assert_eq!(
-        served_by(&resp),
-        branch,
-        "the cookie holder flapped after an IP change"
-    );
-    assert_eq!(header(&resp, "x-route-reason").as_deref(), Some("sticky"));
-    assert!(
-        headers_all(&resp, "set-cookie")
-            .iter()
-            .all(|c| !c.starts_with("lc_route=")),
-        "a valid cookie is not re-issued"
-    );
+    let (by, reason, issued) = visit_with_cookie(stack, &roaming, &cookie);
+    assert_eq!(by, branch, "the cookie holder flapped after an IP change");
+    assert_eq!(reason.as_deref(), Some("sticky"));
+    assert!(issued.is_empty(), "a valid cookie is not re-issued");
     stack.set_percentage("0");
 }
 
@@ -222,22 +228,11 @@ fn tampered_sticky_cookie_is_ignored(stack: &Stack) {
         } else {
             "legacy"
         };
-        let resp = client()
-            .get(format!("{}{PROBE}", stack.gateway))
-            .header("CF-Connecting-IP", &roaming)
-            .header("Cookie", format!("lc_route={forged}"))
-            .send()
-            .unwrap();
-        assert_eq!(
-            served_by(&resp),
-            expected,
-            "forged cookie {forged} was honoured"
-        );
-        assert_eq!(header(&resp, "x-route-reason").as_deref(), Some("bucket"));
+        let (by, reason, issued) = visit_with_cookie(stack, &roaming, &forged);
+        assert_eq!(by, expected, "forged cookie {forged} was honoured");
+        assert_eq!(reason.as_deref(), Some("bucket"));
         assert!(
-            headers_all(&resp, "set-cookie")
-                .iter()
-                .any(|c| c.starts_with("lc_route=v1.")),
+            issued.iter().any(|c| c.starts_with("lc_route=v1.")),
             "a forged cookie is replaced"
         );
     }

@@ -407,20 +407,18 @@ fn migrate_then_verify_logins_downloads_and_lineage(stack: &Stack) {
     .unwrap()
     .json()
     .unwrap();
-    let root_item = listed["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["file_id"] == json!(root))
-        .unwrap();
+    let listed_file = |id: &str| {
+        listed["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["file_id"] == id)
+            .unwrap()
+    };
+    let root_item = listed_file(&root);
     assert_eq!(root_item["user_tags"], json!(["q3", "sales"]));
     assert_eq!(root_item["system_tags"], json!(["uploaded"]));
-    let cut_item = listed["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["file_id"] == json!(child))
-        .unwrap();
+    let cut_item = listed_file(&child);
     assert_eq!(
         cut_item["metadata"],
         json!(r#"{"generated_file_details":{"columns":["a"]}}"#)

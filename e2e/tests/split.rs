@@ -3,6 +3,7 @@
 
 use crate::common::{header, headers_all, served_by};
 use e2e::{client, Stack, ROUTING_SECRET};
+use reqwest::blocking::RequestBuilder;
 use shared::routing::{
     backend_for_bucket, bucket_of, client_key, mint_beta_token, Backend, SigningKey,
 };
@@ -256,14 +257,14 @@ fn beta_testers_and_staging_reach_app_at_zero(stack: &Stack) {
         served_by(&get().header("X-Beta-User", "false").send().unwrap()),
         "legacy"
     );
-    let staging = get()
-        .header("Host", "staging.list-cutter.test")
-        .send()
-        .unwrap();
-    assert_eq!(served_by(&staging), "app-blue");
+    // Who served a request, and why.
+    let routed = |req: RequestBuilder| {
+        let resp = req.send().unwrap();
+        (served_by(&resp), header(&resp, "x-route-reason"))
+    };
     assert_eq!(
-        header(&staging, "x-route-reason").as_deref(),
-        Some("staging")
+        routed(get().header("Host", "staging.list-cutter.test")),
+        ("app-blue".into(), Some("staging".into()))
     );
 
     let key = SigningKey::new(ROUTING_SECRET);
@@ -272,14 +273,9 @@ fn beta_testers_and_staging_reach_app_at_zero(stack: &Stack) {
         .unwrap()
         .as_secs() as i64;
     let token = mint_beta_token(&key, now + 3_600, "qa-team", None);
-    let by_cookie = get()
-        .header("Cookie", format!("lc_beta={token}"))
-        .send()
-        .unwrap();
-    assert_eq!(served_by(&by_cookie), "app-blue");
     assert_eq!(
-        header(&by_cookie, "x-route-reason").as_deref(),
-        Some("beta_token")
+        routed(get().header("Cookie", format!("lc_beta={token}"))),
+        ("app-blue".into(), Some("beta_token".into()))
     );
     let by_header = get().header("X-Beta-Token", &token).send().unwrap();
     assert_eq!(served_by(&by_header), "app-blue");

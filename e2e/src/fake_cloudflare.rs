@@ -156,6 +156,22 @@ fn error(status: u16, code: u32, message: &str) -> (u16, Value) {
     )
 }
 
+/// A POST: `body` is added under the new `id`.
+fn add(items: &mut Vec<Value>, id: String, mut body: Value) -> Value {
+    body["id"] = json!(id);
+    items.push(body.clone());
+    body
+}
+
+/// A PUT: `body` takes the place of the item with `id`, keeping that id; None
+/// when there is no such item.
+fn replace(items: &mut [Value], id: &str, mut body: Value) -> Option<Value> {
+    let item = items.iter_mut().find(|item| item["id"] == id)?;
+    body["id"] = json!(id);
+    *item = body.clone();
+    Some(body)
+}
+
 fn query_value<'a>(query: &'a str, key: &str) -> Option<&'a str> {
     query
         .split('&')
@@ -200,44 +216,26 @@ fn answer(st: &mut State, req: &Request, zone: &str, zone_id: &str, token: &str)
             {
                 return error(400, 9000, "DNS record type, name and content are required");
             }
-            let mut record = body;
-            record["id"] = json!(new_id("rec"));
-            st.records.push(record.clone());
-            envelope(record)
+            let id = new_id("rec");
+            envelope(add(&mut st.records, id, body))
         }
         ("PUT", p) if p.starts_with(&format!("{records_path}/")) => {
             let id = &p[records_path.len() + 1..];
-            match st.records.iter_mut().find(|r| r["id"] == id) {
-                Some(r) => {
-                    let mut record = body;
-                    record["id"] = json!(id);
-                    *r = record.clone();
-                    envelope(record)
-                }
-                None => error(404, 81044, "Record does not exist."),
-            }
+            replace(&mut st.records, id, body)
+                .map_or_else(|| error(404, 81044, "Record does not exist."), envelope)
         }
         ("GET", p) if p == routes_path => envelope(json!(st.routes)),
         ("POST", p) if p == routes_path => {
             if st.routes.iter().any(|r| r["pattern"] == body["pattern"]) {
                 return error(409, 10020, "A route with the same pattern already exists.");
             }
-            let mut route = body;
-            route["id"] = json!(new_id("route"));
-            st.routes.push(route.clone());
-            envelope(route)
+            let id = new_id("route");
+            envelope(add(&mut st.routes, id, body))
         }
         ("PUT", p) if p.starts_with(&format!("{routes_path}/")) => {
             let id = &p[routes_path.len() + 1..];
-            match st.routes.iter_mut().find(|r| r["id"] == id) {
-                Some(r) => {
-                    let mut route = body;
-                    route["id"] = json!(id);
-                    *r = route.clone();
-                    envelope(route)
-                }
-                None => error(404, 10007, "Route not found."),
-            }
+            replace(&mut st.routes, id, body)
+                .map_or_else(|| error(404, 10007, "Route not found."), envelope)
         }
         _ => error(404, 7000, "No route for that URI"),
     }

@@ -63,6 +63,14 @@ fn on_legacy(req: RequestBuilder) -> (u16, Value) {
     (status, body)
 }
 
+/// Registers `name` on the app from `ip`; returns the 201's body.
+fn register_on_app(stack: &Stack, ip: &str, name: &str) -> Value {
+    let (status, reg) =
+        on_app(app(stack, ip, Method::POST, "register/").json(&register_body(name)));
+    assert_eq!(status, 201, "{reg}");
+    reg
+}
+
 fn without_app_extras(path: &str, body: &Value) -> Vec<String> {
     keys(body)
         .into_iter()
@@ -318,9 +326,7 @@ fn django_user_and_token_work_on_app(stack: &Stack) {
 fn app_user_and_token_work_on_django(stack: &Stack) {
     let ip = &stack.ip();
     let name = "app_dave";
-    let (status, reg) =
-        on_app(app(stack, ip, Method::POST, "register/").json(&register_body(name)));
-    assert_eq!(status, 201, "{reg}");
+    let reg = register_on_app(stack, ip, name);
     assert_eq!(reg["detail"], "User created successfully");
     let rows = stack.d1_execute(&format!(
         "SELECT id, username, email, password, is_active, is_admin, created_at \
@@ -387,9 +393,7 @@ fn audit_count(stack: &Stack, user_id: i64) -> i64 {
 fn bad_tokens_are_refused_and_change_nothing(stack: &Stack) {
     let ip = &stack.ip();
     let name = "tok_erin";
-    let (status, reg) =
-        on_app(app(stack, ip, Method::POST, "register/").json(&register_body(name)));
-    assert_eq!(status, 201, "{reg}");
+    let reg = register_on_app(stack, ip, name);
     let id = reg["user"]["id"].as_i64().unwrap();
     let access = str_of(&reg, "access");
     let refresh = str_of(&reg, "refresh");
@@ -479,9 +483,7 @@ fn bad_tokens_are_refused_and_change_nothing(stack: &Stack) {
 fn ids_above_offset_and_audit_trail(stack: &Stack) {
     let ip = &stack.ip();
     let name = "audit_frank";
-    let (status, reg) =
-        on_app(app(stack, ip, Method::POST, "register/").json(&register_body(name)));
-    assert_eq!(status, 201, "{reg}");
+    let reg = register_on_app(stack, ip, name);
     let id = reg["user"]["id"].as_i64().unwrap();
     assert!(id >= USER_ID_OFFSET, "{id}");
     let (status, _) =
@@ -609,9 +611,7 @@ fn malformed_json_methods_and_slashes(stack: &Stack) {
 fn the_legacy_clients_session_works_on_the_app(stack: &Stack) {
     let ip = &stack.ip();
     let name = crate::common::unique("legacy_web");
-    let (status, reg) =
-        on_app(app(stack, ip, Method::POST, "register/").json(&register_body(&name)));
-    assert_eq!(status, 201, "{reg}");
+    register_on_app(stack, ip, &name);
     let (status, login) =
         on_app(app(stack, ip, Method::POST, "login/").json(&login_body(&name, PASSWORD)));
     assert_eq!(status, 200, "{login}");

@@ -138,28 +138,19 @@ fn requests_without_admin_rights_are_refused_and_change_nothing(stack: &Stack) {
         }
     }
     // A token signed with another key, and one from another issuer.
-    let forged = {
-        let cfg = JwtConfig::new("not-the-secret", "list-cutter", "list-cutter-api");
+    let admin_access = |secret: &str, issuer: &str, jti: &str| {
+        let cfg = JwtConfig::new(secret, issuer, "list-cutter-api");
         let user = TokenUser {
             id: 1,
             username: "x".into(),
             is_admin: true,
         };
-        issue(&cfg, &user, TokenType::Access, now(), "f".into())
+        issue(&cfg, &user, TokenType::Access, now(), jti.into())
             .unwrap()
             .0
     };
-    let foreign = {
-        let cfg = JwtConfig::new(JWT_SECRET, "someone-else", "list-cutter-api");
-        let user = TokenUser {
-            id: 1,
-            username: "x".into(),
-            is_admin: true,
-        };
-        issue(&cfg, &user, TokenType::Access, now(), "g".into())
-            .unwrap()
-            .0
-    };
+    let forged = admin_access("not-the-secret", "list-cutter", "f");
+    let foreign = admin_access(JWT_SECRET, "someone-else", "g");
     for bearer in [forged, foreign] {
         assert_eq!(
             get(stack, write, Some(&bearer)).send().unwrap().status(),

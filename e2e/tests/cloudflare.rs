@@ -6,6 +6,7 @@
 //! Cloudflare's API and `wrangler deploy` cannot be reached offline;
 //! everything else is the real tool and the repository's configs.
 
+use crate::common::assert_printed;
 use e2e::fake_cloudflare::FakeCloudflare;
 use e2e::Stack;
 use serde_json::{json, Value};
@@ -159,17 +160,13 @@ fn dns_sends_the_documented_requests_once_and_fails_on_an_error_envelope(stack: 
     let (out, report) = dns(stack, &fake, "wrong-token", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(report["outcome"], "failed", "{report}");
-    assert!(
-        text(&out).contains("HTTP 403: Authentication error (code 10000)"),
-        "{}",
-        text(&out)
-    );
+    assert_printed(&out, "HTTP 403: Authentication error (code 10000)");
 
     // No token: refused before anything is sent.
     fake.clear_requests();
     let (out, _) = dns(stack, &fake, "", &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("needs a Cloudflare API token"));
+    assert_printed(&out, "needs a Cloudflare API token");
     assert!(fake.requests().is_empty());
 }
 
@@ -234,13 +231,12 @@ fn secrets_reach_wrangler_on_stdin_only(stack: &Stack) {
     // A dry run prints the commands with names and fingerprints, runs none.
     let out = run(&file, &["--dry-run"], false);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains(&format!(
+    assert_printed(
+        &out,
+        &format!(
             "would {} secret put JWT_SECRET --env production-green -c deploy/../wrangler.app.toml < value of JWT_SECRET (16 bytes, sha256 ",
             wrangler.display()
-        )),
-        "{}",
-        text(&out)
+        ),
     );
     assert_eq!(recorded(), "");
 
@@ -249,11 +245,7 @@ fn secrets_reach_wrangler_on_stdin_only(stack: &Stack) {
     std::fs::write(&partial, "JWT_SECRET=x\nADMIN_API_TOKEN=y\n").unwrap();
     let out = run(&partial, &[], false);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("no value for ROUTING_SECRET, ALERT_WEBHOOKS in"),
-        "{}",
-        text(&out)
-    );
+    assert_printed(&out, "no value for ROUTING_SECRET, ALERT_WEBHOOKS in");
     assert_eq!(recorded(), "");
 
     // The real run: every Worker of production gets its secrets, values on stdin.
@@ -311,10 +303,9 @@ fn secrets_reach_wrangler_on_stdin_only(stack: &Stack) {
     // wrangler fails and echoes the value: the step fails, the value is blanked.
     let out = run(&file, &[], true);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("wrangler failed (exit status: 1): cannot upload [secret]"),
-        "{}",
-        text(&out)
+    assert_printed(
+        &out,
+        "wrangler failed (exit status: 1): cannot upload [secret]",
     );
 }
 
@@ -398,10 +389,9 @@ fn deploy_reaches_production_only_after_staging_validates(stack: &Stack) {
     let (out, report, calls) = run(&stack.gateway, &configs, &["--dry-run"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(calls.is_empty(), "{calls:?}");
-    assert!(
-        text(&out).contains("production: app (production-green): would run wrangler deploy -c "),
-        "{}",
-        text(&out)
+    assert_printed(
+        &out,
+        "production: app (production-green): would run wrangler deploy -c ",
     );
     assert_eq!(
         step(&report, "production: validate")["ok"],

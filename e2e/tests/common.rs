@@ -100,6 +100,12 @@ pub fn output_text(out: &std::process::Output) -> String {
     )
 }
 
+/// Asserts that a command printed `what` (on stdout or stderr).
+pub fn assert_printed(out: &std::process::Output, what: &str) {
+    let text = output_text(out);
+    assert!(text.contains(what), "{text}");
+}
+
 /// The JSON report a `cutover ... --json` run printed last (Null if none).
 pub fn last_json_line(out: &std::process::Output) -> Value {
     String::from_utf8_lossy(&out.stdout)

@@ -172,16 +172,17 @@ impl Source {
         )
     }
 
+    /// The JSON a GET of `/api/list_cutter/<path>` answers.
+    fn get_json(&self, token: &str, path: &str) -> Value {
+        self.req(token, reqwest::Method::GET, path)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+
     fn lineage(&self, token: &str, file_id: &str) -> Value {
-        self.req(
-            token,
-            reqwest::Method::GET,
-            &format!("fetch_file_lineage/{file_id}/"),
-        )
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
+        self.get_json(token, &format!("fetch_file_lineage/{file_id}/"))
     }
 
     fn sql(&self, stack: &Stack, sql: &str) -> String {
@@ -407,20 +408,18 @@ fn migrate_then_verify_logins_downloads_and_lineage(stack: &Stack) {
     .unwrap()
     .json()
     .unwrap();
-    let root_item = listed["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["file_id"] == json!(root))
-        .unwrap();
+    let listed_file = |id: &str| {
+        listed["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["file_id"] == id)
+            .unwrap()
+    };
+    let root_item = listed_file(&root);
     assert_eq!(root_item["user_tags"], json!(["q3", "sales"]));
     assert_eq!(root_item["system_tags"], json!(["uploaded"]));
-    let cut_item = listed["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["file_id"] == json!(child))
-        .unwrap();
+    let cut_item = listed_file(&child);
     assert_eq!(
         cut_item["metadata"],
         json!(r#"{"generated_file_details":{"columns":["a"]}}"#)
@@ -755,12 +754,7 @@ fn reverse_sync_makes_app_activity_work_on_legacy(stack: &Stack) {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().unwrap().to_vec(), erin_bytes);
-    let listed: Value = src
-        .req(&erin_legacy, reqwest::Method::GET, "list_saved_files/")
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let listed = src.get_json(&erin_legacy, "list_saved_files/");
     assert_eq!(
         listed["files"][0]["file_id"], erin_file["file_id"],
         "{listed}"
@@ -1094,12 +1088,7 @@ fn a_neo4j_era_legacy_migrates_verifies_and_takes_app_cuts_back(stack: &Stack) {
 
     // Bob signs in on the stand-in and gets both files, byte for byte.
     let bob_legacy = src.login(&bob, bob_password).expect("login on legacy");
-    let listed: Value = src
-        .req(&bob_legacy, reqwest::Method::GET, "list_saved_files/")
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let listed = src.get_json(&bob_legacy, "list_saved_files/");
     for (id, bytes) in [(&original_id, &original_bytes), (&cut_id, &cut_bytes)] {
         let file = listed["files"]
             .as_array()

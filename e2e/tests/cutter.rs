@@ -3,8 +3,9 @@
 //! JSON 4xx that leaves R2 as it was, and the shapes match the legacy endpoints.
 
 use crate::common::{header, keys, native_cut, served_by, MAX_FILE_SIZE, PEOPLE};
+use crate::session::file_form;
 use e2e::{client, sample_csv, Stack};
-use reqwest::blocking::multipart::{Form, Part};
+use reqwest::blocking::multipart::Form;
 use reqwest::blocking::RequestBuilder;
 use serde_json::{json, Value};
 
@@ -30,14 +31,10 @@ fn post(stack: &Stack, base: &str, path: &str) -> RequestBuilder {
         .header("CF-Connecting-IP", stack.ip())
 }
 
-fn file_form(name: &str, bytes: Vec<u8>) -> Form {
-    Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()))
-}
-
 /// Uploads a file; returns (status, served-by, JSON).
 fn upload(stack: &Stack, base: &str, name: &str, bytes: &[u8]) -> (u16, String, Value) {
     let resp = post(stack, base, "/api/list_cutter/csv_cutter/")
-        .multipart(file_form(name, bytes.to_vec()))
+        .multipart(file_form(name, bytes))
         .send()
         .expect("upload");
     let (status, by) = (resp.status().as_u16(), served_by(&resp));
@@ -171,24 +168,24 @@ fn columns_in_request_order_with_rfc4180_quoting(stack: &Stack) {
 
 fn bad_uploads_get_4xx_json_and_leave_r2_unchanged(stack: &Stack) {
     let before = stack.r2().state();
-    let gw = &stack.gateway;
+    let cut = || post(stack, &stack.gateway, "/api/list_cutter/csv_cutter/");
+    let file = |name: &str, bytes: &[u8]| cut().multipart(file_form(name, bytes));
     let cases: Vec<(&str, RequestBuilder, u16, &str)> = vec![
         (
             "no file part",
-            post(stack, gw, "/api/list_cutter/csv_cutter/")
-                .multipart(Form::new().text("note", "hello")),
+            cut().multipart(Form::new().text("note", "hello")),
             400,
             "No file uploaded",
         ),
         (
             "not multipart",
-            post(stack, gw, "/api/list_cutter/csv_cutter/").json(&json!({"file": "a,b"})),
+            cut().json(&json!({"file": "a,b"})),
             400,
             "multipart",
         ),
         (
             "truncated body",
-            post(stack, gw, "/api/list_cutter/csv_cutter/")
+            cut()
                 .header("content-type", "multipart/form-data; boundary=b0")
                 .body(
                     "--b0\r\nContent-Disposition: form-data; name=\"file\"; \
@@ -199,49 +196,38 @@ fn bad_uploads_get_4xx_json_and_leave_r2_unchanged(stack: &Stack) {
         ),
         (
             "no body at all",
-            post(stack, gw, "/api/list_cutter/csv_cutter/")
-                .header("content-type", "multipart/form-data; boundary=b0"),
+            cut().header("content-type", "multipart/form-data; boundary=b0"),
             400,
             "",
         ),
-        (
-            "empty file",
-            post(stack, gw, "/api/list_cutter/csv_cutter/").multipart(file_form("e.csv", vec![])),
-            400,
-            "empty",
-        ),
+        ("empty file", file("e.csv", b""), 400, "empty"),
         (
             "header-less file",
-            post(stack, gw, "/api/list_cutter/csv_cutter/")
-                .multipart(file_form("h.csv", b",,\n1,2,3\n".to_vec())),
+            file("h.csv", b",,\n1,2,3\n"),
             400,
             "header",
         ),
         (
             "invalid UTF-8 after the header",
-            post(stack, gw, "/api/list_cutter/csv_cutter/")
-                .multipart(file_form("u.csv", b"a,b\n1,2\n\xff\xfe,3\n".to_vec())),
+            file("u.csv", b"a,b\n1,2\n\xff\xfe,3\n"),
             400,
             "UTF-8",
         ),
         (
             "not a CSV name",
-            post(stack, gw, "/api/list_cutter/csv_cutter/")
-                .multipart(file_form("p.png", PEOPLE.as_bytes().to_vec())),
+            file("p.png", PEOPLE.as_bytes()),
             400,
             "Only CSV and TXT",
         ),
         (
             "binary content under a CSV name",
-            post(stack, gw, "/api/list_cutter/csv_cutter/")
-                .multipart(file_form("b.csv", b"a,b\n\x00\x01\x02\n".to_vec())),
+            file("b.csv", b"a,b\n\x00\x01\x02\n"),
             400,
             "NUL",
         ),
         (
             "one byte over MAX_FILE_SIZE, past one R2 part",
-            post(stack, gw, "/api/list_cutter/csv_cutter/")
-                .multipart(file_form("big.csv", sample_csv(MAX_FILE_SIZE + 1))),
+            file("big.csv", &sample_csv(MAX_FILE_SIZE + 1)),
             413,
             "File size exceeds 50.00MB limit",
         ),

@@ -259,38 +259,18 @@ fn bad_inputs_get_4xx_and_leave_d1_and_r2_unchanged(stack: &Stack) {
         ))
         .header("X-Beta-User", "true")
         .header("CF-Connecting-IP", stack.ip());
+    let to_upload = |form: Form| user.req(Method::POST, "upload/").multipart(form);
     let cases: Vec<(&str, RequestBuilder, u16)> = vec![
         ("no token", no_token, 401),
-        (
-            "not CSV",
-            user.req(Method::POST, "upload/")
-                .multipart(file_form("x.png", b"a,b\n1,2\n")),
-            400,
-        ),
-        (
-            "empty",
-            user.req(Method::POST, "upload/")
-                .multipart(file_form("e.csv", b"")),
-            400,
-        ),
+        ("not CSV", to_upload(file_form("x.png", b"a,b\n1,2\n")), 400),
+        ("empty", to_upload(file_form("e.csv", b"")), 400),
         (
             "invalid UTF-8",
-            user.req(Method::POST, "upload/")
-                .multipart(file_form("u.csv", b"a,b\n\xff\xfe,1\n")),
+            to_upload(file_form("u.csv", b"a,b\n\xff\xfe,1\n")),
             400,
         ),
-        (
-            "no file",
-            user.req(Method::POST, "upload/")
-                .multipart(Form::new().text("note", "x")),
-            400,
-        ),
-        (
-            "too large",
-            user.req(Method::POST, "upload/")
-                .multipart(file_form("big.csv", &too_big)),
-            413,
-        ),
+        ("no file", to_upload(Form::new().text("note", "x")), 400),
+        ("too large", to_upload(file_form("big.csv", &too_big)), 413),
         (
             "generated without metadata",
             user.req(Method::POST, "save_generated_file/")

@@ -7,6 +7,7 @@ use crate::common::PEOPLE;
 use crate::files_api::{counted, upload};
 use crate::session::{send, str_of, User};
 use e2e::Stack;
+use reqwest::blocking::RequestBuilder;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -27,17 +28,33 @@ fn well_paid(file_id: &str) -> Value {
     })
 }
 
-fn create_list_update_apply_and_delete(stack: &Stack) {
-    let user = User::register(stack, true, &unique("sf"));
-    let source = upload(&user, "people.csv", PEOPLE.as_bytes());
-    let source_id = str_of(&source, "file_id");
+/// The fixture cut by [`well_paid`].
+const WELL_PAID_CUT: &str = "name,city\nJane,LA\nAlice,Chicago\nCharlie,LA\n";
 
+/// The CSV a request answers with a 200.
+fn csv_of(user: &User, req: RequestBuilder) -> String {
+    let (status, _, csv) = send(user, req);
+    assert_eq!(status, 200);
+    String::from_utf8(csv).unwrap()
+}
+
+/// `user` uploads the fixture and saves [`well_paid`] on it: (the file's id, the
+/// filter as created).
+fn saved_filter(user: &User) -> (String, Value) {
+    let source = upload(user, "people.csv", PEOPLE.as_bytes());
+    let source_id = str_of(&source, "file_id");
     let (status, created, _) = send(
-        &user,
+        user,
         user.api(Method::POST, "/api/filters")
             .json(&well_paid(&source_id)),
     );
     assert_eq!(status, 201, "{created}");
+    (source_id, created)
+}
+
+fn create_list_update_apply_and_delete(stack: &Stack) {
+    let user = User::register(stack, true, &unique("sf"));
+    let (source_id, created) = saved_filter(&user);
     let id = str_of(&created, "id");
     assert_eq!(created["columns"], json!(["name", "city"]));
     assert_eq!(created["filters"]["city"], "IN (LA, Chicago)");
@@ -52,12 +69,7 @@ fn create_list_update_apply_and_delete(stack: &Stack) {
     assert_eq!((status, &one), (200, &created));
 
     let apply = format!("/api/filters/{id}/apply");
-    let (status, _, csv) = send(&user, user.api(Method::POST, &apply));
-    assert_eq!(status, 200);
-    assert_eq!(
-        String::from_utf8(csv).unwrap(),
-        "name,city\nJane,LA\nAlice,Chicago\nCharlie,LA\n"
-    );
+    assert_eq!(csv_of(&user, user.api(Method::POST, &apply)), WELL_PAID_CUT);
 
     // An update changes what it names and keeps the rest.
     let (status, updated, _) = send(
@@ -67,8 +79,10 @@ fn create_list_update_apply_and_delete(stack: &Stack) {
     );
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["name"], "Well paid, west");
-    let (_, _, csv) = send(&user, user.api(Method::POST, &apply).json(&json!({})));
-    assert_eq!(String::from_utf8(csv).unwrap(), "name\nJohn\nBob\n");
+    assert_eq!(
+        csv_of(&user, user.api(Method::POST, &apply).json(&json!({}))),
+        "name\nJohn\nBob\n"
+    );
     send(
         &user,
         user.api(Method::PUT, &format!("/api/filters/{id}"))
@@ -84,11 +98,9 @@ fn create_list_update_apply_and_delete(stack: &Stack) {
     assert_eq!(status, 201, "{saved}");
     let derived = str_of(&saved, "file_id");
     assert_eq!(saved["file_name"], "west.csv");
-    let (status, _, bytes) = send(&user, user.req(Method::GET, "download/west.csv/"));
-    assert_eq!(status, 200);
     assert_eq!(
-        String::from_utf8(bytes).unwrap(),
-        "name,city\nJane,LA\nAlice,Chicago\nCharlie,LA\n"
+        csv_of(&user, user.req(Method::GET, "download/west.csv/")),
+        WELL_PAID_CUT
     );
     let (_, lineage, _) = send(
         &user,
@@ -132,14 +144,7 @@ fn create_list_update_apply_and_delete(stack: &Stack) {
 fn other_users_and_bad_bodies_get_4xx_and_change_nothing(stack: &Stack) {
     let a = User::register(stack, true, &unique("sfa"));
     let b = User::register(stack, true, &unique("sfb"));
-    let source = upload(&a, "people.csv", PEOPLE.as_bytes());
-    let source_id = str_of(&source, "file_id");
-    let (status, created, _) = send(
-        &a,
-        a.api(Method::POST, "/api/filters")
-            .json(&well_paid(&source_id)),
-    );
-    assert_eq!(status, 201, "{created}");
+    let (source_id, created) = saved_filter(&a);
     let id = str_of(&created, "id");
     counted(&a, &source_id);
     let state = || {

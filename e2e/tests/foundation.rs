@@ -4,7 +4,7 @@
 use crate::common::{keys, send_json, served_by, PEOPLE};
 use e2e::{client, Stack};
 use reqwest::blocking::multipart::{Form, Part};
-use serde_json::json;
+use serde_json::{json, Value};
 
 crate::tests!(
     foundation:
@@ -41,10 +41,7 @@ fn app_serves_at_hundred_percent(stack: &Stack) {
         .unwrap();
     assert_eq!(served_by(&resp), "app-blue");
     assert_eq!(resp.status(), 404);
-    assert_eq!(
-        resp.json::<serde_json::Value>().unwrap(),
-        json!({"error": "Not found"})
-    );
+    assert_eq!(resp.json::<Value>().unwrap(), json!({"error": "Not found"}));
     stack.set_percentage("0");
 }
 
@@ -55,20 +52,14 @@ fn legacy_accounts_work_through_gateway(stack: &Stack) {
     let ip = stack.ip();
     let user = json!({"username": "gw_alice", "email": "alice@example.org",
                       "password": "s3cret-pass", "password2": "s3cret-pass"});
+    let post =
+        |path: &str, body: &Value| c.post(api(path)).header("CF-Connecting-IP", &ip).json(body);
 
-    let (status, by, body) = send_json(
-        c.post(api("register/"))
-            .header("CF-Connecting-IP", &ip)
-            .json(&user),
-    );
+    let (status, by, body) = send_json(post("register/", &user));
     assert_eq!((status, by.as_str()), (201, "legacy"), "{body}");
     assert_eq!(body, json!({"detail": "User created successfully"}));
 
-    let (status, _, body) = send_json(
-        c.post(api("register/"))
-            .header("CF-Connecting-IP", &ip)
-            .json(&user),
-    );
+    let (status, _, body) = send_json(post("register/", &user));
     assert_eq!(status, 400);
     assert_eq!(
         body["username"],
@@ -76,11 +67,7 @@ fn legacy_accounts_work_through_gateway(stack: &Stack) {
     );
 
     let login = json!({"username": "gw_alice", "password": "s3cret-pass"});
-    let (status, by, tokens) = send_json(
-        c.post(api("login/"))
-            .header("CF-Connecting-IP", &ip)
-            .json(&login),
-    );
+    let (status, by, tokens) = send_json(post("login/", &login));
     assert_eq!((status, by.as_str()), (200, "legacy"));
     assert_eq!(keys(&tokens), ["access", "refresh"]);
 
@@ -95,11 +82,7 @@ fn legacy_accounts_work_through_gateway(stack: &Stack) {
     assert!(me["id"].is_i64());
 
     let wrong = json!({"username": "gw_alice", "password": "nope"});
-    let (status, _, body) = send_json(
-        c.post(api("login/"))
-            .header("CF-Connecting-IP", &ip)
-            .json(&wrong),
-    );
+    let (status, _, body) = send_json(post("login/", &wrong));
     assert_eq!(status, 401);
     assert_eq!(
         body["detail"],
@@ -196,7 +179,7 @@ fn an_app_without_its_storage_is_unhealthy_and_says_so(stack: &Stack) {
         .send()
         .unwrap();
     let status = resp.status().as_u16();
-    let body: serde_json::Value = resp.json().expect("a JSON answer");
+    let body: Value = resp.json().expect("a JSON answer");
     assert!(status >= 500, "{status} {body}");
     assert!(body["error"].is_string(), "{body}");
     assert_eq!(health().0, 503);

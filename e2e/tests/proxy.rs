@@ -178,27 +178,23 @@ fn several_set_cookie_headers_pass(stack: &Stack) {
 fn redirects_are_returned_not_followed(stack: &Stack) {
     stack.set_percentage("0");
     let ip = stack.ip();
-    let resp = client()
-        .get(format!("{}/__test__/redirect", stack.gateway))
-        .header("CF-Connecting-IP", &ip)
-        .send()
-        .unwrap();
-    assert_eq!(resp.status(), 302);
-    assert_eq!(
-        header(&resp, "location").as_deref(),
-        Some("/__test__/echo?from=redirect")
-    );
-    // Django's APPEND_SLASH answer comes back as it is too.
-    let resp = client()
-        .get(format!("{}/api/accounts/user?x=1", stack.gateway))
-        .header("CF-Connecting-IP", &ip)
-        .send()
-        .unwrap();
-    assert_eq!(resp.status(), 301);
-    assert_eq!(
-        header(&resp, "location").as_deref(),
-        Some("/api/accounts/user/?x=1")
-    );
+    for (path, status, location) in [
+        ("/__test__/redirect", 302, "/__test__/echo?from=redirect"),
+        // Django's APPEND_SLASH answer comes back as it is too.
+        ("/api/accounts/user?x=1", 301, "/api/accounts/user/?x=1"),
+    ] {
+        let resp = client()
+            .get(format!("{}{path}", stack.gateway))
+            .header("CF-Connecting-IP", &ip)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status(), status, "{path}");
+        assert_eq!(
+            header(&resp, "location").as_deref(),
+            Some(location),
+            "{path}"
+        );
+    }
 }
 
 fn security_headers_on_every_response(stack: &Stack) {

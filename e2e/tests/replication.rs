@@ -451,16 +451,7 @@ fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &S
         delete(stack, &on_app, &app_token, &ids[0]),
         (204, "app-blue".into())
     );
-    let (status, _, body) = send_json(
-        gateway(
-            Method::PATCH,
-            stack,
-            &format!("/api/list_cutter/update_tags/{}/", ids[1]),
-            &on_app,
-        )
-        .bearer_auth(&app_token)
-        .json(&json!({"user_tags": ["from-app"]})),
-    );
+    let (status, _, body) = update_tags(stack, &on_app, &app_token, &ids[1], &["from-app"]);
     assert_eq!(status, 200, "{body}");
     within_ten_seconds("the app's deletion and tag on legacy", || {
         let on = files_on(stack, &on_legacy, &legacy_token);
@@ -489,16 +480,7 @@ fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &S
     drop(replicator);
 
     // Tagged on both sides between two rounds: one conflict, tags merged on both.
-    let (status, _, body) = send_json(
-        gateway(
-            Method::PATCH,
-            stack,
-            &format!("/api/list_cutter/update_tags/{}/", ids[2]),
-            &on_app,
-        )
-        .bearer_auth(&app_token)
-        .json(&json!({"user_tags": ["app-side"]})),
-    );
+    let (status, _, body) = update_tags(stack, &on_app, &app_token, &ids[2], &["app-side"]);
     assert_eq!(status, 200, "{body}");
     stack.psql(&format!(
         "UPDATE list_cutter_savedfile SET user_tags = ARRAY['legacy-side'] WHERE file_id = '{}'",
@@ -592,16 +574,7 @@ fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &S
         "DELETE FROM list_cutter_savedfile WHERE file_id = '{made}'"
     ));
     let app_token = token_on(stack, &app_ip, &name, "app-blue");
-    let (status, by, body) = send_json(
-        gateway(
-            Method::PATCH,
-            stack,
-            &format!("/api/list_cutter/update_tags/{made}/"),
-            &app_ip,
-        )
-        .bearer_auth(&app_token)
-        .json(&json!({"user_tags": ["late"]})),
-    );
+    let (status, by, body) = update_tags(stack, &app_ip, &app_token, &made, &["late"]);
     assert_eq!((status, by.as_str()), (200, "app-blue"), "{body}");
     let database = format!("postgresql://postgres@127.0.0.1:{}/legacy", stack.pg_port);
     let state = stack.dir.join("reverse-deletion-wins.json");
@@ -625,6 +598,27 @@ fn deletions_and_tags_travel_both_ways_and_a_double_change_is_reported(stack: &S
     assert_eq!(on_app[0]["n"], json!(0), "{on_app:?}");
     forget(stack);
     stack.set_percentage("0");
+}
+
+/// Sets a saved file's tags through the gateway from `ip`: the status, who
+/// answered, and the body.
+fn update_tags(
+    stack: &Stack,
+    ip: &str,
+    token: &str,
+    file_id: &str,
+    tags: &[&str],
+) -> (u16, String, Value) {
+    send_json(
+        gateway(
+            Method::PATCH,
+            stack,
+            &format!("/api/list_cutter/update_tags/{file_id}/"),
+            ip,
+        )
+        .bearer_auth(token)
+        .json(&json!({ "user_tags": tags })),
+    )
 }
 
 /// Deletes a saved file through the gateway from `ip`: the status, and who answered.

@@ -6,7 +6,7 @@
 //! everything back to legacy with verify green.
 
 use crate::admin::ADMIN_TOKEN;
-use crate::common::{send_json, unique};
+use crate::common::{assert_printed, send_json, unique};
 use e2e::process::Group;
 use e2e::{client, Pair, Stack, StandIn};
 use reqwest::blocking::multipart::{Form, Part};
@@ -182,11 +182,7 @@ fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack:
         std::thread::sleep(Duration::from_secs(1));
     };
     assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("freeze: would freeze writes"),
-        "{}",
-        text(&out)
-    );
+    assert_printed(&out, "freeze: would freeze writes");
     assert!(!log.exists(), "a dry run writes no run log");
     let st = sides.status();
     assert_eq!(
@@ -221,11 +217,7 @@ fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack:
     }
     let out = execute(&["--watch-secs", "1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("preflight failed, nothing was changed"),
-        "{}",
-        text(&out)
-    );
+    assert_printed(&out, "preflight failed, nothing was changed");
     assert_eq!(sides.status()["traffic_percentage"], 50);
     stack.psql_in(
         &stand_in.db,
@@ -311,12 +303,8 @@ fn execute_cutover_checks_rolls_back_resumes_and_rollback_cutover_returns(stack:
     runner.kill();
     let out = execute(&["--watch-secs", "5"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("resuming the run"), "{}", text(&out));
-    assert!(
-        text(&out).contains("verify: done already"),
-        "{}",
-        text(&out)
-    );
+    assert_printed(&out, "resuming the run");
+    assert_printed(&out, "verify: done already");
     assert_eq!(run_log(&log)["outcome"], "done");
     let st = sides.status();
     assert_eq!(

@@ -3,6 +3,7 @@
 
 use crate::common::{header, headers_all, served_by};
 use e2e::{client, Stack, ROUTING_SECRET};
+use reqwest::blocking::RequestBuilder;
 use shared::routing::{
     backend_for_bucket, bucket_of, client_key, mint_beta_token, Backend, SigningKey,
 };
@@ -170,6 +171,26 @@ fn first_visit(stack: &Stack, ip: &str) -> (String, String) {
     (served_by(&resp), value)
 }
 
+/// A visit from `ip` holding the sticky cookie `cookie`: who served it, the
+/// route reason, and the sticky cookies it set.
+fn visit_with_cookie(
+    stack: &Stack,
+    ip: &str,
+    cookie: &str,
+) -> (String, Option<String>, Vec<String>) {
+    let resp = client()
+        .get(format!("{}{PROBE}", stack.gateway))
+        .header("CF-Connecting-IP", ip)
+        .header("Cookie", format!("lc_route={cookie}"))
+        .send()
+        .unwrap();
+    let issued = headers_all(&resp, "set-cookie")
+        .into_iter()
+        .filter(|c| c.starts_with("lc_route="))
+        .collect();
+    (served_by(&resp), header(&resp, "x-route-reason"), issued)
+}
+
 fn sticky_cookie_keeps_branch_when_ip_changes(stack: &Stack) {
     stack.set_percentage("50");
     let home = stack.ip();
@@ -177,24 +198,10 @@ fn sticky_cookie_keeps_branch_when_ip_changes(stack: &Stack) {
     let bucket = bucket_of(&client_key(Some(&home)));
     let roaming = ip_on_other_side(stack, bucket, 50);
 
-    let resp = client()
-        .get(format!("{}{PROBE}", stack.gateway))
-        .header("CF-Connecting-IP", &roaming)
-        .header("Cookie", format!("lc_route={cookie}"))
-        .send()
-        .unwrap();
-    assert_eq!(
-        served_by(&resp),
-        branch,
-        "the cookie holder flapped after an IP change"
-    );
-    assert_eq!(header(&resp, "x-route-reason").as_deref(), Some("sticky"));
-    assert!(
-        headers_all(&resp, "set-cookie")
-            .iter()
-            .all(|c| !c.starts_with("lc_route=")),
-        "a valid cookie is not re-issued"
-    );
+    let (by, reason, issued) = visit_with_cookie(stack, &roaming, &cookie);
+    assert_eq!(by, branch, "the cookie holder flapped after an IP change");
+    assert_eq!(reason.as_deref(), Some("sticky"));
+    assert!(issued.is_empty(), "a valid cookie is not re-issued");
     stack.set_percentage("0");
 }
 
@@ -222,22 +229,11 @@ fn tampered_sticky_cookie_is_ignored(stack: &Stack) {
         } else {
             "legacy"
         };
-        let resp = client()
-            .get(format!("{}{PROBE}", stack.gateway))
-            .header("CF-Connecting-IP", &roaming)
-            .header("Cookie", format!("lc_route={forged}"))
-            .send()
-            .unwrap();
-        assert_eq!(
-            served_by(&resp),
-            expected,
-            "forged cookie {forged} was honoured"
-        );
-        assert_eq!(header(&resp, "x-route-reason").as_deref(), Some("bucket"));
+        let (by, reason, issued) = visit_with_cookie(stack, &roaming, &forged);
+        assert_eq!(by, expected, "forged cookie {forged} was honoured");
+        assert_eq!(reason.as_deref(), Some("bucket"));
         assert!(
-            headers_all(&resp, "set-cookie")
-                .iter()
-                .any(|c| c.starts_with("lc_route=v1.")),
+            issued.iter().any(|c| c.starts_with("lc_route=v1.")),
             "a forged cookie is replaced"
         );
     }
@@ -261,14 +257,14 @@ fn beta_testers_and_staging_reach_app_at_zero(stack: &Stack) {
         served_by(&get().header("X-Beta-User", "false").send().unwrap()),
         "legacy"
     );
-    let staging = get()
-        .header("Host", "staging.list-cutter.test")
-        .send()
-        .unwrap();
-    assert_eq!(served_by(&staging), "app-blue");
+    // Who served a request, and why.
+    let routed = |req: RequestBuilder| {
+        let resp = req.send().unwrap();
+        (served_by(&resp), header(&resp, "x-route-reason"))
+    };
     assert_eq!(
-        header(&staging, "x-route-reason").as_deref(),
-        Some("staging")
+        routed(get().header("Host", "staging.list-cutter.test")),
+        ("app-blue".into(), Some("staging".into()))
     );
 
     let key = SigningKey::new(ROUTING_SECRET);
@@ -277,14 +273,9 @@ fn beta_testers_and_staging_reach_app_at_zero(stack: &Stack) {
         .unwrap()
         .as_secs() as i64;
     let token = mint_beta_token(&key, now + 3_600, "qa-team", None);
-    let by_cookie = get()
-        .header("Cookie", format!("lc_beta={token}"))
-        .send()
-        .unwrap();
-    assert_eq!(served_by(&by_cookie), "app-blue");
     assert_eq!(
-        header(&by_cookie, "x-route-reason").as_deref(),
-        Some("beta_token")
+        routed(get().header("Cookie", format!("lc_beta={token}"))),
+        ("app-blue".into(), Some("beta_token".into()))
     );
     let by_header = get().header("X-Beta-Token", &token).send().unwrap();
     assert_eq!(served_by(&by_header), "app-blue");

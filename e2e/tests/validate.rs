@@ -4,7 +4,7 @@
 //! fails on the step that broke, still cleans up, and says so in its report.
 
 use crate::admin::ADMIN_TOKEN;
-use crate::common::{app_admin_token, send_json, unique};
+use crate::common::{app_admin_token, assert_printed, send_json, unique};
 use e2e::process::Group;
 use e2e::{free_port, Stack};
 use reqwest::blocking::multipart::{Form, Part};
@@ -128,45 +128,37 @@ fn passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step(stack: &Stac
     let (out, report) = validate(stack, &stack.gateway, &["--dry-run"]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(names(&report), ["health"], "{report}");
-    assert!(
-        text(&out).contains("register: would register a throwaway user"),
-        "{}",
-        text(&out)
-    );
+    assert_printed(&out, "register: would register a throwaway user");
 
-    // 0%: legacy serves the journey; the account is removed from its database.
-    let (out, report) = validate(stack, &stack.gateway, &[]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(
-        (names(&report), &report["outcome"]),
-        (JOURNEY.to_vec(), &Value::from("done")),
-        "{report}"
-    );
-    for name in ["register", "upload", "cut", "download"] {
-        let detail = step(&report, name)["detail"].as_str().unwrap();
-        assert!(detail.contains("served by legacy"), "{name}: {detail}");
+    for (args, served, removed) in [
+        // 0%: legacy serves the journey; the account is removed from its database.
+        (
+            &[][..],
+            "served by legacy",
+            "app not there (admin API), legacy removed (database)",
+        ),
+        // Through the beta header the app serves it; its admin API removes the account.
+        (
+            &["--beta", "true"][..],
+            "served by app-",
+            "app removed (admin API), legacy not there (database)",
+        ),
+    ] {
+        let (out, report) = validate(stack, &stack.gateway, args);
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(
+            (names(&report), &report["outcome"]),
+            (JOURNEY.to_vec(), &Value::from("done")),
+            "{report}"
+        );
+        for name in ["register", "upload", "cut", "download"] {
+            let detail = step(&report, name)["detail"].as_str().unwrap();
+            assert!(detail.contains(served), "{name}: {detail}");
+        }
+        let cleanup = step(&report, "cleanup")["detail"].as_str().unwrap();
+        assert!(cleanup.contains(removed), "{cleanup}");
+        nothing_left(stack, &report);
     }
-    let cleanup = step(&report, "cleanup")["detail"].as_str().unwrap();
-    assert!(
-        cleanup.contains("app not there (admin API), legacy removed (database)"),
-        "{cleanup}"
-    );
-    nothing_left(stack, &report);
-
-    // Through the beta header the app serves it; its admin API removes the account.
-    let (out, report) = validate(stack, &stack.gateway, &["--beta", "true"]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(names(&report), JOURNEY, "{report}");
-    for name in ["register", "upload", "cut", "download"] {
-        let detail = step(&report, name)["detail"].as_str().unwrap();
-        assert!(detail.contains("served by app-"), "{name}: {detail}");
-    }
-    let cleanup = step(&report, "cleanup")["detail"].as_str().unwrap();
-    assert!(
-        cleanup.contains("app removed (admin API), legacy not there (database)"),
-        "{cleanup}"
-    );
-    nothing_left(stack, &report);
 
     // Nothing answers: the health step fails, nothing was made, exit 1.
     let dead = format!("http://127.0.0.1:{}", free_port());
@@ -178,11 +170,7 @@ fn passes_on_both_sides_leaves_nothing_and_fails_on_the_broken_step(stack: &Stac
         "{report}"
     );
     assert_eq!(step(&report, "health")["ok"], false, "{report}");
-    assert!(
-        text(&out).contains("validate: gateway health:"),
-        "{}",
-        text(&out)
-    );
+    assert_printed(&out, "validate: gateway health:");
 
     // Under a write freeze the gateway refuses the registration: the run fails
     // there, the cleanup still runs and finds nothing to remove.

@@ -26,7 +26,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http;
 use crate::settings;
 use crate::storage::ObjectWriter;
-use crate::store::{db, num, object_key};
+use crate::store::{count, db, num, object_key};
 
 /// A user row as one JSON value (D1 hands booleans back as 0/1).
 pub const USER_JSON: &str = "json_object('id', id, 'username', username, 'email', email, \
@@ -770,12 +770,12 @@ pub async fn delete_user(req: &Request, env: &Env, id: &str) -> ApiResult {
             "An admin is never deleted here".into(),
         ));
     }
-    let files = db(env)?
-        .prepare("SELECT count(*) AS n FROM files WHERE user_id = ?1")
-        .bind(&[num(id)])?
-        .first::<i64>(Some("n"))
-        .await?
-        .unwrap_or(0);
+    let files = count(
+        db(env)?
+            .prepare("SELECT count(*) AS n FROM files WHERE user_id = ?1")
+            .bind(&[num(id)])?,
+    )
+    .await?;
     if files > 0 {
         return Err(ApiError::Client(
             409,

@@ -38,6 +38,30 @@ fn internal(context: &'static str) -> impl FnOnce(worker::Error) -> ApiError {
     move |e| ApiError::internal(context, e)
 }
 
+/// A new token pair for `user`.
+async fn issue(
+    env: &Env,
+    cfg: &JwtConfig,
+    user: &users::User,
+    now: i64,
+    session: Option<&str>,
+) -> ApiResult<tokens::Pair> {
+    tokens::issue_pair(env, cfg, &user.token_user(), now, session)
+        .await
+        .map_err(internal("issue tokens"))
+}
+
+/// Records an account event about the username a request gave.
+async fn record_username(
+    env: &Env,
+    req: &Request,
+    user: Option<i64>,
+    action: &str,
+    username: &str,
+) {
+    audit::record(env, req, user, action, json!({"username": username})).await;
+}
+
 /// The body sent with a new token pair: the legacy keys, the Workers-era names and the user.
 fn pair_body(pair: &tokens::Pair, user: &users::User, extra: &[(&str, Value)]) -> Value {
     let mut body = pair.body();
@@ -75,17 +99,8 @@ pub async fn register(req: &mut Request, env: &Env) -> ApiResult {
         }
         Err(users::CreateError::Db(e)) => return Err(ApiError::internal("user insert", e)),
     };
-    let pair = tokens::issue_pair(env, &cfg, &user.token_user(), http::now_unix(), None)
-        .await
-        .map_err(internal("issue tokens"))?;
-    audit::record(
-        env,
-        req,
-        Some(user.id),
-        "register",
-        json!({"username": user.username}),
-    )
-    .await;
+    let pair = issue(env, &cfg, &user, http::now_unix(), None).await?;
+    record_username(env, req, Some(user.id), "register", &user.username).await;
     let detail = ("detail", json!("User created successfully"));
     Ok(json(201, &pair_body(&pair, &user, &[detail])))
 }
@@ -111,14 +126,7 @@ async fn sign_in(req: &mut Request, env: &Env, admins_only: bool) -> ApiResult {
         .await
         .map_err(internal("login limits"))?
     {
-        audit::record(
-            env,
-            req,
-            None,
-            "login_throttled",
-            json!({"username": creds.username}),
-        )
-        .await;
+        record_username(env, req, None, "login_throttled", &creds.username).await;
         let mut resp = detail(
             429,
             &format!("Request was throttled. Expected available in {wait} seconds."),
@@ -141,24 +149,24 @@ async fn sign_in(req: &mut Request, env: &Env, admins_only: bool) -> ApiResult {
             limits::record_failure(env, &creds.username, ip.as_deref(), now)
                 .await
                 .map_err(internal("login limits"))?;
-            audit::record(
+            record_username(
                 env,
                 req,
                 user.map(|u| u.id),
                 "login_failed",
-                json!({"username": creds.username}),
+                &creds.username,
             )
             .await;
             return Err(ApiError::Detail(401, BAD_CREDENTIALS.into()));
         }
     };
     if admins_only && !user.is_admin() {
-        audit::record(
+        record_username(
             env,
             req,
             Some(user.id),
             "admin_login_refused",
-            json!({"username": creds.username}),
+            &creds.username,
         )
         .await;
         return Err(ApiError::Detail(403, "Admin rights required.".into()));
@@ -169,9 +177,7 @@ async fn sign_in(req: &mut Request, env: &Env, admins_only: bool) -> ApiResult {
     users::touch_last_login(env, user.id)
         .await
         .map_err(internal("last login"))?;
-    let pair = tokens::issue_pair(env, &cfg, &user.token_user(), now, None)
-        .await
-        .map_err(internal("issue tokens"))?;
+    let pair = issue(env, &cfg, &user, now, None).await?;
     audit::record(env, req, Some(user.id), "login", json!({})).await;
     Ok(json(200, &pair_body(&pair, &user, &[])))
 }
@@ -203,9 +209,7 @@ pub async fn refresh(req: &mut Request, env: &Env) -> ApiResult {
             .await
             .map_err(internal("revoke"))?;
     }
-    let pair = tokens::issue_pair(env, &cfg, &user.token_user(), now, Some(&session))
-        .await
-        .map_err(internal("issue tokens"))?;
+    let pair = issue(env, &cfg, &user, now, Some(&session)).await?;
     audit::record(
         env,
         req,

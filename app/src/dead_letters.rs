@@ -11,7 +11,7 @@ use worker::{Env, Result};
 
 use crate::error::{ApiError, ApiResult};
 use crate::http;
-use crate::store::{db, num};
+use crate::store::{self, db, num};
 
 /// The most dead letters one listing returns (newest first); `count` is all of them.
 const LISTED: i64 = 100;
@@ -82,11 +82,7 @@ struct DeadLetter {
 /// `GET /api/admin/dead-letters`: `{"count", "dead_letters": [...]}`, newest first.
 pub async fn list(env: &Env) -> ApiResult {
     let db = db(env)?;
-    let count = db
-        .prepare("SELECT COUNT(*) AS n FROM dead_letters")
-        .first::<i64>(Some("n"))
-        .await?
-        .unwrap_or(0);
+    let count = store::count(db.prepare("SELECT COUNT(*) AS n FROM dead_letters")).await?;
     let letters = db
         .prepare(
             "SELECT id, queue, file_id, reason, detail, occurrences, first_at, last_at \

@@ -65,14 +65,8 @@ impl Row {
 }
 
 async fn find(env: &Env, user_id: i64, file_id: &str) -> ApiResult<Row> {
-    db(env)?
-        .prepare(format!(
-            "SELECT {COLUMNS} FROM files WHERE file_id = ?1 AND user_id = ?2"
-        ))
-        .bind(&[file_id.into(), num(user_id)])?
-        .first::<Row>(None)
-        .await?
-        .ok_or_else(store::not_found)
+    let sql = format!("SELECT {COLUMNS} FROM files WHERE file_id = ?1 AND user_id = ?2");
+    store::owned_row(env, &sql, file_id, user_id, store::not_found).await
 }
 
 /// `POST /api/files/upload` (multipart `file`) → 201 `{"success": true, "file": ...}`.
@@ -107,12 +101,11 @@ pub async fn list(req: &Request, env: &Env, user_id: i64) -> ApiResult {
     }
     let offset = page_param(req, "offset", 0)?;
     let db = db(env)?;
-    let total = db
-        .prepare("SELECT COUNT(*) AS total FROM files WHERE user_id = ?1")
-        .bind(&[num(user_id)])?
-        .first::<i64>(Some("total"))
-        .await?
-        .unwrap_or(0);
+    let total = store::count(
+        db.prepare("SELECT COUNT(*) AS n FROM files WHERE user_id = ?1")
+            .bind(&[num(user_id)])?,
+    )
+    .await?;
     let rows = db
         .prepare(format!(
             "SELECT {COLUMNS} FROM files WHERE user_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"

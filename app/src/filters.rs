@@ -59,14 +59,8 @@ fn filter_not_found() -> ApiError {
 }
 
 async fn find(env: &Env, user_id: i64, filter_id: &str) -> ApiResult<Row> {
-    db(env)?
-        .prepare(format!(
-            "SELECT {COLUMNS} FROM saved_filters WHERE filter_id = ?1 AND user_id = ?2"
-        ))
-        .bind(&[filter_id.into(), num(user_id)])?
-        .first::<Row>(None)
-        .await?
-        .ok_or_else(filter_not_found)
+    let sql = format!("SELECT {COLUMNS} FROM saved_filters WHERE filter_id = ?1 AND user_id = ?2");
+    store::owned_row(env, &sql, filter_id, user_id, filter_not_found).await
 }
 
 /// The body's fields over `base`, checked against the file they name: it must be

@@ -26,7 +26,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http;
 use crate::settings;
 use crate::storage::ObjectWriter;
-use crate::store::{db, num, object_key};
+use crate::store::{count, db, num, object_key};
 
 /// A user row as one JSON value (D1 hands booleans back as 0/1).
 pub const USER_JSON: &str = "json_object('id', id, 'username', username, 'email', email, \
@@ -52,6 +52,21 @@ pub fn parse_rows<T: serde::de::DeserializeOwned>(rows: Vec<JsonRow>) -> worker:
     rows.iter()
         .map(|r| serde_json::from_str(&r.j).map_err(|e| worker::Error::RustError(e.to_string())))
         .collect()
+}
+
+/// The rows `sql` answers for `keys`, bound as `?1`: the JSON array its
+/// `json_each(?1)` reads.
+async fn rows_among<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    sql: &str,
+    keys: &[impl serde::Serialize],
+) -> worker::Result<Vec<T>> {
+    db(env)?
+        .prepare(sql)
+        .bind(&[json!(keys).to_string().into()])?
+        .all()
+        .await?
+        .results()
 }
 
 fn results(items: Vec<Value>) -> ApiResult {
@@ -173,15 +188,11 @@ async fn stored_files(env: &Env, ids: &[&str]) -> worker::Result<HashMap<String,
         j: String,
         origin: String,
     }
-    let rows = db(env)?
-        .prepare(format!(
-            "SELECT {FILE_JSON} AS j, origin FROM files \
-             WHERE file_id IN (SELECT value FROM json_each(?1))"
-        ))
-        .bind(&[json!(ids).to_string().into()])?
-        .all()
-        .await?
-        .results::<Row>()?;
+    let sql = format!(
+        "SELECT {FILE_JSON} AS j, origin FROM files \
+         WHERE file_id IN (SELECT value FROM json_each(?1))"
+    );
+    let rows: Vec<Row> = rows_among(env, &sql, ids).await?;
     rows.into_iter()
         .map(|r| {
             let record: FileRecord =
@@ -205,18 +216,10 @@ async fn deleted_since(env: &Env, ids: &[&str]) -> worker::Result<HashSet<String
     struct Row {
         key: String,
     }
-    Ok(db(env)?
-        .prepare(
-            "SELECT key FROM changes WHERE kind = 'file' AND op = 'delete' \
-             AND key IN (SELECT value FROM json_each(?1))",
-        )
-        .bind(&[json!(ids).to_string().into()])?
-        .all()
-        .await?
-        .results::<Row>()?
-        .into_iter()
-        .map(|r| r.key)
-        .collect())
+    let sql = "SELECT key FROM changes WHERE kind = 'file' AND op = 'delete' \
+               AND key IN (SELECT value FROM json_each(?1))";
+    let rows: Vec<Row> = rows_among(env, sql, ids).await?;
+    Ok(rows.into_iter().map(|r| r.key).collect())
 }
 
 fn deletion_wins(file_id: &str) -> String {
@@ -248,15 +251,9 @@ async fn existing_users(env: &Env, ids: &[i64]) -> worker::Result<HashSet<i64>> 
     struct Row {
         id: i64,
     }
-    Ok(db(env)?
-        .prepare("SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?1))")
-        .bind(&[json!(ids).to_string().into()])?
-        .all()
-        .await?
-        .results::<Row>()?
-        .into_iter()
-        .map(|r| r.id)
-        .collect())
+    let sql = "SELECT id FROM users WHERE id IN (SELECT value FROM json_each(?1))";
+    let rows: Vec<Row> = rows_among(env, sql, ids).await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
 /// `POST /api/admin/import/files` `{"files": [FileRecord]}`: updates the rows of
@@ -610,27 +607,11 @@ pub async fn relationships(req: &mut Request, env: &Env) -> ApiResult {
         ids.extend([e.parent_id.as_str(), e.child_id.as_str()]);
     }
     let present: HashSet<String> = stored_files(env, &ids).await?.into_keys().collect();
-    #[derive(Deserialize)]
-    struct Row {
-        parent_id: String,
-        child_id: String,
-        relationship: String,
-    }
-    let mut existing: HashSet<EdgeRecord> = db(env)?
-        .prepare(
-            "SELECT parent_id, child_id, relationship FROM file_relationships \
-             WHERE child_id IN (SELECT value FROM json_each(?1))",
-        )
-        .bind(&[json!(ids).to_string().into()])?
-        .all()
+    let sql = "SELECT parent_id, child_id, relationship FROM file_relationships \
+               WHERE child_id IN (SELECT value FROM json_each(?1))";
+    let mut existing: HashSet<EdgeRecord> = rows_among::<EdgeRecord>(env, sql, &ids)
         .await?
-        .results::<Row>()?
         .into_iter()
-        .map(|r| EdgeRecord {
-            parent_id: r.parent_id,
-            child_id: r.child_id,
-            relationship: r.relationship,
-        })
         .collect();
     let mut creates = Vec::new();
     let mut answers = Vec::new();
@@ -770,12 +751,12 @@ pub async fn delete_user(req: &Request, env: &Env, id: &str) -> ApiResult {
             "An admin is never deleted here".into(),
         ));
     }
-    let files = db(env)?
-        .prepare("SELECT count(*) AS n FROM files WHERE user_id = ?1")
-        .bind(&[num(id)])?
-        .first::<i64>(Some("n"))
-        .await?
-        .unwrap_or(0);
+    let files = count(
+        db(env)?
+            .prepare("SELECT count(*) AS n FROM files WHERE user_id = ?1")
+            .bind(&[num(id)])?,
+    )
+    .await?;
     if files > 0 {
         return Err(ApiError::Client(
             409,

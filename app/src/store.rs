@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 use shared::csv_cut::UploadSummary;
@@ -23,6 +24,28 @@ pub fn not_found() -> ApiError {
     ApiError::Client(404, "File not found.".into())
 }
 
+/// The number a `SELECT COUNT(*) AS n` query answers.
+pub async fn count(query: D1PreparedStatement) -> Result<i64> {
+    Ok(query.first::<i64>(Some("n")).await?.unwrap_or(0))
+}
+
+/// The row `sql` selects by `?1` (an id) and `?2` (its owner, the caller), or
+/// `missing`: another person's row is as absent as one that never was.
+pub async fn owned_row<T: DeserializeOwned>(
+    env: &Env,
+    sql: &str,
+    id: &str,
+    user_id: i64,
+    missing: fn() -> ApiError,
+) -> ApiResult<T> {
+    db(env)?
+        .prepare(sql)
+        .bind(&[id.into(), num(user_id)])?
+        .first::<T>(None)
+        .await?
+        .ok_or_else(missing)
+}
+
 pub fn object_key(user_id: i64, file_id: &str) -> String {
     format!("uploads/user-{user_id}/{file_id}.csv")
 }
@@ -34,13 +57,10 @@ pub async fn owned_key(env: &Env, user_id: i64, file_path: &str) -> ApiResult<St
     struct Key {
         r2_key: String,
     }
-    db(env)?
-        .prepare("SELECT r2_key FROM files WHERE r2_key = ?1 AND user_id = ?2")
-        .bind(&[file_path.into(), num(user_id)])?
-        .first::<Key>(None)
-        .await?
-        .map(|k| k.r2_key)
-        .ok_or_else(|| ApiError::Client(404, "File not found".into()))
+    let sql = "SELECT r2_key FROM files WHERE r2_key = ?1 AND user_id = ?2";
+    let missing = || ApiError::Client(404, "File not found".into());
+    let key: Key = owned_row(env, sql, file_path, user_id, missing).await?;
+    Ok(key.r2_key)
 }
 
 /// `id, file_name, r2_key` of the caller's file `file_id`.
@@ -53,15 +73,9 @@ pub struct Owned {
 }
 
 pub async fn owned(env: &Env, user_id: i64, file_id: &str) -> ApiResult<Owned> {
-    db(env)?
-        .prepare(
-            "SELECT file_name, r2_key, size, user_tags FROM files \
-             WHERE file_id = ?1 AND user_id = ?2",
-        )
-        .bind(&[file_id.into(), num(user_id)])?
-        .first::<Owned>(None)
-        .await?
-        .ok_or_else(not_found)
+    let sql = "SELECT file_name, r2_key, size, user_tags FROM files \
+               WHERE file_id = ?1 AND user_id = ?2";
+    owned_row(env, sql, file_id, user_id, not_found).await
 }
 
 /// `wanted` (sanitised), made unique among the caller's names like legacy `set_file_name`.

@@ -75,10 +75,7 @@ impl DurableObject for MetricsWindow {
                 self.state.storage().put(REPLICATION_KEY, raw).await?;
                 Response::empty()
             }
-            (Method::Delete, "/replication") => {
-                self.state.storage().delete(REPLICATION_KEY).await?;
-                Response::empty()
-            }
+            (Method::Delete, "/replication") => self.forget(REPLICATION_KEY).await,
             (Method::Get, "/shadow") => Response::from_json(&self.shadow_book().await?),
             (Method::Post, "/shadow") => {
                 let batch: Vec<Observation> = req.json().await?;
@@ -87,10 +84,7 @@ impl DurableObject for MetricsWindow {
                 self.store(SHADOW_KEY, &book).await?;
                 Response::empty()
             }
-            (Method::Delete, "/shadow") => {
-                self.state.storage().delete(SHADOW_KEY).await?;
-                Response::empty()
-            }
+            (Method::Delete, "/shadow") => self.forget(SHADOW_KEY).await,
             (Method::Get, "/beta") => Response::from_json(&self.beta_records().await?),
             (Method::Post, "/beta") => {
                 let record: BetaRecord = req.json().await?;
@@ -142,6 +136,12 @@ impl MetricsWindow {
             .storage()
             .put(key, serde_json::to_string(value)?)
             .await
+    }
+
+    /// Drops what is kept under `key`: a `DELETE`'s answer.
+    async fn forget(&self, key: &str) -> Result<Response> {
+        self.state.storage().delete(key).await?;
+        Response::empty()
     }
 
     /// An unreadable book starts afresh: counts are evidence, not records to keep.

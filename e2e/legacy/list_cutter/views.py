@@ -1,6 +1,7 @@
 """The legacy list_cutter API (`list_cutter/views.py` at the last Django-only
 state), status codes, bodies and quirks included. See README.md for the list
 of quirks kept on purpose."""
+import functools
 import logging
 import os
 import uuid
@@ -62,6 +63,21 @@ def export_csv(request):
     raise NotImplementedError("Database table querying is not yet supported.")
 
 
+def _store_upload(request, uploaded, file_name, file_path, system_tag, **fields):
+    """Writes `uploaded` to `file_path` and adds the caller's row for it: a new
+    file_id, `system_tag`, and any further `fields`."""
+    file_utils.write_upload(uploaded, file_path)
+    return SavedFile.objects.create(
+        user=request.user,
+        file_path=file_path,
+        file_name=file_name,
+        file_id=str(uuid.uuid4()),
+        system_tags=[system_tag],
+        uploaded_at=timezone.now(),
+        **fields,
+    )
+
+
 @api_view(["POST"])
 @permission_classes([IsAuthenticated])
 @parser_classes([MultiPartParser])
@@ -73,15 +89,7 @@ def upload_file(request):
         return Response({"error": file_utils.size_limit_message(trailing_period=True)}, status=400)
     try:
         file_name, file_path = file_utils.set_file_name(uploaded.name, file_utils.upload_dir())
-        file_utils.write_upload(uploaded, file_path)
-        saved_file = SavedFile.objects.create(
-            user=request.user,
-            file_path=file_path,
-            file_name=file_name,
-            file_id=str(uuid.uuid4()),
-            system_tags=["uploaded"],
-            uploaded_at=timezone.now(),
-        )
+        saved_file = _store_upload(request, uploaded, file_name, file_path, "uploaded")
         return Response(
             {
                 "message": "File uploaded successfully",
@@ -129,21 +137,33 @@ def download_file(request, filename):
     return FileResponse(open(file_path, "rb"), as_attachment=True, filename=filename)
 
 
+def _on_own_file(view):
+    """Calls `view` with the caller's file `file_id` in place of the id. An id
+    the caller has no file by answers 404, and any error in `view` 500 with its
+    text, as legacy answered in each view that did this."""
+
+    @functools.wraps(view)
+    def with_file(request, file_id):
+        try:
+            return view(request, SavedFile.objects.get(file_id=file_id, user=request.user))
+        except SavedFile.DoesNotExist:
+            return Response({"error": "File not found."}, status=404)
+        except Exception as e:
+            return Response({"error": str(e)}, status=500)
+
+    return with_file
+
+
 @api_view(["DELETE"])
 @permission_classes([IsAuthenticated])
-def delete_file(request, file_id):
-    try:
-        saved = SavedFile.objects.get(file_id=file_id, user=request.user)
-        if not os.path.exists(saved.file_path):
-            return Response({"error": "File not found on the server."}, status=404)
-        os.remove(saved.file_path)
-        saved.delete()
-        # 204 with a body, as legacy sent it.
-        return Response({"message": "File deleted successfully."}, status=204)
-    except SavedFile.DoesNotExist:
-        return Response({"error": "File not found."}, status=404)
-    except Exception as e:
-        return Response({"error": str(e)}, status=500)
+@_on_own_file
+def delete_file(request, saved):
+    if not os.path.exists(saved.file_path):
+        return Response({"error": "File not found on the server."}, status=404)
+    os.remove(saved.file_path)
+    saved.delete()
+    # 204 with a body, as legacy sent it.
+    return Response({"message": "File deleted successfully."}, status=204)
 
 
 def _missing_node_message(file_id):
@@ -172,16 +192,7 @@ def save_generated_file(request):
     file_name, file_path = file_utils.set_file_name(file_name, file_utils.upload_dir())
 
     try:
-        file_utils.write_upload(uploaded, file_path)
-        saved_file = SavedFile.objects.create(
-            user=request.user,
-            file_name=file_name,
-            file_path=file_path,
-            file_id=str(uuid.uuid4()),
-            system_tags=["generated"],
-            uploaded_at=timezone.now(),
-            metadata=metadata,
-        )
+        saved_file = _store_upload(request, uploaded, file_name, file_path, "generated", metadata=metadata)
         if original_file_id:
             if not SavedFile.objects.filter(file_id=original_file_id).exists():
                 raise LookupError(_missing_node_message(original_file_id))
@@ -216,20 +227,15 @@ def save_generated_file(request):
 
 @api_view(["PATCH"])
 @permission_classes([IsAuthenticated])
-def update_tags(request, file_id):
+@_on_own_file
+def update_tags(request, saved):
     """Reached only through the <int:file_id> route, so a real (uuid) file id
     never gets here; an integer is looked up as a file_id string and 404s."""
-    try:
-        saved = SavedFile.objects.get(file_id=file_id, user=request.user)
-        user_tags = request.data.get("user_tags", [])
-        existing = list(saved.user_tags) if saved.user_tags else []
-        saved.user_tags = list(set(existing + user_tags))
-        saved.save()
-        return Response({"message": "Tags updated successfully."}, status=200)
-    except SavedFile.DoesNotExist:
-        return Response({"error": "File not found."}, status=404)
-    except Exception as e:
-        return Response({"error": str(e)}, status=500)
+    user_tags = request.data.get("user_tags", [])
+    existing = list(saved.user_tags) if saved.user_tags else []
+    saved.user_tags = list(set(existing + user_tags))
+    saved.save()
+    return Response({"message": "Tags updated successfully."}, status=200)
 
 
 def read_file_data(file_id):

@@ -8,6 +8,12 @@ type Props = JSX.InputHTMLAttributes<HTMLInputElement> & {
   hint?: string;
 };
 
+/** A required password input; `autoComplete` tells a password manager whether
+ * to fill in the saved password or to make a new one. */
+export function PasswordField(props: Props & { autoComplete: "current-password" | "new-password" }) {
+  return <Field type="password" required {...props} />;
+}
+
 /** A labelled input with its hint and its field errors. */
 export function Field({ label, name, errors, hint, ...input }: Props) {
   const id = `field-${name}`;

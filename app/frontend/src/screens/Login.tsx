@@ -1,5 +1,6 @@
-import { Field } from "../components/Field";
+import { Field, PasswordField } from "../components/Field";
 import { ErrorMessage, Notice } from "../components/Status";
+import { Submit } from "../components/Submit";
 import * as api from "../endpoints";
 import { useSubmit } from "../hooks";
 import { navigate } from "../router";
@@ -23,17 +24,8 @@ export function Login({ query }: { query: URLSearchParams }) {
         {!error && query.get("next") && <Notice message="Sign in to continue." />}
         <ErrorMessage message={error} />
         <Field label="Username" name="username" autoComplete="username" required errors={fields.username} />
-        <Field
-          label="Password"
-          name="password"
-          type="password"
-          autoComplete="current-password"
-          required
-          errors={fields.password}
-        />
-        <button type="submit" disabled={busy}>
-          {busy ? "Signing in…" : "Sign in"}
-        </button>
+        <PasswordField label="Password" name="password" autoComplete="current-password" errors={fields.password} />
+        <Submit busy={busy} label="Sign in" busyLabel="Signing in…" />
       </form>
       <p>
         No account yet? <a href="/register">Register</a>. You can also <a href="/">cut a CSV</a> without one.

@@ -1,5 +1,6 @@
-import { Field } from "../components/Field";
+import { Field, PasswordField } from "../components/Field";
 import { ErrorMessage } from "../components/Status";
+import { Submit } from "../components/Submit";
 import * as api from "../endpoints";
 import { useSubmit } from "../hooks";
 import { navigate } from "../router";
@@ -18,25 +19,9 @@ export function Register() {
         <ErrorMessage message={error} />
         <Field label="Username" name="username" autoComplete="username" required errors={fields.username} />
         <Field label="Email (optional)" name="email" type="email" autoComplete="email" errors={fields.email} />
-        <Field
-          label="Password"
-          name="password"
-          type="password"
-          autoComplete="new-password"
-          required
-          errors={fields.password}
-        />
-        <Field
-          label="Password again"
-          name="password2"
-          type="password"
-          autoComplete="new-password"
-          required
-          errors={fields.password2}
-        />
-        <button type="submit" disabled={busy}>
-          {busy ? "Creating your account…" : "Register"}
-        </button>
+        <PasswordField label="Password" name="password" autoComplete="new-password" errors={fields.password} />
+        <PasswordField label="Password again" name="password2" autoComplete="new-password" errors={fields.password2} />
+        <Submit busy={busy} label="Register" busyLabel="Creating your account…" />
       </form>
       <p>
         Already registered? <a href="/login">Sign in</a>.

@@ -1,7 +1,7 @@
 //! Shadow diffing on the request path (the rules are `shared::shadow`). For a
 //! sampled safe request on a shadowable route, the user's answer goes back as it
 //! came — same status, headers and bytes, its body one branch of a tee — and in
-//! `wait_until` the gateway reads the other branch, asks the side that did not
+//! `wait_until` the gateway reads the other branch, then asks the side that did not
 //! serve (and now and then the serving side again, to learn noise), compares, and
 //! hands the result to the metrics Durable Object in batches. Nothing here can
 //! delay or fail the user's request: a shadow request that fails or outlasts
@@ -10,7 +10,7 @@
 use crate::rollout::Snapshot;
 use crate::settings::Settings;
 use crate::upstream;
-use futures_util::future::{join3, select, Either};
+use futures_util::future::{join, select, Either};
 use shared::ops::batch::Batch;
 use shared::routing::Slot;
 use shared::routing::{Backend, Reason};
@@ -26,6 +26,9 @@ use worker::{
     js_sys, web_sys, Context, Date, Delay, Env, Headers, Method, Request, RequestInit, Response,
     ResponseBuilder, Result,
 };
+
+/// How long after the served answer is read the copies are sent.
+const DEFER_MS: u64 = 3;
 
 thread_local! {
     static BUFFER: RefCell<Batch<Observation>> = const { RefCell::new(Batch::new()) };
@@ -165,12 +168,12 @@ async fn compare(
             false => None,
         }
     };
-    let (primary_body, candidate, probe) = join3(
-        read_capped(copy),
-        ask(plan, env, &settings, candidate_side),
-        probe,
-    )
-    .await;
+    // The copies go out once the served answer is read whole and its bytes had a
+    // moment to leave: asked at once, the other side's work shares the isolate's
+    // thread with the user's answer on its way out (docs/benchmarks.md).
+    let primary_body = read_capped(copy).await;
+    Delay::from(Duration::from_millis(DEFER_MS)).await;
+    let (candidate, probe) = join(ask(plan, env, &settings, candidate_side), probe).await;
     let outcome = match (primary_body, candidate) {
         (Err(err), _) => Outcome::Failed {
             error: format!("reading the served answer: {err}"),

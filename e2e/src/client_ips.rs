@@ -4,6 +4,7 @@
 //! budget: every address is handed out once per stack.
 
 use crate::Stack;
+use reqwest::blocking::RequestBuilder;
 use shared::routing::{backend_for_bucket, bucket_of, client_key, Backend};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -56,5 +57,12 @@ impl Stack {
                 return ip;
             }
         }
+    }
+
+    /// A GET of `path` through the gateway, from the client address `ip`.
+    pub fn get_from(&self, path: &str, ip: &str) -> RequestBuilder {
+        crate::client()
+            .get(format!("{}{path}", self.gateway))
+            .header("CF-Connecting-IP", ip)
     }
 }

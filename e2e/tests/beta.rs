@@ -165,9 +165,7 @@ fn an_invite_link_opens_the_new_app_in_a_browser_at_zero(stack: &Stack) {
 }
 
 fn join(stack: &Stack, token: &str, ip: &str, html: bool) -> reqwest::blocking::Response {
-    let mut req = client()
-        .get(format!("{}/beta/join?token={token}", stack.gateway))
-        .header("CF-Connecting-IP", ip);
+    let mut req = stack.get_from(&format!("/beta/join?token={token}"), ip);
     if html {
         req = req.header("Accept", "text/html");
     }
@@ -179,9 +177,8 @@ fn join(stack: &Stack, token: &str, ip: &str, html: bool) -> reqwest::blocking::
 fn cookie_routes_to(stack: &Stack, token: &str, ip: &str, expected: &str) {
     let deadline = Instant::now() + Duration::from_millis(CONFIG_CACHE_MS * 5 + 2_000);
     loop {
-        let resp = client()
-            .get(format!("{}/api/", stack.gateway))
-            .header("CF-Connecting-IP", ip)
+        let resp = stack
+            .get_from("/api/", ip)
             .header("Cookie", format!("lc_beta={token}"))
             .send()
             .unwrap();
@@ -271,9 +268,8 @@ fn the_signed_x_beta_user_works_with_the_plain_header_off(stack: &Stack) {
     let (_, token, _) = issue(stack, &unique("api-client-"), "1h");
     let ip = stack.ip();
     let with = |value: &str| {
-        client()
-            .get(format!("{}/api/", stack.gateway))
-            .header("CF-Connecting-IP", &ip)
+        stack
+            .get_from("/api/", &ip)
             .header("X-Beta-User", value)
             .send()
             .unwrap()

@@ -18,11 +18,7 @@ crate::tests!(
 
 fn legacy_serves_at_zero_percent(stack: &Stack) {
     stack.set_percentage("0");
-    let (status, by, body) = send_json(
-        client()
-            .get(format!("{}/api/accounts/user/", stack.gateway))
-            .header("CF-Connecting-IP", stack.ip()),
-    );
+    let (status, by, body) = send_json(stack.get_from("/api/accounts/user/", &stack.ip()));
     assert_eq!(by, "legacy");
     assert_eq!(status, 401);
     // DRF's own wording: the stand-in (real Django REST framework) answered.
@@ -34,9 +30,8 @@ fn legacy_serves_at_zero_percent(stack: &Stack) {
 
 fn app_serves_at_hundred_percent(stack: &Stack) {
     stack.set_percentage("100");
-    let resp = client()
-        .get(format!("{}/api/no-such-endpoint", stack.gateway))
-        .header("CF-Connecting-IP", stack.ip())
+    let resp = stack
+        .get_from("/api/no-such-endpoint", &stack.ip())
         .send()
         .unwrap();
     assert_eq!(served_by(&resp), "app-blue");

@@ -25,12 +25,6 @@ const AUTH_ATTEMPTS: usize = 30;
 /// A cheap read on the legacy side (0%).
 const PROBE: &str = "/__test__/status?code=204";
 
-fn get(stack: &Stack, path: &str, ip: &str) -> RequestBuilder {
-    client()
-        .get(format!("{}{path}", stack.gateway))
-        .header("CF-Connecting-IP", ip)
-}
-
 /// An access token of a person the gateway recognises (signed with the shared
 /// secret, issued two minutes ago so the identity bucket decides, not the side
 /// that issued it).
@@ -85,7 +79,8 @@ fn static_assets_and_health_probes_are_never_limited(stack: &Stack) {
     let ip = stack.ip();
     // The frontend is the app's: a beta tester's browser loads it at 0%.
     let page = || {
-        get(stack, "/", &ip)
+        stack
+            .get_from("/", &ip)
             .header("X-Beta-User", "true")
             .send()
             .unwrap()
@@ -100,24 +95,26 @@ fn static_assets_and_health_probes_are_never_limited(stack: &Stack) {
     // Well past the read budget, as a few tabs reloading would.
     for n in 0..(READS + 50) {
         let asset = &assets[n % assets.len()];
-        let resp = get(stack, asset, &ip)
+        let resp = stack
+            .get_from(asset, &ip)
             .header("X-Beta-User", "true")
             .send()
             .unwrap();
         assert_eq!(resp.status(), 200, "{asset}, request {n}");
         assert_eq!(served_by(&resp), "app-blue");
-        let probe = get(stack, "/health", &ip).send().unwrap();
+        let probe = stack.get_from("/health", &ip).send().unwrap();
         assert_eq!(probe.status(), 200, "health probe {n}");
     }
     // The address's read budget is untouched: the page itself still loads, and
     // only reads of other things use it up.
     assert_eq!(page().status(), 200);
     let (n, resp) =
-        first_429(2 * READS + 10, || get(stack, PROBE, &ip)).expect("plain reads are limited");
+        first_429(2 * READS + 10, || stack.get_from(PROBE, &ip)).expect("plain reads are limited");
     assert!(n >= READS - 1, "limited after only {n} reads");
     assert_limited(resp, "read");
     // Still no limit on the hashed files once the reads are used up.
-    let resp = get(stack, &assets[0], &ip)
+    let resp = stack
+        .get_from(&assets[0], &ip)
         .header("X-Beta-User", "true")
         .send()
         .unwrap();
@@ -129,32 +126,27 @@ fn people_behind_one_address_have_their_own_budgets(stack: &Stack) {
     let office = stack.ip();
     let (alice, bob) = (token_of(1_980_001), token_of(1_980_002));
     let (n, resp) = first_429(2 * READS + 10, || {
-        get(stack, PROBE, &office).bearer_auth(&alice)
+        stack.get_from(PROBE, &office).bearer_auth(&alice)
     })
     .expect("one person's reads are limited");
     assert!(n > READS - 5, "limited after only {n} reads");
     assert_limited(resp, "read");
+    let read_as = |ip: &str, token: &str| {
+        let resp = stack.get_from(PROBE, ip).bearer_auth(token).send().unwrap();
+        resp.status()
+    };
     // Alice's budget goes with her to another address (asked at once: the local
     // limiter starts every key afresh each wall-clock minute).
     let home = stack.ip();
-    let resp = get(stack, PROBE, &home).bearer_auth(&alice).send().unwrap();
-    assert_eq!(resp.status(), 429, "one person, one budget");
+    assert_eq!(read_as(&home, &alice), 429, "one person, one budget");
     // Bob at the same address, and anyone there not signed in, still read.
     for _ in 0..10 {
-        let resp = get(stack, PROBE, &office).bearer_auth(&bob).send().unwrap();
-        assert_eq!(resp.status(), 204, "a colleague is not limited");
+        assert_eq!(read_as(&office, &bob), 204, "a colleague is not limited");
     }
-    assert_eq!(get(stack, PROBE, &office).send().unwrap().status(), 204);
+    assert_eq!(stack.get_from(PROBE, &office).send().unwrap().status(), 204);
     // A token the gateway cannot verify is no person: the address's budget.
     let forged = format!("{}x", token_of(1_980_003));
-    assert_eq!(
-        get(stack, PROBE, &home)
-            .bearer_auth(forged)
-            .send()
-            .unwrap()
-            .status(),
-        204
-    );
+    assert_eq!(read_as(&home, &forged), 204);
 }
 
 fn credential_attempts_run_out_before_reads(stack: &Stack) {
@@ -180,7 +172,7 @@ fn credential_attempts_run_out_before_reads(stack: &Stack) {
     assert_limited(login, "auth");
     // Reads from the same address go on, well past the attempts' budget.
     for n in 0..(AUTH_ATTEMPTS + 20) {
-        let resp = get(stack, PROBE, &ip).send().unwrap();
+        let resp = stack.get_from(PROBE, &ip).send().unwrap();
         assert_eq!(resp.status(), 204, "read {n} after the attempts ran out");
     }
 }

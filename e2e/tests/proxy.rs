@@ -148,9 +148,8 @@ fn headers_and_forwarding_info_reach_legacy(stack: &Stack) {
 
 fn several_set_cookie_headers_pass(stack: &Stack) {
     stack.set_percentage("0");
-    let resp = client()
-        .get(format!("{}/__test__/cookies", stack.gateway))
-        .header("CF-Connecting-IP", stack.ip())
+    let resp = stack
+        .get_from("/__test__/cookies", &stack.ip())
         .send()
         .unwrap();
     let cookies = headers_all(&resp, "set-cookie");
@@ -183,11 +182,7 @@ fn redirects_are_returned_not_followed(stack: &Stack) {
         // Django's APPEND_SLASH answer comes back as it is too.
         ("/api/accounts/user?x=1", 301, "/api/accounts/user/?x=1"),
     ] {
-        let resp = client()
-            .get(format!("{}{path}", stack.gateway))
-            .header("CF-Connecting-IP", &ip)
-            .send()
-            .unwrap();
+        let resp = stack.get_from(path, &ip).send().unwrap();
         assert_eq!(resp.status(), status, "{path}");
         assert_eq!(
             header(&resp, "location").as_deref(),
@@ -230,10 +225,7 @@ fn legacy_down_gives_json_502_then_recovers(stack: &Stack) {
     let ip = stack.ip();
     stack.stop_legacy();
     let started = Instant::now();
-    let resp = client()
-        .get(format!("{}/api/accounts/user/", stack.gateway))
-        .header("CF-Connecting-IP", &ip)
-        .send();
+    let resp = stack.get_from("/api/accounts/user/", &ip).send();
     let elapsed = started.elapsed();
     stack.start_legacy();
     let resp = resp.unwrap();
@@ -249,11 +241,7 @@ fn legacy_down_gives_json_502_then_recovers(stack: &Stack) {
         "{body}"
     );
 
-    let resp = client()
-        .get(format!("{}/api/accounts/user/", stack.gateway))
-        .header("CF-Connecting-IP", &ip)
-        .send()
-        .unwrap();
+    let resp = stack.get_from("/api/accounts/user/", &ip).send().unwrap();
     assert_eq!(
         resp.status(),
         401,

@@ -154,11 +154,7 @@ fn ip_on_other_side(stack: &Stack, bucket: u8, pct: u8) -> String {
 }
 
 fn first_visit(stack: &Stack, ip: &str) -> (String, String) {
-    let resp = client()
-        .get(format!("{}{PROBE}", stack.gateway))
-        .header("CF-Connecting-IP", ip)
-        .send()
-        .unwrap();
+    let resp = stack.get_from(PROBE, ip).send().unwrap();
     let cookie = headers_all(&resp, "set-cookie")
         .into_iter()
         .find(|c| c.starts_with("lc_route="))
@@ -178,9 +174,8 @@ fn visit_with_cookie(
     ip: &str,
     cookie: &str,
 ) -> (String, Option<String>, Vec<String>) {
-    let resp = client()
-        .get(format!("{}{PROBE}", stack.gateway))
-        .header("CF-Connecting-IP", ip)
+    let resp = stack
+        .get_from(PROBE, ip)
         .header("Cookie", format!("lc_route={cookie}"))
         .send()
         .unwrap();
@@ -243,11 +238,7 @@ fn tampered_sticky_cookie_is_ignored(stack: &Stack) {
 fn beta_testers_and_staging_reach_app_at_zero(stack: &Stack) {
     stack.set_percentage("0");
     let ip = stack.ip();
-    let get = || {
-        client()
-            .get(format!("{}{PROBE}", stack.gateway))
-            .header("CF-Connecting-IP", &ip)
-    };
+    let get = || stack.get_from(PROBE, &ip);
     assert_eq!(served_by(&get().send().unwrap()), "legacy");
     assert_eq!(
         served_by(&get().header("X-Beta-User", "true").send().unwrap()),
@@ -317,11 +308,7 @@ fn route_pin_wins_over_percentage(stack: &Stack) {
     assert_eq!(served_by(&pinned), "legacy");
     assert_eq!(header(&pinned, "x-route-reason").as_deref(), Some("pin"));
     // Same path, other method: not pinned, so the 100% applies.
-    let unpinned = client()
-        .get(format!("{}/__test__/echo", stack.gateway))
-        .header("CF-Connecting-IP", &ip)
-        .send()
-        .unwrap();
+    let unpinned = stack.get_from("/__test__/echo", &ip).send().unwrap();
     assert_eq!(served_by(&unpinned), "app-blue");
     stack.kv_delete("MIGRATION_KV", "route_pins");
     stack.set_percentage("0");
@@ -381,12 +368,7 @@ fn signed_in_people_keep_their_side_across_addresses(stack: &Stack) {
         .0
     };
     let side = |token: &str, ip: &str| {
-        let resp = client()
-            .get(format!("{}{PROBE}", stack.gateway))
-            .header("CF-Connecting-IP", ip)
-            .bearer_auth(token)
-            .send()
-            .unwrap();
+        let resp = stack.get_from(PROBE, ip).bearer_auth(token).send().unwrap();
         (
             served_by(&resp),
             header(&resp, "x-route-reason").unwrap_or_default(),

@@ -157,44 +157,19 @@ async fn compare(
     headers: Vec<(String, String)>,
     copy: Option<web_sys::ReadableStream>,
 ) -> Observation {
-    let settings = Settings::from_env(env);
     let candidate_side = match plan.primary {
         Backend::Legacy => Backend::App,
         Backend::App => Backend::Legacy,
     };
-    let probe = async {
-        match plan.probe_noise {
-            true => Some(ask(plan, env, &settings, plan.primary).await),
-            false => None,
-        }
-    };
-    // The copies go out once the served answer is read whole and its bytes had a
-    // moment to leave: asked at once, the other side's work shares the isolate's
-    // thread with the user's answer on its way out (docs/benchmarks.md).
-    let primary_body = read_capped(copy).await;
-    Delay::from(Duration::from_millis(DEFER_MS)).await;
-    let (candidate, probe) = join(ask(plan, env, &settings, candidate_side), probe).await;
-    let outcome = match (primary_body, candidate) {
-        (Err(err), _) => Outcome::Failed {
+    let outcome = match read_capped(copy).await {
+        // Nothing to compare against: no copy is sent.
+        Err(err) => Outcome::Failed {
             error: format!("reading the served answer: {err}"),
         },
-        (_, Err(error)) => Outcome::Failed { error },
-        (Ok(body), Ok(candidate)) => {
+        Ok(body) => {
             let pairs = headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
             let primary = Answer::new(status, pairs, body.as_deref());
-            let noise = match probe {
-                Some(Ok(second)) => Some(
-                    shadow::compare(plan.route, &primary, &second)
-                        .iter()
-                        .map(|d| d.pattern())
-                        .collect(),
-                ),
-                _ => None,
-            };
-            Outcome::Compared {
-                differences: shadow::compare(plan.route, &primary, &candidate),
-                noise,
-            }
+            against(plan, env, &primary, candidate_side).await
         }
     };
     Observation {
@@ -204,6 +179,41 @@ async fn compare(
         primary: plan.branch(plan.primary).to_string(),
         candidate: plan.branch(candidate_side).to_string(),
         outcome,
+    }
+}
+
+/// The served answer against `candidate_side`'s, and against the serving side's
+/// second answer when this request probes noise.
+async fn against(plan: &Plan, env: &Env, primary: &Answer, candidate_side: Backend) -> Outcome {
+    let settings = Settings::from_env(env);
+    let probe = async {
+        match plan.probe_noise {
+            true => Some(ask(plan, env, &settings, plan.primary).await),
+            false => None,
+        }
+    };
+    // The copies go out once the served answer is read whole and its bytes had a
+    // moment to leave: asked at once, the other side's work shares the isolate's
+    // thread with the user's answer on its way out (docs/benchmarks.md).
+    Delay::from(Duration::from_millis(DEFER_MS)).await;
+    let (candidate, probe) = join(ask(plan, env, &settings, candidate_side), probe).await;
+    match candidate {
+        Err(error) => Outcome::Failed { error },
+        Ok(candidate) => {
+            let noise = match probe {
+                Some(Ok(second)) => Some(
+                    shadow::compare(plan.route, primary, &second)
+                        .iter()
+                        .map(|d| d.pattern())
+                        .collect(),
+                ),
+                _ => None,
+            };
+            Outcome::Compared {
+                differences: shadow::compare(plan.route, primary, &candidate),
+                noise,
+            }
+        }
     }
 }
 

@@ -101,11 +101,7 @@ fn set_pct_via_api(stack: &Stack, pct: u8) {
 fn routes_to(stack: &Stack, ip: &str, expected: &str) {
     let deadline = Instant::now() + Duration::from_millis(CONFIG_CACHE_MS * 5 + 2_000);
     loop {
-        let resp = client()
-            .get(format!("{}/api/", stack.gateway))
-            .header("CF-Connecting-IP", ip)
-            .send()
-            .unwrap();
+        let resp = stack.get_from("/api/", ip).send().unwrap();
         let by = served_by(&resp);
         if by == expected {
             return;
@@ -452,9 +448,8 @@ fn deployment(stack: &Stack, bearer: &str) -> Value {
 }
 
 fn beta_request(stack: &Stack, ip: &str) -> reqwest::blocking::Response {
-    client()
-        .get(format!("{}/api/", stack.gateway))
-        .header("CF-Connecting-IP", ip)
+    stack
+        .get_from("/api/", ip)
         .header("X-Beta-User", "true")
         .send()
         .unwrap()

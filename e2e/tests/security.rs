@@ -332,11 +332,7 @@ fn encoded_paths_do_not_get_past_the_admin_rule(stack: &Stack) {
         "//admin/login/",
         "/%61dmin/login",
     ] {
-        let resp = client()
-            .get(format!("{}{path}", stack.gateway))
-            .header("CF-Connecting-IP", stack.ip())
-            .send()
-            .unwrap();
+        let resp = stack.get_from(path, &stack.ip()).send().unwrap();
         assert_eq!(served_by(&resp), "gateway", "{path}");
         // GET on the login hop: the dashboard's 405, never Django's admin page.
         assert_eq!(resp.status(), 405, "{path}");
